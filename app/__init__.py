@@ -1,0 +1,1 @@
+"""Hearth's front ends: the Qt desktop app and the `hearth` command line."""

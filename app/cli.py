@@ -1,0 +1,231 @@
+"""`hearth` command line: index, search, ask, status, forget (+ models, watch when present).
+
+Exit codes: 0 ok, 2 bad usage or missing path, 1 failure. Every command takes --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+
+from app.progress import TerminalProgress
+from rag.errors import HearthError
+
+EXTRA_COMMANDS = ("app.cli_models", "app.cli_watch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=None,
+                        help="library folder (default: $HEARTH_DATA_DIR or the user data dir)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    parser = argparse.ArgumentParser(
+        prog="hearth", description="Private answers from your own documents, offline.",
+        parents=[common])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", parents=[common], help="add files or folders to the library")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", parents=[common], help="find passages (no model)")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+    p.add_argument("--in", dest="scope", action="append", metavar="PATH",
+                   help="only search these files/folders (repeatable)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default=None)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
+    p.add_argument("question")
+    p.add_argument("--model", default=None, help="model name or .gguf path (default: settings)")
+    p.add_argument("-k", type=int, default=None, help="sources to retrieve")
+    p.add_argument("--in", dest="scope", action="append", metavar="PATH")
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("status", parents=[common], help="what the library holds")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("forget", parents=[common],
+                       help="remove documents (text and vectors) from the library")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--all", action="store_true", help="delete ALL data in this library")
+    p.set_defaults(func=cmd_forget)
+
+    for name in EXTRA_COMMANDS:
+        try:
+            importlib.import_module(name).register(sub, common)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return parser
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except HearthError as exc:
+        return fail(args, str(exc), 1)
+    except KeyboardInterrupt:
+        return fail(args, "Interrupted.", 130)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def emit(args, payload, text: str | None = None) -> None:
+    if args.json:
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    elif text is not None:
+        sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+
+
+def fail(args, message: str, code: int) -> int:
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps({"error": message}) + "\n")
+    print(f"hearth: {message}", file=sys.stderr)
+    return code
+
+
+def open_library(args, owner: str):
+    from rag.library import Library
+
+    return Library.open(args.data_dir, owner=f"`hearth {owner}` (command line)")
+
+
+def missing_paths(paths: list[str]) -> list[str]:
+    return [p for p in paths if not os.path.exists(p)]
+
+
+# -- commands -------------------------------------------------------------------------------------
+def cmd_index(args) -> int:
+    missing = missing_paths(args.paths)
+    if missing:
+        return fail(args, "no such file or folder: " + ", ".join(missing), 2)
+    with open_library(args, "index") as lib:
+        bar = TerminalProgress(enabled=not args.json and sys.stderr.isatty())
+        resumed = lib.resume(progress=bar.update) if lib.unfinished() else None
+        report = lib.index(args.paths, progress=bar.update)
+        bar.close()
+    payload = report.to_json()
+    if resumed is not None:
+        payload["resumed"] = resumed.count("indexed")
+    lines = [f"Indexed {payload['indexed']}, unchanged {payload['unchanged']}, "
+             f"skipped {payload['skipped']}, failed {payload['failed']}, "
+             f"removed {payload['removed']} in {payload['seconds']:.1f} s."]
+    lines += [f"  {f['status']}: {f['path']} — {f['reason']}" for f in payload["files"]
+              if f["status"] in ("skipped", "failed", "removed")]
+    emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_search(args) -> int:
+    scope = args.scope or None
+    if scope and missing_paths(scope):
+        return fail(args, "no such file or folder: " + ", ".join(missing_paths(scope)), 2)
+    with open_library(args, "search") as lib:
+        hits = lib.search(args.query, k=args.k, paths=scope, mode=args.mode)
+    if not hits and not args.json:
+        print("No matches. Is the library empty? Try `hearth status`.")
+        return 0
+    text = "\n".join(f"{i}. {Path(h.path).name}" + (f" p.{h.page}" if h.page else "")
+                     + f"  ({h.score:.4f})\n   {h.text[:200].strip()}" for i, h in enumerate(hits, 1))
+    emit(args, [h.to_json() for h in hits], text)
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from rag.answer import answer_stream
+    from rag.settings import Settings
+
+    scope = args.scope or None
+    if scope and missing_paths(scope):
+        return fail(args, "no such file or folder: " + ", ".join(missing_paths(scope)), 2)
+    with open_library(args, "ask") as lib:
+        settings = Settings.load(lib.data_dir)
+        from inference.models import load_model
+
+        warm = threading.Thread(target=getattr(lib.embedder, "load", lambda: None), daemon=True)
+        warm.start()  # the embedder loads while the chat model does
+        model = load_model(args.model or settings.model or None, settings)
+        warm.join()
+        try:
+            gen = answer_stream(
+                lib, model, args.question, k=args.k or settings.top_k_sources, paths=scope,
+                max_tokens=args.max_tokens or settings.max_answer_tokens,
+                temperature=settings.temperature if args.temperature is None else args.temperature,
+            )
+            final = None
+            for event in gen:
+                if event.kind == "token" and not args.json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+                elif event.kind == "done":
+                    final = event.answer
+        finally:
+            model.close()
+    if args.json:
+        emit(args, final.to_json())
+    else:
+        sys.stdout.write("\n")
+        if final.answer and not final.grounded and not final.sources:
+            if final.answer.startswith("Your library is empty"):
+                print(final.answer)
+        for s in final.sources:
+            mark = "" if s.cited else " (retrieved, not cited)"
+            page = f", page {s.page}" if s.page else ""
+            print(f"[{s.n}] {s.path}{page}{mark}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from rag.embeddings import BUNDLED_MODEL_ID
+    from rag.library import MANIFEST_NAME
+    from rag.lock import LOCK_NAME, holder_info
+    from rag.manifest import Manifest
+    from rag.paths import resolve_data_dir
+
+    data_dir = resolve_data_dir(args.data_dir)
+    manifest = Manifest(data_dir / MANIFEST_NAME)  # read-only use: no writer lock needed
+    try:
+        counts = manifest.counts()
+    finally:
+        manifest.close()
+    holder = holder_info(data_dir / LOCK_NAME)
+    payload = {"documents": counts["documents"], "chunks": counts["chunks"],
+               "by_status": counts["by_status"], "data_dir": str(data_dir),
+               "embedding_model": BUNDLED_MODEL_ID, "in_use_by": holder.get("owner")}
+    by = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_status"].items())) or "empty"
+    emit(args, payload, f"Library: {data_dir}\nDocuments: {counts['documents']} ({by})\n"
+                        f"Chunks: {counts['chunks']}\nEmbedding model: {BUNDLED_MODEL_ID}")
+    return 0
+
+
+def cmd_forget(args) -> int:
+    if not args.paths and not args.all:
+        return fail(args, "name the files or folders to forget, or --all to wipe the library", 2)
+    with open_library(args, "forget") as lib:
+        if args.all:
+            n = lib.status()["documents"]
+            lib.wipe()
+            emit(args, {"forgotten": n, "all": True}, f"Deleted all data in {lib.data_dir}.")
+            return 0
+        removed = {p: lib.forget(p) for p in args.paths}
+    unknown = [p for p, n in removed.items() if n == 0]
+    emit(args, {"forgotten": sum(removed.values()), "not_in_library": unknown},
+         f"Forgot {sum(removed.values())} document(s)."
+         + (f" Not in the library: {', '.join(unknown)}" if unknown else ""))
+    return 0

@@ -1,0 +1,186 @@
+"""Question -> retrieve -> budgeted prompt with numbered sources -> streamed, cited answer."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+
+from rag.cancel import CancelToken
+from rag.prompts import EMPTY_LIBRARY, NOT_FOUND, build_messages
+from rag.types import Hit
+
+CITATION = re.compile(r"\[(\d{1,2})(?:\s*[,;]\s*(\d{1,2}))*\]")
+MIN_SIMILARITY = 0.25  # below this cosine, MiniLM matches are noise, not evidence
+
+
+@dataclass
+class Source:
+    n: int
+    path: str
+    page: int | None
+    text: str
+    score: float
+    cited: bool = False
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "path": self.path, "page": self.page, "text": self.text,
+                "score": round(self.score, 6), "cited": self.cited}
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    sources: list[Source] = field(default_factory=list)
+    model: str = ""
+    route_reason: str = ""
+    timings: dict = field(default_factory=dict)
+    grounded: bool = True
+    cancelled: bool = False
+
+    def to_json(self) -> dict:
+        return {"answer": self.answer, "sources": [s.to_json() for s in self.sources],
+                "model": self.model, "route_reason": self.route_reason,
+                "grounded": self.grounded, "cancelled": self.cancelled, "timings": self.timings}
+
+
+@dataclass
+class AnswerEvent:
+    kind: str  # "sources" | "token" | "done"
+    text: str = ""
+    sources: list[Source] = field(default_factory=list)
+    answer: Answer | None = None
+
+
+def relevant(hits: list[Hit], min_similarity: float = MIN_SIMILARITY) -> list[Hit]:
+    """Keep hits that are real evidence: close in meaning, or keyword-matched and not far off."""
+    keep = []
+    for h in hits:
+        sim = h.similarity if h.similarity is not None else 0.0
+        if sim >= min_similarity or (h.keyword_rank is not None and h.keyword_rank <= 3
+                                     and sim >= min_similarity * 0.6):
+            keep.append(h)
+    return keep
+
+
+def cited_numbers(text: str) -> list[int]:
+    nums: list[int] = []
+    for m in re.finditer(r"\[([\d,;\s]+)\]", text):
+        for part in re.split(r"[,;\s]+", m.group(1)):
+            if part.isdigit() and int(part) not in nums:
+                nums.append(int(part))
+    return nums
+
+
+class LoopGuard:
+    """Stops a small model that starts repeating itself (135M models often echo the sources)."""
+
+    def __init__(self, min_len: int = 12) -> None:
+        self.min_len = min_len
+        self.text = ""
+        self._seen: dict[str, int] = {}
+        self._scanned = 0
+        self.cut_at: int | None = None
+
+    def feed(self, delta: str) -> bool:
+        """Add text; True once a complete line repeats a line seen before."""
+        self.text += delta
+        while (nl := self.text.find("\n", self._scanned)) != -1:
+            line = self.text[self._scanned:nl].strip()
+            start = self._scanned
+            self._scanned = nl + 1
+            if len(line) >= self.min_len:
+                if line in self._seen:
+                    self.cut_at = start
+                    return True
+                self._seen[line] = start
+        return False
+
+    def result(self) -> str:
+        return (self.text[: self.cut_at] if self.cut_at is not None else self.text).strip()
+
+
+def answer_stream(library, model, question: str, *, k: int = 5,
+                  paths: Sequence[str] | None = None, history: list[dict] | None = None,
+                  cancel: CancelToken | None = None, max_tokens: int = 512,
+                  temperature: float = 0.2,
+                  router: Callable[[str, list[Hit], list[dict]], tuple[object, str]] | None = None,
+                  ) -> Generator[AnswerEvent, None, Answer]:
+    """Yield `sources`, then `token` deltas, then `done` with the final `Answer` (also returned)."""
+    from inference.budget import fit_prompt
+
+    history = list(history or [])
+    t0 = time.perf_counter()
+    if library.manifest.counts()["chunks"] == 0:
+        ans = Answer(question, EMPTY_LIBRARY, grounded=False, model=getattr(model, "name", ""))
+        yield AnswerEvent("done", answer=ans)
+        return ans
+    hits = relevant(library.search(question, k=k, paths=paths))
+    t_retrieved = time.perf_counter()
+    route_reason = ""
+    if router is not None:
+        model, route_reason = router(question, hits, history)
+    if not hits:
+        ans = Answer(question, NOT_FOUND, grounded=False, model=getattr(model, "name", ""),
+                     route_reason=route_reason,
+                     timings={"retrieval_s": round(t_retrieved - t0, 4)})
+        yield AnswerEvent("token", text=NOT_FOUND)
+        yield AnswerEvent("done", answer=ans)
+        return ans
+    plan = fit_prompt(model, lambda ns, nh: build_messages(question, hits[:ns], history[-nh:] if nh else []),
+                      len(hits), len(history), max_tokens)
+    used = hits[:plan.sources_used]
+    sources = [Source(n, h.path, h.page, h.text, h.score) for n, h in enumerate(used, 1)]
+    t_prompt = time.perf_counter()
+    yield AnswerEvent("sources", sources=sources)
+    guard = LoopGuard()
+    first_token_at = None
+    cancelled = False
+    for delta in model.stream(plan.messages, max_tokens=plan.answer_tokens or max_tokens,
+                              temperature=temperature, cancel=cancel):
+        if first_token_at is None:
+            first_token_at = time.perf_counter()
+        looping = guard.feed(delta)
+        yield AnswerEvent("token", text=delta)
+        if looping:
+            break
+        if cancel is not None and cancel.cancelled:
+            cancelled = True
+            break
+    cancelled = cancelled or bool(cancel is not None and cancel.cancelled)
+    t_end = time.perf_counter()
+    text = guard.result()
+    cited = [n for n in cited_numbers(text) if 1 <= n <= len(sources)]
+    for s in sources:
+        s.cited = s.n in cited
+    # Cited sources first, in citation order; the rest follow as "also used".
+    order = cited + [s.n for s in sources if s.n not in cited]
+    sources = [sources[n - 1] for n in order]
+    raw_stats = getattr(model, "last_stats", None)
+    stats = raw_stats.to_dict() if hasattr(raw_stats, "to_dict") else dict(raw_stats or {})
+    timings = {
+        "retrieval_s": round(t_retrieved - t0, 4),
+        "prompt_s": round(t_prompt - t_retrieved, 4),
+        "first_token_s": round((first_token_at or t_end) - t_prompt, 4),
+        "generation_s": round(t_end - (first_token_at or t_end), 4),
+        "total_s": round(t_end - t0, 4),
+        "prompt_tokens": plan.prompt_tokens,
+        "sources_used": plan.sources_used,
+        **{k2: v for k2, v in stats.items() if k2 in ("completion_tokens", "tokens_per_s")},
+    }
+    ans = Answer(question, text, sources, getattr(model, "name", ""), route_reason, timings,
+                 grounded=True, cancelled=cancelled)
+    yield AnswerEvent("done", answer=ans)
+    return ans
+
+
+def answer(library, model, question: str, **kwargs) -> Answer:
+    """Run `answer_stream` to the end (for the CLI and tests)."""
+    gen = answer_stream(library, model, question, **kwargs)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value

@@ -1,0 +1,201 @@
+"""Indexing as a generator: files -> text -> chunks -> vectors -> store, reporting every step.
+
+Crash-safe order per document: mark `indexing` (with the new hash) -> delete its old vectors ->
+upsert new vectors under deterministic ids -> swap its chunk text and mark `indexed` in one SQLite
+transaction. A kill at any point leaves either the old state or an `indexing` row that the next
+run redoes; deterministic ids mean a redo overwrites rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.cancel import CancelToken
+from rag.chunking import ChunkingConfig, chunk_pages, embedding_text
+from rag.errors import LoadError, UnsupportedFormat
+from rag.loaders.base import os_reason
+from rag.manifest import Manifest
+from rag.types import Chunk, FileOutcome, IndexProgress, IndexReport
+
+FINAL = ("indexed", "skipped", "failed")
+EMBED_BATCH = 128
+
+
+@dataclass
+class _Pending:
+    doc_id: int
+    path: str
+    title: str
+    sha: str
+    chunks: list[Chunk]
+    texts: list[str] = field(default_factory=list)
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """(files to consider, folders walked); hidden files and folders are left out of walks."""
+    files: list[Path] = []
+    folders: list[Path] = []
+    for raw in paths:
+        p = Path(raw).expanduser().absolute()
+        if p.is_dir():
+            folders.append(p)
+            for root, dirs, names in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                files.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
+        else:
+            files.append(p)
+    return files, folders
+
+
+class Indexer:
+    def __init__(self, manifest: Manifest, store, embedder, write_lock,
+                 chunking: ChunkingConfig | None = None, embed_batch: int = EMBED_BATCH) -> None:
+        self.manifest = manifest
+        self.store = store
+        self.embedder = embedder
+        self.write_lock = write_lock
+        self.chunking = chunking or ChunkingConfig()
+        self.embed_batch = embed_batch
+
+    def run(self, paths: Iterable[str | Path], cancel: CancelToken | None = None,
+            prune_folders: bool = True) -> Generator[IndexProgress, None, IndexReport]:
+        from rag import loaders
+
+        t0 = time.perf_counter()
+        report = IndexReport()
+        files, folders = expand(paths)
+        prog = IndexProgress(files_total=len(files))
+        if prune_folders:
+            self._prune_vanished(folders, report)
+        pending: list[_Pending] = []
+        for path in files:
+            if cancel is not None and cancel.cancelled:
+                report.cancelled = True
+                break
+            prog.current = str(path)
+            outcome = self._prepare(path, loaders, pending)
+            if outcome is not None:
+                report.outcomes.append(outcome)
+                prog.files_done += 1
+            else:
+                prog.chunks_total += len(pending[-1].chunks)
+            if sum(len(p.chunks) for p in pending) >= self.embed_batch:
+                yield from self._flush(pending, report, prog, cancel)
+            yield prog
+        if not report.cancelled:
+            yield from self._flush(pending, report, prog, cancel)
+        prog.current = ""
+        report.seconds = time.perf_counter() - t0
+        yield prog
+        return report
+
+    # -- steps -----------------------------------------------------------------------------------
+    def _prepare(self, path: Path, loaders, pending: list[_Pending]) -> FileOutcome | None:
+        """Decide what to do with one file; load+chunk it if it needs indexing (None = queued)."""
+        spath = str(path)
+        if not loaders.is_supported(path):
+            return FileOutcome(spath, "skipped", f"unsupported file type {path.suffix or '(none)'}")
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return FileOutcome(spath, "failed", "file not found")
+        except OSError as exc:
+            return FileOutcome(spath, "failed", os_reason(exc))
+        rec = self.manifest.get(spath)
+        if rec and rec.status in FINAL and rec.size == st.st_size and rec.mtime == st.st_mtime:
+            return FileOutcome(spath, "unchanged", chunks=rec.chunks)
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            return self._mark(spath, "failed", os_reason(exc), st)
+        if rec and rec.status in FINAL and rec.sha256 == sha:
+            self.manifest.touch(rec.id, st.st_size, st.st_mtime)
+            return FileOutcome(spath, "unchanged", chunks=rec.chunks)
+        try:
+            doc = loaders.load_document(path)
+        except UnsupportedFormat as exc:
+            return self._mark(spath, "skipped", str(exc), st, sha)
+        except LoadError as exc:
+            return self._mark(spath, "failed", str(exc), st, sha)
+        except Exception as exc:  # a loader bug must not stop the batch
+            return self._mark(spath, "failed", f"could not read: {exc}", st, sha)
+        title, chunks = chunk_pages(doc.pages, doc.title, self.embedder, self.chunking)
+        if not chunks:
+            return self._mark(spath, "skipped", "no text to index", st, sha)
+        with self.write_lock:
+            doc_id = self.manifest.upsert(spath, status="indexing", title=doc.title, sha256=sha,
+                                          size=st.st_size, mtime=st.st_mtime)
+        texts = [embedding_text(title, c.text) for c in chunks]
+        pending.append(_Pending(doc_id, spath, doc.title, sha, chunks, texts))
+        return None
+
+    def _mark(self, spath: str, status: str, reason: str, st, sha: str = "") -> FileOutcome:
+        with self.write_lock:
+            rec = self.manifest.get(spath)
+            if rec is not None and rec.chunks:
+                self.store.delete_doc(rec.id)
+                self.manifest.replace_chunks(rec.id, "", [], status=status)
+            self.manifest.upsert(spath, status=status, reason=reason, sha256=sha,
+                                 size=st.st_size, mtime=st.st_mtime)
+        return FileOutcome(spath, status, reason)
+
+    def _flush(self, pending: list[_Pending], report: IndexReport, prog: IndexProgress,
+               cancel: CancelToken | None) -> Generator[IndexProgress, None, None]:
+        """Embed the queued chunks in large batches, then commit document by document."""
+        if not pending:
+            return
+        texts = [t for p in pending for t in p.texts]
+        vectors = []
+        for i in range(0, len(texts), self.embed_batch):
+            if cancel is not None and cancel.cancelled:
+                report.cancelled = True
+                return  # queued documents stay `indexing`; resume() picks them up
+            vectors.append(self.embedder.embed(texts[i:i + self.embed_batch]))
+            prog.chunks_done += len(texts[i:i + self.embed_batch])
+            yield prog
+        import numpy as np
+
+        allvec = np.concatenate(vectors) if len(vectors) > 1 else vectors[0]
+        offset = 0
+        for p in pending:
+            vecs = allvec[offset:offset + len(p.chunks)]
+            offset += len(p.chunks)
+            self._commit(p, vecs)
+            report.outcomes.append(FileOutcome(p.path, "indexed", chunks=len(p.chunks)))
+            prog.files_done += 1
+        pending.clear()
+
+    def _commit(self, p: _Pending, vecs) -> None:
+        ids = [f"{p.doc_id}:{p.sha[:12]}:{c.ordinal}" for c in p.chunks]
+        metas = [{"doc_id": p.doc_id, "ordinal": c.ordinal, "page": c.page if c.page else -1}
+                 for c in p.chunks]
+        rows = [(cid, c.ordinal, c.page, c.start, c.end, c.text) for cid, c in zip(ids, p.chunks, strict=True)]
+        with self.write_lock:
+            self.store.delete_doc(p.doc_id)
+            self.store.add(ids, vecs, metas)
+            self.manifest.replace_chunks(p.doc_id, p.title, rows, status="indexed")
+
+    def _prune_vanished(self, folders: list[Path], report: IndexReport) -> None:
+        for folder in folders:
+            for rec in self.manifest.under(str(folder)):
+                if not os.path.exists(rec.path):
+                    self.remove(rec.id)
+                    report.outcomes.append(FileOutcome(rec.path, "removed", "file no longer exists"))
+
+    def remove(self, doc_id: int) -> None:
+        with self.write_lock:
+            self.store.delete_doc(doc_id)
+            self.manifest.delete_document(doc_id)

@@ -1,0 +1,37 @@
+"""Turn a natural-language question into an FTS5 query for BM25 ranking."""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+
+# A short English stop list: these words match almost every chunk and only dilute BM25.
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just me more most
+my myself no nor not now of off on once only or other our ours ourselves out over own same she should
+so some such than that the their theirs them themselves then there these they this those through to
+too under until up very was we were what when where which while who whom why will with would you
+your yours yourself yourselves also may might must shall yet within without upon via per whether
+""".split())
+
+
+def query_terms(question: str, max_terms: int = 48) -> list[str]:
+    terms: list[str] = []
+    seen: set[str] = set()
+    for m in _WORD.finditer(question.lower()):
+        word = m.group(0).replace("’", "'")
+        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
+            continue
+        if word not in seen:
+            seen.add(word)
+            terms.append(word)
+    return terms[:max_terms]
+
+
+def fts_query(question: str) -> str:
+    """OR of quoted terms: every term may contribute, BM25 does the weighting."""
+    terms = query_terms(question)
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)

@@ -1,0 +1,166 @@
+"""`Library`: the one object every front end (CLI, GUI, watcher, benchmarks) uses.
+
+It owns the writer lock, the manifest, the vector store and the embedder, and exposes indexing,
+search, forgetting and renaming. Heavy parts (torch, chromadb) load on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable, Generator, Iterable, Sequence
+from pathlib import Path
+
+from rag.cancel import CancelToken
+from rag.chunking import ChunkingConfig
+from rag.embeddings import Embedder, SentenceTransformerEmbedder
+from rag.lock import LibraryLock
+from rag.manifest import DocumentRecord, Manifest
+from rag.paths import resolve_data_dir
+from rag.retrieval import RetrievalConfig, Retriever
+from rag.types import Hit, IndexProgress, IndexReport
+
+MANIFEST_NAME = "library.sqlite3"
+CHROMA_DIR = "chroma"
+
+
+class Library:
+    def __init__(self, data_dir: Path, *, embedder: Embedder | None = None, owner: str = "Hearth",
+                 retrieval: RetrievalConfig | None = None, chunking: ChunkingConfig | None = None,
+                 store=None) -> None:
+        self.data_dir = Path(data_dir)
+        self._lock = LibraryLock(self.data_dir, owner).acquire()
+        try:
+            os.umask(0o077)  # chroma's own files are created private too
+            self.embedder = embedder or SentenceTransformerEmbedder()
+            self.manifest = Manifest(self.data_dir / MANIFEST_NAME)
+            self._store = store
+            self._write = threading.RLock()
+            self.retrieval_config = retrieval or RetrievalConfig()
+            self.chunking = chunking or ChunkingConfig()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    @classmethod
+    def open(cls, data_dir: str | os.PathLike | None = None, **kwargs) -> Library:
+        """Open (creating if needed) the library; raises LibraryInUse if another process has it."""
+        return cls(resolve_data_dir(data_dir), **kwargs)
+
+    # -- lazily built parts ----------------------------------------------------------------------
+    @property
+    def store(self):
+        if self._store is None:
+            from rag.store import ChromaStore
+
+            with self._write:
+                if self._store is None:
+                    self._store = ChromaStore(self.data_dir / CHROMA_DIR,
+                                              model_id=self.embedder.model_id, dim=self.embedder.dim)
+        return self._store
+
+    def _indexer(self):
+        from rag.indexer import Indexer
+
+        return Indexer(self.manifest, self.store, self.embedder, self._write, self.chunking)
+
+    # -- indexing --------------------------------------------------------------------------------
+    def iter_index(self, paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None
+                   ) -> Generator[IndexProgress, None, IndexReport]:
+        return self._indexer().run(list(paths), cancel)
+
+    def index(self, paths: Iterable[str | os.PathLike], *,
+              progress: Callable[[IndexProgress], None] | None = None,
+              cancel: CancelToken | None = None) -> IndexReport:
+        gen = self.iter_index(paths, cancel)
+        while True:
+            try:
+                step = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if progress is not None:
+                progress(step)
+
+    def unfinished(self) -> list[DocumentRecord]:
+        return self.manifest.documents("indexing") + self.manifest.documents("pending")
+
+    def resume(self, *, progress: Callable[[IndexProgress], None] | None = None,
+               cancel: CancelToken | None = None) -> IndexReport:
+        """Redo documents a crash or a cancel left half-done (never duplicates: ids are stable)."""
+        todo = self.unfinished()
+        gone = [r for r in todo if not os.path.exists(r.path)]
+        for rec in gone:
+            self._indexer().remove(rec.id)
+        paths = [r.path for r in todo if os.path.exists(r.path)]
+        return self.index(paths, progress=progress, cancel=cancel) if paths else IndexReport()
+
+    # -- queries ---------------------------------------------------------------------------------
+    def doc_ids_for(self, paths: Sequence[str | os.PathLike]) -> list[int]:
+        ids: set[int] = set()
+        for p in paths:
+            ids.update(r.id for r in self.manifest.under(str(Path(p).expanduser().absolute())))
+        return sorted(ids)
+
+    def search(self, query: str, k: int = 5, paths: Sequence[str | os.PathLike] | None = None,
+               mode: str | None = None) -> list[Hit]:
+        doc_ids = self.doc_ids_for(paths) if paths else None
+        if self.manifest.counts()["chunks"] == 0:
+            return []
+        retriever = Retriever(self.manifest, self.store, self.embedder, self.retrieval_config)
+        return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
+
+    def documents(self) -> list[DocumentRecord]:
+        return self.manifest.documents()
+
+    def status(self) -> dict:
+        counts = self.manifest.counts()
+        return {
+            "documents": counts["documents"],
+            "chunks": counts["chunks"],
+            "by_status": counts["by_status"],
+            "data_dir": str(self.data_dir),
+            "embedding_model": self.embedder.model_id,
+            "embedding_dim": self.embedder.dim,
+        }
+
+    # -- changes ---------------------------------------------------------------------------------
+    def forget(self, path: str | os.PathLike) -> int:
+        """Remove a file, or every file under a folder: text, vectors and keyword index."""
+        recs = self.manifest.under(str(Path(path).expanduser().absolute()))
+        if not recs:
+            return 0
+        indexer = self._indexer()
+        with self._write:
+            for rec in recs:
+                indexer.remove(rec.id)
+            self.manifest.compact()
+        return len(recs)
+
+    def rename(self, old: str | os.PathLike, new: str | os.PathLike) -> int:
+        """A file or folder moved: re-point its documents. Vectors key on doc_id, so no re-embed."""
+        with self._write:
+            return self.manifest.rename(str(Path(old).expanduser().absolute()),
+                                        str(Path(new).expanduser().absolute()))
+
+    def wipe(self) -> None:
+        """Delete every document, vector and chunk of text in this library."""
+        with self._write:
+            self.manifest.wipe()
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            shutil.rmtree(self.data_dir / CHROMA_DIR, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self.manifest.close()
+        self._lock.release()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,270 @@
+"""The library's SQLite manifest: documents, chunk text and the FTS5 keyword index.
+
+A document is marked `indexed` only after its vectors are in the store; anything left `indexing`
+by a crash is redone on the next open. Chunk text is stored here only (FTS5 content), so a
+forget that deletes rows, optimises FTS5 and vacuums leaves no trace of it on disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.paths import private_file
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    path TEXT UNIQUE NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    sha256 TEXT NOT NULL DEFAULT '',
+    size INTEGER NOT NULL DEFAULT 0,
+    mtime REAL NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    chunks INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS documents_status ON documents(status);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    chunk_id TEXT UNIQUE NOT NULL,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    page INTEGER,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, title, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+SCHEMA_VERSION = "1"
+
+
+@dataclass
+class DocumentRecord:
+    id: int
+    path: str
+    title: str
+    sha256: str
+    size: int
+    mtime: float
+    status: str  # pending | indexing | indexed | skipped | failed
+    reason: str
+    chunks: int
+    updated_at: float
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "title": self.title, "status": self.status,
+                "reason": self.reason, "chunks": self.chunks, "size": self.size}
+
+
+@dataclass
+class ChunkRow:
+    chunk_id: str
+    doc_id: int
+    path: str
+    page: int | None
+    start: int
+    end: int
+    text: str
+
+
+class Manifest:
+    """Thread-safe wrapper over one SQLite file (WAL, one connection guarded by a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        private_file(self.path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA secure_delete=ON")  # deleted text is zeroed, not left in free pages
+        self._db.executescript(SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+
+    # -- documents -------------------------------------------------------------------------------
+    def get(self, path: str) -> DocumentRecord | None:
+        row = self._one("SELECT * FROM documents WHERE path = ?", (path,))
+        return DocumentRecord(*row) if row else None
+
+    def get_by_id(self, doc_id: int) -> DocumentRecord | None:
+        row = self._one("SELECT * FROM documents WHERE id = ?", (doc_id,))
+        return DocumentRecord(*row) if row else None
+
+    def documents(self, status: str | None = None) -> list[DocumentRecord]:
+        sql, args = "SELECT * FROM documents", ()
+        if status:
+            sql, args = sql + " WHERE status = ?", (status,)
+        with self._lock:
+            return [DocumentRecord(*r) for r in self._db.execute(sql + " ORDER BY path", args)]
+
+    def under(self, path: str) -> list[DocumentRecord]:
+        """Documents at `path` or anywhere below it (as a folder)."""
+        prefix = path.rstrip("/") + "/"
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM documents WHERE path = ? OR substr(path, 1, ?) = ? ORDER BY path",
+                (path, len(prefix), prefix),
+            ).fetchall()
+        return [DocumentRecord(*r) for r in rows]
+
+    def upsert(self, path: str, *, status: str, title: str = "", sha256: str = "", size: int = 0,
+               mtime: float = 0.0, reason: str = "") -> int:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO documents(path, title, sha256, size, mtime, status, reason, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET title=excluded.title, "
+                "sha256=excluded.sha256, size=excluded.size, mtime=excluded.mtime, "
+                "status=excluded.status, reason=excluded.reason, updated_at=excluded.updated_at",
+                (path, title, sha256, size, mtime, status, reason, time.time()),
+            )
+            return int(self._one("SELECT id FROM documents WHERE path = ?", (path,))[0])
+
+    def set_status(self, doc_id: int, status: str, reason: str = "") -> None:
+        with self._lock:
+            self._db.execute("UPDATE documents SET status=?, reason=?, updated_at=? WHERE id=?",
+                             (status, reason, time.time(), doc_id))
+
+    def touch(self, doc_id: int, size: int, mtime: float) -> None:
+        with self._lock:
+            self._db.execute("UPDATE documents SET size=?, mtime=? WHERE id=?", (size, mtime, doc_id))
+
+    def rename(self, old: str, new: str) -> int:
+        """Re-point a file, or every file under a folder, to a new path. Returns rows moved."""
+        moved = 0
+        with self._lock, self._tx():
+            for rec in self.under(old):
+                dest = new + rec.path[len(old):]
+                self._db.execute("DELETE FROM documents WHERE path = ? AND id != ?", (dest, rec.id))
+                self._db.execute("UPDATE documents SET path = ? WHERE id = ?", (dest, rec.id))
+                moved += 1
+        return moved
+
+    # -- chunks ----------------------------------------------------------------------------------
+    def replace_chunks(self, doc_id: int, title: str, rows: list[tuple[str, int, int | None, int, int, str]],
+                       *, status: str = "indexed") -> None:
+        """Atomically swap a document's chunks and mark it (default: indexed)."""
+        with self._lock, self._tx():
+            self._delete_chunks(doc_id)
+            for chunk_id, ordinal, page, start, end, text in rows:
+                cur = self._db.execute(
+                    "INSERT INTO chunks(chunk_id, doc_id, ordinal, page, start, end) VALUES (?,?,?,?,?,?)",
+                    (chunk_id, doc_id, ordinal, page, start, end),
+                )
+                self._db.execute("INSERT INTO chunks_fts(rowid, text, title) VALUES (?,?,?)",
+                                 (cur.lastrowid, text, title))
+            self._db.execute(
+                "UPDATE documents SET status=?, reason='', chunks=?, updated_at=? WHERE id=?",
+                (status, len(rows), time.time(), doc_id),
+            )
+
+    def _delete_chunks(self, doc_id: int) -> None:
+        self._db.execute(
+            "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE doc_id = ?)",
+            (doc_id,),
+        )
+        self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+
+    def delete_document(self, doc_id: int) -> None:
+        with self._lock, self._tx():
+            self._delete_chunks(doc_id)
+            self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+    def chunk_ids(self, doc_id: int) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
+
+    def fetch_chunks(self, chunk_ids: Iterable[str]) -> dict[str, ChunkRow]:
+        ids = list(chunk_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.chunk_id, c.doc_id, d.path, c.page, c.start, c.end, f.text FROM chunks c "
+                "JOIN documents d ON d.id = c.doc_id JOIN chunks_fts f ON f.rowid = c.rowid "
+                f"WHERE c.chunk_id IN ({marks})", ids,
+            ).fetchall()
+        return {r[0]: ChunkRow(*r) for r in rows}
+
+    def keyword_search(self, match: str, k: int, doc_ids: list[int] | None = None
+                       ) -> list[tuple[str, float]]:
+        """FTS5 BM25 (lower bm25() is better; returned as a positive score)."""
+        if not match:
+            return []
+        sql = ("SELECT c.chunk_id, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts "
+               "JOIN chunks c ON c.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?")
+        args: list = [match]
+        if doc_ids is not None:
+            if not doc_ids:
+                return []
+            sql += f" AND c.doc_id IN ({','.join('?' * len(doc_ids))})"
+            args += [int(d) for d in doc_ids]
+        sql += " ORDER BY s LIMIT ?"
+        args.append(k)
+        with self._lock:
+            try:
+                rows = self._db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError:
+                return []
+        return [(cid, -float(s)) for cid, s in rows]
+
+    # -- housekeeping ----------------------------------------------------------------------------
+    def counts(self) -> dict:
+        with self._lock:
+            by_status = dict(self._db.execute("SELECT status, COUNT(*) FROM documents GROUP BY status"))
+            chunks = self._one("SELECT COUNT(*) FROM chunks", ())[0]
+        return {"documents": sum(by_status.values()), "chunks": int(chunks), "by_status": by_status}
+
+    def compact(self) -> None:
+        """Physically remove deleted text: merge FTS5 segments, vacuum, truncate the WAL."""
+        with self._lock:
+            self._db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def wipe(self) -> None:
+        with self._lock, self._tx():
+            self._db.execute("DELETE FROM chunks_fts")
+            self._db.execute("DELETE FROM chunks")
+            self._db.execute("DELETE FROM documents")
+        self.compact()
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            self._db.close()
+
+    def _one(self, sql: str, args: tuple):
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def _tx(self):
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self):
+        self._db.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False

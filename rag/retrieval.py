@@ -1,0 +1,72 @@
+"""Hybrid retrieval: dense top-k from the store fused with FTS5 BM25 over the same chunks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.fusion import rrf
+from rag.keyword import fts_query
+from rag.manifest import Manifest
+from rag.types import Hit
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    dense_candidates: int = 50
+    keyword_candidates: int = 50
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    rrf_k: int = 60
+    mode: str = "hybrid"  # hybrid | dense | keyword
+
+
+class Retriever:
+    def __init__(self, manifest: Manifest, store, embedder, config: RetrievalConfig | None = None):
+        self.manifest = manifest
+        self.store = store
+        self.embedder = embedder
+        self.config = config or RetrievalConfig()
+
+    def search(self, query: str, k: int = 5, doc_ids: list[int] | None = None,
+               mode: str | None = None) -> list[Hit]:
+        cfg = self.config
+        mode = mode or cfg.mode
+        query = query.strip()
+        if not query:
+            return []
+        pool = max(k, cfg.dense_candidates)
+        vec = None
+        dense: list[tuple[str, float]] = []
+        keyword: list[tuple[str, float]] = []
+        if mode in ("hybrid", "dense"):
+            vec = self.embedder.embed([query])[0]
+            dense = self.store.query(vec, pool, doc_ids)
+        if mode in ("hybrid", "keyword"):
+            keyword = self.manifest.keyword_search(fts_query(query), max(k, cfg.keyword_candidates),
+                                                   doc_ids)
+        dense_rank = {cid: i for i, (cid, _) in enumerate(dense, 1)}
+        dense_sim = {cid: 1.0 - dist for cid, dist in dense}
+        kw_rank = {cid: i for i, (cid, _) in enumerate(keyword, 1)}
+        if mode == "dense":
+            fused = [(cid, dense_sim[cid]) for cid, _ in dense]
+        elif mode == "keyword":
+            fused = list(keyword)
+        else:
+            fused = rrf([[c for c, _ in dense], [c for c, _ in keyword]],
+                        [cfg.dense_weight, cfg.keyword_weight], k=cfg.rrf_k)
+        fused = fused[:k]
+        missing = [cid for cid, _ in fused if cid not in dense_sim]
+        if missing and vec is not None and hasattr(self.store, "vectors"):
+            for cid, v in self.store.vectors(missing).items():
+                dense_sim[cid] = float(v @ vec)
+        rows = self.manifest.fetch_chunks(cid for cid, _ in fused)
+        hits = []
+        for cid, score in fused:
+            row = rows.get(cid)
+            if row is None:  # vector without text: a document half-removed by a crash
+                continue
+            hits.append(Hit(chunk_id=cid, path=row.path, page=row.page, text=row.text,
+                            score=float(score), dense_rank=dense_rank.get(cid),
+                            keyword_rank=kw_rank.get(cid), doc_id=row.doc_id,
+                            start=row.start, end=row.end, similarity=dense_sim.get(cid)))
+        return hits

@@ -1,0 +1,129 @@
+"""Vector store: `Store` is the interface; `ChromaStore` keeps vectors on disk with chromadb.
+
+Chroma holds vectors and {doc_id, ordinal, page} only. Chunk text lives in the manifest's SQLite
+(one place to scrub on forget), and paths too (so a rename never touches vectors).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from rag.errors import EmbeddingMismatch, HearthError
+
+COLLECTION = "chunks"
+
+
+@runtime_checkable
+class Store(Protocol):
+    def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None: ...
+
+    def delete_doc(self, doc_id: int) -> None: ...
+
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        got = self._col.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+
+    def query(self, vector: np.ndarray, k: int, doc_ids: list[int] | None = None
+              ) -> list[tuple[str, float]]: ...
+
+    def count(self) -> int: ...
+
+
+def _chroma_settings():
+    from chromadb.config import Settings as ChromaSettings
+
+    try:
+        from rag.privacy import chroma_settings
+
+        kwargs = chroma_settings()
+    except ImportError:
+        kwargs = {}
+    kwargs = {**kwargs, "anonymized_telemetry": False, "allow_reset": True}
+    return ChromaSettings(**kwargs)
+
+
+class ChromaStore:
+    """A persistent chromadb collection in cosine space with explicit embeddings only."""
+
+    def __init__(self, path: str | Path, *, model_id: str, dim: int) -> None:
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        import chromadb
+
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self._client = chromadb.PersistentClient(path=str(self.path), settings=_chroma_settings())
+        except Exception as exc:  # chroma raises many types; the user needs one sentence
+            raise HearthError(f"Cannot open the vector store at {self.path}: {exc}") from exc
+        self._col = self._client.get_or_create_collection(
+            COLLECTION,
+            metadata={"hnsw:space": "cosine", "embedding_model": model_id, "dim": dim},
+            embedding_function=None,
+        )
+        meta = self._col.metadata or {}
+        if meta.get("embedding_model") != model_id or int(meta.get("dim", dim)) != dim:
+            raise EmbeddingMismatch(
+                f"This library was built with the embedding model {meta.get('embedding_model')!r} "
+                f"(dim {meta.get('dim')}), not {model_id!r} (dim {dim}). Re-index into a new "
+                "library or choose the same model."
+            )
+        self.model_id = model_id
+        self.dim = dim
+        self._max_batch = max(1, int(self._client.get_max_batch_size()))
+
+    @property
+    def max_batch(self) -> int:
+        return self._max_batch
+
+    def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:
+        for i in range(0, len(ids), self._max_batch):
+            j = i + self._max_batch
+            self._col.upsert(ids=ids[i:j], embeddings=np.asarray(vectors[i:j], dtype=np.float32),
+                             metadatas=metadatas[i:j])
+
+    def delete_doc(self, doc_id: int) -> None:
+        self._col.delete(where={"doc_id": int(doc_id)})
+
+    def delete_ids(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), self._max_batch):
+            self._col.delete(ids=ids[i:i + self._max_batch])
+
+    def ids_for_doc(self, doc_id: int) -> list[str]:
+        return list(self._col.get(where={"doc_id": int(doc_id)}, include=[])["ids"])
+
+    def query(self, vector: np.ndarray, k: int, doc_ids: list[int] | None = None
+              ) -> list[tuple[str, float]]:
+        n = self.count()
+        if n == 0 or k <= 0:
+            return []
+        where = None
+        if doc_ids is not None:
+            if not doc_ids:
+                return []
+            where = {"doc_id": {"$in": [int(d) for d in doc_ids]}}
+        res = self._col.query(query_embeddings=np.asarray([vector], dtype=np.float32),
+                              n_results=min(k, n), where=where, include=["distances"])
+        return list(zip(res["ids"][0], (float(d) for d in res["distances"][0]), strict=True))
+
+    def count(self) -> int:
+        return int(self._col.count())
+
+    def wipe(self) -> None:
+        self._client.delete_collection(COLLECTION)
+        self._col = self._client.get_or_create_collection(
+            COLLECTION,
+            metadata={"hnsw:space": "cosine", "embedding_model": self.model_id, "dim": self.dim},
+            embedding_function=None,
+        )
+
+    def close(self) -> None:
+        try:
+            self._client.clear_system_cache()  # releases file handles of the persistent client
+        except Exception:
+            pass
