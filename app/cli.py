@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import os
 import sys
@@ -61,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in EXTRA_COMMANDS:
         try:
-            importlib.import_module(name).register(sub, common)
+            register = importlib.import_module(name).register
+            # register(subparsers[, common]): `common` carries --data-dir/--json for subcommands
+            if len(inspect.signature(register).parameters) >= 2:
+                register(sub, common)
+            else:
+                register(sub)
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise

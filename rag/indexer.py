@@ -34,6 +34,7 @@ class _Pending:
     sha: str
     chunks: list[Chunk]
     texts: list[str] = field(default_factory=list)
+    known: bool = False  # had a row before (may have old vectors to delete)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -139,7 +140,7 @@ class Indexer:
             doc_id = self.manifest.upsert(spath, status="indexing", title=doc.title, sha256=sha,
                                           size=st.st_size, mtime=st.st_mtime)
         texts = [embedding_text(title, c.text) for c in chunks]
-        pending.append(_Pending(doc_id, spath, doc.title, sha, chunks, texts))
+        pending.append(_Pending(doc_id, spath, doc.title, sha, chunks, texts, known=rec is not None))
         return None
 
     def _mark(self, spath: str, status: str, reason: str, st, sha: str = "") -> FileOutcome:
@@ -169,24 +170,31 @@ class Indexer:
         import numpy as np
 
         allvec = np.concatenate(vectors) if len(vectors) > 1 else vectors[0]
-        offset = 0
+        self._commit(pending, allvec)
         for p in pending:
-            vecs = allvec[offset:offset + len(p.chunks)]
-            offset += len(p.chunks)
-            self._commit(p, vecs)
             report.outcomes.append(FileOutcome(p.path, "indexed", chunks=len(p.chunks)))
             prog.files_done += 1
         pending.clear()
 
-    def _commit(self, p: _Pending, vecs) -> None:
-        ids = [f"{p.doc_id}:{p.sha[:12]}:{c.ordinal}" for c in p.chunks]
-        metas = [{"doc_id": p.doc_id, "ordinal": c.ordinal, "page": c.page if c.page else -1}
-                 for c in p.chunks]
-        rows = [(cid, c.ordinal, c.page, c.start, c.end, c.text) for cid, c in zip(ids, p.chunks, strict=True)]
+    def _commit(self, pending: list[_Pending], allvec) -> None:
+        """Old vectors out, new vectors in (one store call each), then text + status per doc."""
+        ids: list[str] = []
+        metas: list[dict] = []
+        rows_by_doc = []
+        for p in pending:
+            pids = [f"{p.doc_id}:{p.sha[:12]}:{c.ordinal}" for c in p.chunks]
+            ids += pids
+            metas += [{"doc_id": p.doc_id, "ordinal": c.ordinal, "page": c.page or -1}
+                      for c in p.chunks]
+            rows_by_doc.append([(cid, c.ordinal, c.page, c.start, c.end, c.text)
+                                for cid, c in zip(pids, p.chunks, strict=True)])
         with self.write_lock:
-            self.store.delete_doc(p.doc_id)
-            self.store.add(ids, vecs, metas)
-            self.manifest.replace_chunks(p.doc_id, p.title, rows, status="indexed")
+            known = [p.doc_id for p in pending if p.known]
+            if known:
+                self.store.delete_docs(known)
+            self.store.add(ids, allvec, metas)
+            for p, rows in zip(pending, rows_by_doc, strict=True):
+                self.manifest.replace_chunks(p.doc_id, p.title, rows, status="indexed")
 
     def _prune_vanished(self, folders: list[Path], report: IndexReport) -> None:
         for folder in folders:

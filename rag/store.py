@@ -90,6 +90,10 @@ class ChromaStore:
     def delete_doc(self, doc_id: int) -> None:
         self._col.delete(where={"doc_id": int(doc_id)})
 
+    def delete_docs(self, doc_ids: list[int]) -> None:
+        for i in range(0, len(doc_ids), 500):
+            self._col.delete(where={"doc_id": {"$in": [int(d) for d in doc_ids[i:i + 500]]}})
+
     def delete_ids(self, ids: list[str]) -> None:
         for i in range(0, len(ids), self._max_batch):
             self._col.delete(ids=ids[i:i + self._max_batch])

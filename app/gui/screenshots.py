@@ -1,0 +1,106 @@
+"""Render the real window into PNGs for the README: `python -m app.gui.screenshots OUTDIR`.
+
+Builds a throw-away library from generated sample PDFs, indexes it with the real core, asks a
+question with the bundled model and grabs the window (works offscreen or under Xvfb). Nothing
+about the user's own library is touched: everything lives in a temporary data dir.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SAMPLES = {
+    "zephyr-lighthouse.pdf": [
+        "Coastal history of the northern shore. Harbour towns grew near the sea and traded fish, "
+        "salt and timber.",
+        "The Zephyr lighthouse was built in 1887 by engineer Marta Kowalski. Its lamp burned whale "
+        "oil until 1921, when the lighthouse was electrified. The tower is 31 metres tall.",
+    ],
+    "kitchen/sourdough.pdf": [
+        "Sourdough bread needs a starter made of flour and water, fed daily for a week. Bake the "
+        "loaf at 230 degrees Celsius for forty minutes, with steam for the first fifteen.",
+    ],
+    "travel/ferry-timetable.pdf": [
+        "The island ferry leaves the harbour at 07:40 and 16:15 on weekdays. On Sundays there is "
+        "one crossing at 11:00. Tickets are sold on board.",
+    ],
+}
+QUESTION = "Who built the Zephyr lighthouse, and when was it electrified?"
+
+
+def _make_pdf(path: Path, pages: list[str]) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for text in pages:
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=12)
+        pdf.multi_cell(0, 7, text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(pdf.output()))
+
+
+def _wait(app, condition, timeout: float) -> bool:
+    from PySide6.QtCore import QEventLoop
+
+    end = time.monotonic() + timeout
+    while not condition() and time.monotonic() < end:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    return bool(condition())
+
+
+def render(outdir: Path) -> list[Path]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from rag.privacy import install_guard
+
+    install_guard()
+    from app.gui.launch import application, create_window
+
+    app = application()
+    outdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="hearth-shots-"))
+    docs = work / "Documents"
+    for name, pages in SAMPLES.items():
+        _make_pdf(docs / name, pages)
+    window = create_window(work / "data", opener=lambda _p, _pg: None)
+    window.resize(1280, 800)
+    window.show()
+    window.start()
+    written: list[Path] = []
+
+    def grab(name: str) -> None:
+        for _ in range(10):
+            app.processEvents()
+        path = outdir / name
+        window.grab().save(str(path), "PNG")
+        written.append(path)
+
+    grab("hearth-empty.png")
+    if not _wait(app, lambda: window.backend._lib is not None, 180):
+        raise SystemExit("the library did not open")
+    op = window.library.add_paths([str(docs)])
+    _wait(app, lambda: op.done, 300)
+    _wait(app, lambda: len(window.backend.documents) == len(SAMPLES), 30)
+    window.chat.input.setPlainText(QUESTION)
+    window.chat.send()
+    _wait(app, lambda: not window.chat.busy, 300)
+    window.history_panel.refresh(select=window.chat.conversation_id)
+    grab("hearth-answer.png")
+    window.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    outdir = Path(args[0] if args else "docs/screenshots")
+    for path in render(outdir):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

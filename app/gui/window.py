@@ -1,0 +1,233 @@
+"""The main window: lays out the panels, owns the actions (menus + shortcuts) and window state.
+
+It holds no chat, library or history logic itself; it wires the panels to each other and to the
+Backend, accepts file/folder drops anywhere, and persists geometry and splitter sizes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QSplitter
+
+from app.gui.backend import Backend
+from app.gui.chat_panel import ChatPanel, local_paths
+from app.gui.heartbeat import Heartbeat
+from app.gui.history_panel import HistoryPanel
+from app.gui.library_panel import LibraryPanel
+from app.gui.scope_dialog import ScopeDialog
+from app.gui.settings_dialog import SettingsDialog
+from app.gui.sources_view import Opener, open_in_system_viewer
+from app.history import History
+from rag.settings import Settings
+
+GUI_STATE_FILE = "gui.ini"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, data_dir: Path, settings: Settings | None = None, *,
+                 opener: Opener | None = None) -> None:
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.setWindowTitle("Hearth")
+        self.setAccessibleName("Hearth")
+        self.setAcceptDrops(True)
+        self.state = QSettings(str(self.data_dir / GUI_STATE_FILE), QSettings.Format.IniFormat)
+        self.backend = Backend(self.data_dir, settings or Settings.load(self.data_dir), self)
+        self.history = History.open(self.data_dir)
+        self.opener = opener or open_in_system_viewer
+
+        self.history_panel = HistoryPanel(self.history)
+        self.chat = ChatPanel(self.backend, self.history, self.opener)
+        self.library = LibraryPanel(self.backend)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        for w in (self.history_panel, self.chat, self.library):
+            self.splitter.addWidget(w)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([220, 640, 340])
+        self.setCentralWidget(self.splitter)
+
+        self.model_label = QLabel("Model: not loaded")
+        self.model_label.setAccessibleName("Model status")
+        self.statusBar().addPermanentWidget(self.model_label)
+
+        self._wire()
+        self._make_actions()
+        self._restore_state()
+        self._closed = False
+        self.heartbeat: Heartbeat | None = None
+        if os.environ.get("HEARTH_HEARTBEAT"):
+            self.heartbeat = Heartbeat(interval_ms=20, log_over_ms=100, parent=self)
+            self.heartbeat.start()
+
+    # -- wiring ----------------------------------------------------------------------------
+    def _wire(self) -> None:
+        b = self.backend
+        self.chat.files_dropped.connect(self.library.add_paths)
+        self.chat.conversation_changed.connect(lambda cid: self.history_panel.refresh(select=cid))
+        self.chat.scope_requested.connect(self.choose_scope)
+        self.chat.status_message.connect(self.show_message)
+        self.library.status_message.connect(self.show_message)
+        self.history_panel.conversation_selected.connect(self.chat.load_conversation)
+        self.history_panel.new_chat_requested.connect(self.new_chat)
+        self.history_panel.conversation_deleted.connect(self._on_conversation_deleted)
+        b.documents_changed.connect(lambda docs: self.chat.update_empty_state(len(docs)))
+        b.library_failed.connect(self._library_failed)
+        b.model_loading.connect(lambda what: self.model_label.setText(f"Loading {what}…"))
+        b.model_loaded.connect(lambda name: self.model_label.setText(f"Model: {name}")
+                               if name else None)
+        b.model_failed.connect(self._model_failed)
+
+    def _make_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self.add_action = self._action(file_menu, "&Add files…", QKeySequence.StandardKey.Open,
+                                       self.library.add_files_dialog)
+        self._action(file_menu, "Add &folder…", "Ctrl+Shift+O", self.library.add_folder_dialog)
+        file_menu.addSeparator()
+        self._action(file_menu, "Export chat as &Markdown…", "Ctrl+E",
+                     lambda: self.history_panel.export_selected("md"))
+        self._action(file_menu, "Export chat as &JSON…", "Ctrl+Shift+E",
+                     lambda: self.history_panel.export_selected("json"))
+        self._action(file_menu, "&Settings…", "Ctrl+,", self.open_settings)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+
+        chat_menu = menu.addMenu("&Chat")
+        self.send_action = self._action(chat_menu, "&Send", None, self.chat.send)
+        self.send_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.stop_action = self._action(chat_menu, "S&top", "Esc", self.chat.stop)
+        self.new_chat_action = self._action(chat_menu, "&New chat", QKeySequence.StandardKey.New,
+                                            self.new_chat)
+        self._action(chat_menu, "&Regenerate answer", "Ctrl+R", self.chat.regenerate)
+        self._action(chat_menu, "&Copy last answer", "Ctrl+Shift+C", lambda: self.chat.copy_answer())
+        self._action(chat_menu, "&Limit to documents…", "Ctrl+L", self.choose_scope)
+        chat_menu.addSeparator()
+        self._action(chat_menu, "Re&name chat…", "F2", lambda: self.history_panel.rename_selected())
+        self._action(chat_menu, "&Delete chat", "Ctrl+Shift+Delete",
+                     lambda: self.history_panel.delete_selected())
+        self._action(chat_menu, "Searc&h chats", QKeySequence.StandardKey.Find,
+                     lambda: self.history_panel.search.setFocus())
+
+        lib_menu = menu.addMenu("&Library")
+        self._action(lib_menu, "&Remove selected", "Delete", self.library.remove_selected)
+        self._action(lib_menu, "Re-&index selected", "Ctrl+Shift+R", self.library.reindex_selected)
+        self._action(lib_menu, "&Cancel indexing", "Ctrl+.", self.library.cancel_indexing)
+
+        view = menu.addMenu("&View")
+        self._action(view, "Focus &chats", "Ctrl+1", lambda: self.history_panel.list.setFocus())
+        self._action(view, "Focus &question", "Ctrl+2", lambda: self.chat.input.setFocus())
+        self._action(view, "Focus &library", "Ctrl+3", lambda: self.library.tree.setFocus())
+
+    def _action(self, menu, text: str, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin the slow work (after the window is on screen): open the library, load model."""
+        self.backend.open_library()
+        self.backend.load_model()
+        last = self.state.value("last_conversation")
+        if last is not None and self.history.get(int(last)) is not None:
+            self.chat.load_conversation(int(last))
+            self.history_panel.refresh(select=int(last))
+        self.chat.input.setFocus()
+
+    def _restore_state(self) -> None:
+        geometry = self.state.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 760)
+        splitter = self.state.value("splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def save_state(self) -> None:
+        self.state.setValue("geometry", self.saveGeometry())
+        self.state.setValue("splitter", self.splitter.saveState())
+        if self.chat.conversation_id is not None:
+            self.state.setValue("last_conversation", self.chat.conversation_id)
+        else:
+            self.state.remove("last_conversation")
+        self.state.sync()
+        try:
+            os.chmod(self.data_dir / GUI_STATE_FILE, 0o600)
+        except OSError:
+            pass
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        if not self._closed:
+            self._closed = True
+            self.save_state()
+            self.history_panel.stop_timers()
+            self.backend.shutdown()
+            # Deliver the workers' last completions (e.g. a stopped answer) while the history
+            # database is still open, so they are saved; then close it.
+            for lane in (self.backend.model_lane, self.backend.writer):
+                QCoreApplication.sendPostedEvents(lane)
+            self.history.close()
+        super().closeEvent(event)
+
+    # -- actions ---------------------------------------------------------------------------
+    def new_chat(self) -> None:
+        self.chat.new_chat()
+        self.history_panel.list.clearSelection()
+        self.history_panel.list.setCurrentItem(None)
+
+    def choose_scope(self) -> None:
+        dialog = ScopeDialog([d.path for d in self.backend.documents], self.chat.scope, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.chat.set_scope(dialog.selected_paths())
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.backend.settings, self.data_dir, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.backend.apply_settings(dialog.result_settings())
+            self.show_message("Settings saved.")
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def _on_conversation_deleted(self, cid: int) -> None:
+        if self.chat.conversation_id == cid:
+            self.chat.new_chat()
+
+    def _library_failed(self, message: str) -> None:
+        # Not a modal box: the window stays usable (history, settings) and the library panel
+        # shows the reason where the document list would be.
+        self.show_message(message)
+
+    def _model_failed(self, message: str) -> None:
+        self.model_label.setText("Model: failed to load")
+        self.show_message(message)
+
+    # -- drag and drop anywhere ------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+        paths = local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.library.add_paths(paths)
+        self.show_message(f"Indexing {len(paths)} dropped item(s)…")

@@ -1,0 +1,100 @@
+"""`python -m bench {all,scifact,indexing,search,generation,coldstart,memory}`.
+
+Each part saves its section of bench/results/latest.json and refreshes the table in
+docs/benchmarks.md; `all` runs every part in turn (about 10-20 minutes on 2 cores once the SciFact
+index is cached; the first SciFact index adds its own time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from bench.common import LATEST, load_results, log, offline_env, save_section
+
+PARTS = ("scifact", "indexing", "search", "generation", "coldstart", "memory")
+
+
+def _run_part(name: str, args) -> dict:
+    if name == "scifact":
+        if not args.scifact:
+            return {"skipped": "no --scifact PATH given"}
+        from bench.scifact import bench_scifact
+
+        return bench_scifact(args.scifact, limit=args.limit, cli_check=args.cli_check)
+    if name == "indexing":
+        from bench.indexing import bench_indexing
+
+        return bench_indexing(args.scifact, rounds=args.rounds, profile=args.profile)
+    if name == "search":
+        from bench.search import bench_search
+
+        sizes = tuple(int(s) for s in args.sizes.split(","))
+        return bench_search(sizes, n_queries=args.queries)
+    if name == "generation":
+        from bench.generation import bench_generation
+
+        return bench_generation(args.scifact, rounds=max(args.rounds, 3))
+    if name == "coldstart":
+        from bench.coldstart import bench_coldstart
+
+        return bench_coldstart()
+    if name == "memory":
+        from bench.memory import bench_memory
+
+        return bench_memory(args.scifact)
+    raise ValueError(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("part", choices=("all", *PARTS, "_memchild", "report"))
+    parser.add_argument("task", nargs="?", help=argparse.SUPPRESS)
+    parser.add_argument("--scifact", default=None, help="BEIR SciFact folder (corpus.jsonl ...)")
+    parser.add_argument("--limit", type=int, default=None, help="SciFact: first N documents only")
+    parser.add_argument("--cli-check", type=int, default=3,
+                        help="SciFact: re-run N test queries through `hearth search --json`")
+    parser.add_argument("--rounds", type=int, default=2, help="A/B rounds for speed ratios")
+    parser.add_argument("--sizes", default="10000,100000", help="search: library sizes in chunks")
+    parser.add_argument("--queries", type=int, default=100, help="search: timed queries per size")
+    parser.add_argument("--profile", action="store_true", help="indexing: cProfile one run")
+    parser.add_argument("--no-doc", action="store_true", help="don't touch docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    offline_env()
+
+    if args.part == "_memchild":
+        from bench.memory import child
+
+        print("HEARTH-MEM " + json.dumps(child(args.task or "index", args.scifact)), flush=True)
+        return 0
+    parts = PARTS if args.part == "all" else () if args.part == "report" else (args.part,)
+    t_all = time.perf_counter()
+    failed = []
+    for name in parts:
+        log(f"== {name} ==")
+        t0 = time.perf_counter()
+        try:
+            data = _run_part(name, args)
+        except Exception as exc:  # one broken part must not lose the others' results
+            log(f"{name} FAILED: {type(exc).__name__}: {exc}")
+            data = {"error": f"{type(exc).__name__}: {exc}"}
+            failed.append(name)
+        data["wall_s"] = round(time.perf_counter() - t0, 1)
+        profile = data.pop("profile_top", None)
+        if profile:
+            print(profile)
+        save_section(name, data)
+        log(f"{name} done in {data['wall_s']} s")
+    results = load_results()
+    if not args.no_doc:
+        from bench.report import update_doc
+
+        update_doc(results)
+    log(f"results in {LATEST} ({time.perf_counter() - t_all:.0f} s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

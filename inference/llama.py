@@ -1,0 +1,296 @@
+"""`LlamaChatModel`: the real `ChatModel`, a thin wrapper over llama-cpp-python.
+
+Why a wrapper: Hearth needs exact prompt token counts (for the context budget) that match what
+is really sent, prompt-template fallbacks for models without one, cancellation between tokens,
+and timing stats for the benchmarks. The chat formatter is built once here and used both to count
+and (as llama-cpp-python's chat handler) to generate, so the two can never disagree.
+One owner thread per instance: llama.cpp contexts are not thread-safe.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from inference.base import ModelError
+from inference.gguf_info import GGUFInfo, read_gguf_info
+
+
+@dataclass
+class GenerationStats:
+    """Numbers from the last `stream` call (read by benchmarks and the answer timings)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    prefill_s: float = 0.0
+    gen_s: float = 0.0
+    tokens_per_s: float = 0.0
+    cancelled: bool = False
+    finish_reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def physical_cores() -> int:
+    """CPU threads for generation: physical cores (hyper-threads slow llama.cpp down)."""
+    try:
+        import psutil
+
+        n = psutil.cpu_count(logical=False)
+    except Exception:  # psutil missing or unsupported platform
+        n = None
+    return max(1, n or os.cpu_count() or 1)
+
+
+def gpu_offload_supported() -> bool:
+    import llama_cpp
+
+    try:
+        return bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception:
+        return False
+
+
+class LlamaChatModel:
+    """A loaded GGUF chat model. Construct through `inference.models.load_model` normally."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        n_gpu_layers: int = -1,
+        lora_path: str | os.PathLike | None = None,
+        verbose: bool = False,
+        name: str | None = None,
+        info: GGUFInfo | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.info = info or read_gguf_info(self.path)
+        self.name = name or self.path.stem
+        self.last_stats = GenerationStats()
+        if self.info.context_length:
+            n_ctx = min(n_ctx, self.info.context_length)
+        self.n_threads = n_threads if n_threads > 0 else physical_cores()
+        self.n_gpu_layers = self._gpu_layers(n_gpu_layers, n_ctx)
+        if lora_path is not None and not Path(lora_path).is_file():
+            raise ModelError(f"LoRA adapter not found: {lora_path}")
+        import llama_cpp
+
+        try:
+            with _native_stderr_captured(enabled=not verbose) as log:
+                self._llm = llama_cpp.Llama(
+                    model_path=str(self.path),
+                    n_ctx=n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=os.cpu_count() or self.n_threads,
+                    n_gpu_layers=self.n_gpu_layers,
+                    lora_path=str(lora_path) if lora_path else None,
+                    chat_format="chatml",  # placeholder: replaced by our own handler below
+                    verbose=verbose,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            detail = _last_error_line(log.text)
+            raise ModelError(
+                f"llama.cpp could not load {self.path.name}: {exc}" + (f" ({detail})" if detail else "")
+            ) from exc
+        self.n_ctx = int(self._llm.n_ctx())
+        self.lora_path = str(lora_path) if lora_path else None
+        self._formatter, self.template_kind = self._make_formatter()
+        from llama_cpp.llama_chat_format import chat_formatter_to_chat_completion_handler
+
+        self._llm.chat_handler = chat_formatter_to_chat_completion_handler(self._render)
+
+    # ---- chat template -------------------------------------------------------------------
+    def _gpu_layers(self, requested: int, n_ctx: int) -> int:
+        if not gpu_offload_supported():
+            return 0
+        if requested >= 0:
+            return requested
+        from inference.memory import auto_gpu_layers
+
+        return auto_gpu_layers(self.info, n_ctx)
+
+    def _has_token(self, text: str) -> bool:
+        return len(self._llm.tokenize(text.encode(), add_bos=False, special=True)) == 1
+
+    def _make_formatter(self):
+        """The GGUF's own Jinja template if present, else a format its vocabulary supports."""
+        from llama_cpp import llama_chat_format as fmt
+
+        llm = self._llm
+        template = self.info.chat_template
+        if template:
+            eos_id, bos_id = llm.token_eos(), llm.token_bos()
+            eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+            bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+            try:
+                return fmt.Jinja2ChatFormatter(
+                    template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id]
+                ), "gguf"
+            except Exception:  # a template our Jinja sandbox can't compile: fall back
+                pass
+        if self._has_token("<|im_start|>"):
+            return fmt.format_chatml, "chatml"
+        if self._has_token("<start_of_turn>"):
+            return fmt.format_gemma, "gemma"
+        return _format_plain, "plain"
+
+    def _render(self, *, messages: list[dict], **kwargs):
+        """Render with the template; retry with simplified roles if the template rejects them."""
+        try:
+            return self._formatter(messages=messages, **kwargs)
+        except Exception:
+            return self._formatter(messages=_simplify_roles(messages), **kwargs)
+
+    def prompt_tokens(self, messages: list[dict]) -> list[int]:
+        """Exactly the token ids `stream` would send for these messages."""
+        result = self._render(messages=messages)
+        return self._llm.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+
+    # ---- ChatModel -------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_prompt(self, messages: list[dict]) -> int:
+        return len(self.prompt_tokens(messages))
+
+    def stream(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.2,
+        cancel=None,
+    ) -> Iterator[str]:
+        n_prompt = self.count_prompt(messages)
+        room = self.n_ctx - n_prompt
+        if room < 1:
+            raise ModelError(
+                f"The prompt ({n_prompt} tokens) does not fit this model's context "
+                f"({self.n_ctx} tokens)."
+            )
+        stats = self.last_stats = GenerationStats(prompt_tokens=n_prompt)
+        start = time.perf_counter()
+        first: float | None = None
+        chunks = self._llm.create_chat_completion(
+            messages=messages,
+            max_tokens=max(1, min(max_tokens, room)),
+            temperature=temperature,
+            stream=True,
+        )
+        pieces = 0
+        try:
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                if choice.get("finish_reason"):
+                    stats.finish_reason = choice["finish_reason"]
+                text = choice["delta"].get("content")
+                if not text:
+                    continue
+                if first is None:
+                    first = time.perf_counter()
+                pieces += 1
+                if cancel is not None and cancel.cancelled:
+                    stats.cancelled = True
+                    break
+                yield text
+                if cancel is not None and cancel.cancelled:
+                    stats.cancelled = True
+                    break
+        finally:
+            chunks.close()
+            end = time.perf_counter()
+            generated = max(0, int(self._llm.n_tokens) - n_prompt) + (1 if pieces else 0)
+            stats.completion_tokens = max(generated, pieces)
+            stats.prefill_s = (first or end) - start
+            stats.gen_s = end - (first or end)
+            if stats.gen_s > 0 and stats.completion_tokens > 1:
+                stats.tokens_per_s = (stats.completion_tokens - 1) / stats.gen_s
+
+    def close(self) -> None:
+        llm, self._llm = getattr(self, "_llm", None), None
+        if llm is not None:
+            llm.close()
+
+    def __repr__(self) -> str:
+        return f"LlamaChatModel({self.name!r}, n_ctx={self.n_ctx}, template={self.template_kind})"
+
+
+class _Captured:
+    text = ""
+
+
+@contextmanager
+def _native_stderr_captured(enabled: bool = True):
+    """Send llama.cpp's C-level stderr chatter to a temp file (kept for error messages).
+
+    llama-cpp-python's verbose=False silences model loading but not context creation.
+    """
+    box = _Captured()
+    if not enabled:
+        yield box
+        return
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield box
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            box.text = tmp.read()[-8000:].decode("utf-8", errors="replace")
+
+
+def _last_error_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower() or "failed" in ln.lower()]
+    return (errors or lines or [""])[-1][:300]
+
+
+def _simplify_roles(messages: list[dict]) -> list[dict]:
+    """Fold system text into the first user turn and merge same-role neighbours.
+
+    Some templates (Gemma, Mistral) raise on a system role or non-alternating turns.
+    """
+    system = "\n\n".join(m["content"] for m in messages if m.get("role") == "system")
+    out: list[dict] = []
+    for m in messages:
+        if m.get("role") == "system":
+            continue
+        role = "assistant" if m.get("role") == "assistant" else "user"
+        if out and out[-1]["role"] == role:
+            out[-1] = {"role": role, "content": out[-1]["content"] + "\n\n" + m["content"]}
+        else:
+            out.append({"role": role, "content": m["content"]})
+    if system:
+        if out and out[0]["role"] == "user":
+            out[0] = {"role": "user", "content": system + "\n\n" + out[0]["content"]}
+        else:
+            out.insert(0, {"role": "user", "content": system})
+    return out
+
+
+def _format_plain(*, messages: list[dict], **_kwargs):
+    """Fallback for models with no template and no chat tokens (base models): a transcript."""
+    from llama_cpp.llama_chat_format import ChatFormatterResponse
+
+    names = {"system": "", "user": "User: ", "assistant": "Assistant: "}
+    lines = [names.get(m.get("role", "user"), "User: ") + m["content"] for m in messages]
+    prompt = "\n\n".join(lines) + "\n\nAssistant:"
+    return ChatFormatterResponse(prompt=prompt, stop=["\nUser:", "\n\nUser:"])

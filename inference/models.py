@@ -1,0 +1,105 @@
+"""`load_model(spec)`: turn a user's model choice into a loaded `ChatModel`, safely.
+
+Order of checks, cheapest first: resolve the name/path, read and validate the GGUF header (no
+weights), check the architecture is one llama.cpp knows, probe the load in a child process (so an
+abort inside llama.cpp can't kill the app; cached per file), then load for real.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from inference.base import ChatModel, ModelError
+from inference.bundled import BUNDLED_NAME, bundled_model_path
+from inference.gguf_info import GGUFInfo, known_architectures, read_gguf_info
+
+# Architectures that are GGUF-valid but cannot chat (encoders, vision towers).
+NOT_CHAT = {"clip", "bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "t5encoder",
+            "wavtokenizer-dec", "modern-bert", "neo-bert"}
+
+
+def resolve_spec(spec: str | os.PathLike | None, data_dir: Path | None = None) -> tuple[Path, str]:
+    """(path, friendly name) for "" / None (bundled), a file path, or a discovered model name."""
+    if spec is None or str(spec).strip() == "" or str(spec).lower() in ("bundled", "smollm2"):
+        return bundled_model_path(), BUNDLED_NAME
+    text = str(spec)
+    path = Path(text).expanduser()
+    if path.is_file() or text.lower().endswith(".gguf") or os.sep in text:
+        if not path.exists():
+            raise ModelError(f"Model file not found: {path}")
+        return path, path.stem
+    from inference.discovery import find_model
+
+    entry = find_model(text, data_dir=data_dir)
+    if entry is None:
+        raise ModelError(
+            f"No model named {text!r}. Run `hearth models` to list the models Hearth can see, "
+            "or give the path to a .gguf file."
+        )
+    return Path(entry.path), entry.name
+
+
+def check_model_file(path: str | os.PathLike) -> GGUFInfo:
+    """Header validation and architecture check, without loading weights."""
+    info = read_gguf_info(path)
+    if not info.architecture:
+        raise ModelError(f"{Path(path).name} has no architecture in its header; is it a model?")
+    if info.architecture in NOT_CHAT:
+        raise ModelError(
+            f"{Path(path).name} is a {info.architecture!r} model (not a chat model); "
+            "Hearth needs a text-generation model."
+        )
+    if info.architecture not in known_architectures():
+        raise ModelError(
+            f"{Path(path).name} uses the architecture {info.architecture!r}, which this version "
+            "of llama.cpp does not support."
+        )
+    if info.n_layers <= 0 or info.parameters <= 0:
+        raise ModelError(f"{Path(path).name} has no weights in it.")
+    return info
+
+
+def load_model(
+    spec: str | os.PathLike | None = None,
+    settings=None,
+    *,
+    data_dir: Path | None = None,
+    probe: bool | None = None,
+    **overrides,
+) -> ChatModel:
+    """Load a chat model. `settings` (rag.settings.Settings) supplies n_ctx, threads, GPU layers
+    and LoRA adapters; keyword `overrides` (n_ctx=..., n_gpu_layers=..., lora_path=...) win.
+    `probe` defaults to True except for the bundled model."""
+    path, name = resolve_spec(spec, data_dir)
+    info = check_model_file(path)
+    bundled = _same_file(path, _bundled_or_none())
+    if probe if probe is not None else not bundled:
+        from inference.probe import probe_model
+
+        probe_model(path, data_dir)
+    opts: dict = {}
+    if settings is not None:
+        opts.update(n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                    n_gpu_layers=settings.n_gpu_layers)
+        lora = settings.lora_adapters.get(name) or settings.lora_adapters.get(str(path))
+        if lora:
+            opts["lora_path"] = lora
+    opts.update(overrides)
+    from inference.llama import LlamaChatModel
+
+    return LlamaChatModel(path, name=name, info=info, **opts)
+
+
+def _bundled_or_none() -> Path | None:
+    try:
+        return bundled_model_path()
+    except ModelError:
+        return None
+
+
+def _same_file(a: Path, b: Path | None) -> bool:
+    try:
+        return b is not None and a.resolve() == b.resolve()
+    except OSError:
+        return False

@@ -1,0 +1,266 @@
+"""Offline environment and in-process network guard, installed first thing in every hearth process.
+
+Why: Hearth promises that documents never leave the machine. Libraries we depend on have their own
+ideas (Hugging Face hub checks, telemetry); environment switches turn those off, and an audit hook
+(PEP 578) refuses any Python-level socket operation that is not loopback or a Unix socket, so a
+regression fails loudly instead of leaking quietly. Native code that opens sockets itself is not
+visible to audit hooks; the strace and `unshare -rn` tests (tests/test_privacy_os.py) cover that.
+
+This module must stay cheap: no heavy imports, and the hook filters on the event name first
+because it runs on every audit event in the process (file opens, imports, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+    "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+    "ANONYMIZED_TELEMETRY": "False",  # chromadb
+    "CHROMA_TELEMETRY": "False",
+    "DO_NOT_TRACK": "1",
+    "DISABLE_TELEMETRY": "1",
+    "OTEL_SDK_DISABLED": "true",  # opentelemetry (pulled in by chromadb)
+    "OTEL_TRACES_EXPORTER": "none",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+#: Environment variable naming a file where refused attempts are appended (else stderr only).
+LOG_ENV = "HEARTH_PRIVACY_LOG"
+LOG_NAME = "privacy.log"
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+# Audit events that mean "talk to another host", mapped to how to find the host in their args.
+_SOCKET_EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg", "socket.bind"})
+_NAME_EVENTS = frozenset({
+    "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
+    "socket.gethostbyaddr", "socket.getnameinfo",
+})
+_CLIENT_EVENTS = frozenset({
+    "http.client.connect", "ftplib.connect", "smtplib.connect", "poplib.connect",
+    "imaplib.open", "nntplib.connect", "telnetlib.Telnet.open",
+})
+_WATCHED = _SOCKET_EVENTS | _NAME_EVENTS | _CLIENT_EVENTS | {"urllib.Request"}
+
+_AF_UNIX = getattr(socket, "AF_UNIX", None)
+_AF_NETLINK = getattr(socket, "AF_NETLINK", None)  # local kernel plumbing (interface lists)
+_INET = (socket.AF_INET, socket.AF_INET6)
+_STDLIB_DIR = os.path.dirname(os.__file__)
+
+_lock = threading.Lock()
+_installed = False
+_reported: set[str] = set()
+_attempts: list[dict] = []
+
+
+class NetworkBlocked(OSError):
+    """Raised instead of letting a non-loopback network operation happen."""
+
+
+def set_offline_env() -> None:
+    """Force the offline/no-telemetry switches (overrides whatever the user's shell had)."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ[key] = value
+
+
+def chroma_settings() -> dict:
+    """Keyword arguments for `chromadb.config.Settings(...)`: telemetry off, explicitly."""
+    return {"anonymized_telemetry": False, "allow_reset": True}
+
+
+def install_guard(log_path: str | os.PathLike | None = None, private_umask: bool = True) -> None:
+    """Set the offline env, make new files private, and install the network audit hook once.
+
+    `log_path` (or $HEARTH_PRIVACY_LOG, else `<data dir>/privacy.log`) gets refused attempts; they
+    always go to stderr too, once per destination. `private_umask` sets umask 0o077 so every file
+    this process creates (SQLite, chroma segments, settings, logs) is 0600 and every dir 0700.
+    Calling it again only updates the log path.
+    """
+    global _installed
+    set_offline_env()
+    if log_path is not None:
+        os.environ[LOG_ENV] = os.fspath(log_path)
+    if private_umask:
+        os.umask(0o077)
+    with _lock:
+        if _installed:
+            return
+        sys.addaudithook(_audit_hook)
+        _installed = True
+
+
+def guard_installed() -> bool:
+    return _installed
+
+
+def set_log_dir(data_dir: str | os.PathLike) -> None:
+    """Once the data dir is known, log refused attempts to `<data_dir>/privacy.log` as well."""
+    os.environ[LOG_ENV] = os.path.join(os.fspath(data_dir), LOG_NAME)
+
+
+def blocked_attempts() -> list[dict]:
+    """What this process tried and was refused (event, destination, origin), oldest first."""
+    with _lock:
+        return [dict(a) for a in _attempts]
+
+
+def is_loopback_host(host: object) -> bool:
+    """True for 'localhost' and literal loopback addresses (127.0.0.0/8, ::1, ::ffff:127.x)."""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    name = host.strip().rstrip(".").lower()
+    if name in LOOPBACK_NAMES or name.endswith(".localhost"):
+        return True
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    name = name.split("%", 1)[0]  # IPv6 zone id
+    if not name or not (name[0].isdigit() or ":" in name):
+        return False
+    import ipaddress  # stdlib, small; only reached for real network events
+
+    try:
+        addr = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return bool(addr.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def _host_of(address: object) -> object:
+    """The host part of a socket address tuple, or the address itself."""
+    if isinstance(address, tuple) and address:
+        return address[0]
+    return address
+
+
+def _socket_destination(event: str, args: tuple) -> str | None:
+    """None if allowed, else a printable destination for a socket.* operation."""
+    sock, address = args[0], args[1]
+    family = getattr(sock, "family", None)
+    if address is None or family is None:  # sendmsg on a connected socket: its connect was checked
+        return None
+    if family == _AF_UNIX or family == _AF_NETLINK:
+        return None
+    if family in _INET and is_loopback_host(_host_of(address)):
+        return None
+    return _format(address)  # non-loopback IP, wildcard bind, raw/packet/bluetooth sockets...
+
+
+def _name_destination(event: str, args: tuple) -> str | None:
+    """None if allowed, else the name/address someone tried to resolve."""
+    target = args[0] if args else None
+    if event == "socket.getnameinfo":
+        target = _host_of(target)
+    if target is None:  # getaddrinfo(None, port): local wildcard, no lookup
+        return None
+    if is_loopback_host(target):
+        return None
+    return _format(args[0] if event != "socket.getaddrinfo" else (args[0], args[1]))
+
+
+def _client_destination(event: str, args: tuple) -> str | None:
+    host = args[1] if len(args) > 1 else None
+    if is_loopback_host(host):
+        return None
+    port = args[2] if len(args) > 2 else ""
+    return f"{host}:{port}"
+
+
+def _url_destination(args: tuple) -> str | None:
+    url = args[0] if args else ""
+    if not isinstance(url, str):
+        url = getattr(url, "full_url", str(url))
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() in ("file", "data", ""):
+        return None
+    netloc = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    host = netloc[1:].split("]", 1)[0] if netloc.startswith("[") else netloc.split(":", 1)[0]
+    return None if is_loopback_host(host) else url
+
+
+def _format(value: object) -> str:
+    if isinstance(value, tuple):
+        return ":".join(str(v) for v in value[:2])
+    return str(value)
+
+
+def _origin() -> str:
+    """The innermost few frames outside the stdlib and this module: who tried to connect."""
+    frame = sys._getframe(3)  # 0 _origin, 1 _report, 2 _audit_hook, 3 the caller
+    found: list[str] = []
+    while frame is not None and len(found) < 3:
+        name = frame.f_code.co_filename
+        if not name.startswith(_STDLIB_DIR) or "site-packages" in name:
+            if name != __file__:
+                found.append(f"{name}:{frame.f_lineno}")
+        frame = frame.f_back
+    return " <- ".join(found) or "?"
+
+
+def _audit_hook(event: str, args: tuple) -> None:
+    if event not in _WATCHED:  # the hot path: every import/open/exec event stops here
+        return
+    if event in _SOCKET_EVENTS:
+        dest = _socket_destination(event, args)
+    elif event in _NAME_EVENTS:
+        dest = _name_destination(event, args)
+    elif event == "urllib.Request":
+        dest = _url_destination(args)
+    else:
+        dest = _client_destination(event, args)
+    if dest is None:
+        return
+    _report(event, dest)
+    raise NetworkBlocked(f"Hearth works offline: blocked {event} to {dest}")
+
+
+def _report(event: str, dest: str) -> None:
+    origin = _origin()
+    with _lock:
+        _attempts.append({"event": event, "destination": dest, "origin": origin,
+                          "time": time.time()})
+        if dest in _reported:
+            return
+        _reported.add(dest)
+    line = f"hearth privacy guard: blocked {event} to {dest} (from {origin})\n"
+    try:
+        sys.stderr.write(line)
+    except Exception:  # noqa: BLE001 - reporting must never mask the refusal itself
+        pass
+    log_path = _log_path()
+    if log_path:
+        try:
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + line)
+        except OSError:
+            pass
+
+
+def _log_path() -> str | None:
+    """$HEARTH_PRIVACY_LOG, else privacy.log in the data dir if that already exists."""
+    explicit = os.environ.get(LOG_ENV)
+    if explicit:
+        return explicit
+    try:
+        from rag.paths import default_data_dir
+
+        folder = default_data_dir()
+    except Exception:  # noqa: BLE001 - platformdirs missing or odd env: stderr still has it
+        return None
+    return os.path.join(folder, LOG_NAME) if os.path.isdir(folder) else None

@@ -1,0 +1,95 @@
+"""Answering with the real bundled SmolLM2 over a real indexed library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from corpus import build_corpus
+
+from rag.answer import LoopGuard, answer, answer_stream, cited_numbers, relevant
+from rag.cancel import CancelToken
+from rag.library import Library
+from rag.types import Hit
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory, embedder):
+    root = tmp_path_factory.mktemp("ans")
+    library = Library.open(root / "data", embedder=embedder)
+    library.index([build_corpus(root / "docs")])
+    yield library
+    library.close()
+
+
+def test_streams_tokens_and_cites_the_right_page(lib, chat_model):
+    events = list(answer_stream(lib, chat_model, "How far away is Proxima Centauri?", k=3,
+                                max_tokens=60))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "sources" and kinds[-1] == "done" and "token" in kinds
+    final = events[-1].answer
+    streamed = "".join(e.text for e in events if e.kind == "token")
+    assert final.answer and streamed.strip().startswith(final.answer[:20])
+    top = final.sources[0] if final.sources[0].cited else events[0].sources[0]
+    assert Path(top.path).name == "astronomy.pdf" and top.page == 2
+    assert final.model == chat_model.name
+    for key in ("retrieval_s", "prompt_s", "first_token_s", "generation_s", "prompt_tokens"):
+        assert key in final.timings
+
+
+def test_nothing_relevant_says_so_without_calling_the_model(lib):
+    class Untouchable:  # any call would fail the test: the model must not be used
+        name = "unused"
+        n_ctx = 2048
+
+        def __getattr__(self, item):
+            raise AssertionError(f"model.{item} must not be called")
+
+    result = answer(lib, Untouchable(), "Who won the 1986 football world cup final?")
+    assert not result.grounded and result.sources == []
+    assert "couldn't find" in result.answer
+
+
+def test_empty_library_says_so(tmp_path, embedder, chat_model):
+    with Library.open(tmp_path / "empty", embedder=embedder) as empty:
+        result = answer(empty, chat_model, "anything?")
+    assert "library is empty" in result.answer.lower()
+
+
+def test_cancel_stops_generation_promptly(lib, chat_model):
+    token = CancelToken()
+    n = 0
+    for event in answer_stream(lib, chat_model, "Tell me everything about volcanoes and basalt.",
+                               max_tokens=400, cancel=token):
+        if event.kind == "token":
+            n += 1
+            if n == 3:
+                token.cancel()
+        if event.kind == "done":
+            assert event.answer.cancelled
+    assert n <= 6
+
+
+def test_scope_limits_sources(lib, chat_model, tmp_path):
+    docs = Path(lib.documents()[0].path).parent
+    result = answer(lib, chat_model, "What is bread leavened by?", paths=[docs / "bread.txt"],
+                    max_tokens=30)
+    assert result.sources and all(s.path.endswith("bread.txt") for s in result.sources)
+
+
+def test_citation_parsing_and_loop_guard():
+    assert cited_numbers("Paris [1], also [2, 3] and [1].") == [1, 2, 3]
+    g = LoopGuard()
+    stopped = [g.feed(p) for p in ["The answer is Paris.\n", "[1] (a.pdf)\nThe answer is ",
+                                   "Paris.\n", "more"]]
+    assert stopped == [False, False, True, False] or stopped[:3] == [False, False, True]
+    assert g.result() == "The answer is Paris.\n[1] (a.pdf)".strip()
+
+
+def test_relevance_gate():
+    near = Hit("a", "/x", None, "t", 0.1, similarity=0.5)
+    far = Hit("b", "/x", None, "t", 0.1, similarity=0.05, keyword_rank=1)
+    kw = Hit("c", "/x", None, "t", 0.1, similarity=0.2, keyword_rank=2)
+    assert relevant([near, far, kw]) == [near, kw]

@@ -1,0 +1,93 @@
+"""The real `hearth` entry point in subprocesses: JSON shapes, exit codes, lock, re-index speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from corpus import build_corpus
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def hearth(*args, data, check=True):
+    env = {**os.environ, "HEARTH_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "app", *map(str, args)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def lib_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    docs = build_corpus(root / "docs")
+    (docs / "notes.xyz").write_text("unsupported")
+    return docs, root / "data"
+
+
+def test_index_json_counts_and_reasons(lib_dirs):
+    docs, data = lib_dirs
+    out = json.loads(hearth("index", docs, "--json", data=data).stdout)
+    assert out["indexed"] == 5 and out["skipped"] == 1 and out["failed"] == 0
+    skipped = [f for f in out["files"] if f["status"] == "skipped"]
+    assert skipped[0]["path"].endswith("notes.xyz") and "unsupported" in skipped[0]["reason"]
+    again = json.loads(hearth("index", docs, "--json", data=data).stdout)
+    assert again["indexed"] == 0 and again["unchanged"] == 5
+    assert again["seconds"] < max(out["seconds"] * 0.2, 0.5)
+
+
+def test_search_json_shape(lib_dirs):
+    docs, data = lib_dirs
+    out = json.loads(hearth("search", "Which Roman town was destroyed by pyroclastic flows?",
+                            "-k", "3", "--json", data=data).stdout)
+    assert len(out) == 3 and set(out[0]) == {"path", "page", "score", "text"}
+    assert out[0]["path"].endswith("volcanoes.pdf") and out[0]["page"] == 2
+
+
+def test_ask_json_shape_and_citation(lib_dirs):
+    docs, data = lib_dirs
+    out = json.loads(hearth("ask", "How many basalt columns make up the Giant's Causeway?",
+                            "--max-tokens", "48", "--json", data=data).stdout)
+    assert {"answer", "sources", "model", "timings"} <= set(out)
+    assert out["answer"] and out["model"].startswith("SmolLM2")
+    assert {"n", "path", "page", "text"} <= set(out["sources"][0])
+    pages = {(Path(s["path"]).name, s["page"]) for s in out["sources"]}
+    assert ("volcanoes.pdf", 3) in pages
+
+
+def test_status_and_forget(lib_dirs, tmp_path):
+    docs, data = lib_dirs
+    st = json.loads(hearth("status", "--json", data=data).stdout)
+    assert st["documents"] == 5 and st["chunks"] > 5 and st["data_dir"] == str(data)
+    assert "MiniLM" in st["embedding_model"]
+    out = json.loads(hearth("forget", docs / "bread.txt", "--json", data=data).stdout)
+    assert out["forgotten"] == 1
+    assert json.loads(hearth("status", "--json", data=data).stdout)["documents"] == 4
+
+
+def test_exit_codes(tmp_path):
+    data = tmp_path / "d"
+    assert hearth("index", tmp_path / "missing", data=data, check=False).returncode == 2
+    assert hearth("frobnicate", data=data, check=False).returncode == 2
+    assert hearth("forget", data=data, check=False).returncode == 2
+    empty = json.loads(hearth("ask", "What is in my documents?", "--json", data=data).stdout)
+    assert "empty" in empty["answer"]
+
+
+def test_second_writer_is_refused_with_a_message(tmp_path, embedder):
+    from rag.library import Library
+
+    data = tmp_path / "locked"
+    note = tmp_path / "note.txt"
+    note.write_text("A note to index while the library is busy.")
+    with Library.open(data, embedder=embedder, owner="the Hearth desktop app"):
+        proc = hearth("index", note, data=data, check=False)
+    assert proc.returncode == 1
+    assert "in use by the Hearth desktop app" in proc.stderr

@@ -1,0 +1,235 @@
+"""The desktop app end to end, offscreen, with the real core: real PDFs dropped on the window,
+the real Library (MiniLM + chromadb) on a tmp data dir, the real bundled SmolLM2.
+
+Only the system file viewer is replaced (by a recorder), so clicking a citation can be checked
+without launching one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QtMsgType, QUrl, qInstallMessageHandler  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from makedocs import make_pdf  # noqa: E402
+
+from app.gui.heartbeat import Heartbeat  # noqa: E402
+from app.gui.launch import create_window  # noqa: E402
+from app.gui.ops import State  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.no_qt_log]
+
+LIGHTHOUSE = [
+    "Coastal history. Many harbour towns grew near the sea and traded fish and salt.",
+    "The Zephyr lighthouse was built in 1887 by engineer Marta Kowalski. Its lamp burned whale "
+    "oil until 1921, when the lighthouse was electrified.",
+]
+BREAD = ["Sourdough bread needs a starter of flour and water, fed daily for a week. "
+         "Bake the loaf at 230 degrees Celsius for forty minutes."]
+QT_MESSAGES: list[tuple[str, str]] = []
+
+
+def _handler(mode, _context, message) -> None:
+    if mode != QtMsgType.QtDebugMsg:
+        QT_MESSAGES.append((str(mode), message))
+
+
+def cross_thread_warnings() -> list[str]:
+    words = ("thread", "Cannot create children", "Timers cannot", "QBasicTimer")
+    return [m for _mode, m in QT_MESSAGES if any(w in m for w in words)]
+
+
+@pytest.fixture(scope="module")
+def env(qapp, tmp_path_factory):
+    root = tmp_path_factory.mktemp("gui")
+    docs = root / "docs"
+    (docs / "kitchen").mkdir(parents=True)
+    make_pdf(docs / "lighthouse.pdf", LIGHTHOUSE)
+    make_pdf(docs / "kitchen" / "bread.pdf", BREAD)
+    previous = qInstallMessageHandler(_handler)
+    yield {"root": root, "docs": docs, "data": root / "data", "opened": []}
+    qInstallMessageHandler(previous)
+
+
+def _open_window(env):
+    window = create_window(env["data"], opener=lambda p, pg: env["opened"].append((p, pg)))
+    window.show()
+    window.start()
+    return window
+
+
+@pytest.fixture(scope="module")
+def window(env):
+    w = _open_window(env)
+    env["window"] = w
+    yield w
+    if env.get("window") is not None:
+        env["window"].close()
+
+
+def drop(target, paths: list[Path]) -> bool:
+    """A real drag-enter + drop with file:// URLs, as a file manager would send."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, enter)
+    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, event)
+    return enter.isAccepted() and event.isAccepted()
+
+
+def ask(qtbot, window, question: str, timeout: int = 120_000):
+    window.chat.input.setPlainText(question)
+    QTest.keyClick(window.chat.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    if window.chat.op is None or window.chat.op.done:  # shortcut not delivered: use the action
+        window.send_action.trigger()
+    op = window.chat.op
+    assert op is not None
+    return op
+
+
+def test_empty_state_then_drop_folder_indexes_documents(qtbot, window, env):
+    qtbot.waitUntil(lambda: window.backend._lib is not None, timeout=120_000)
+    assert window.library.stack.currentWidget() is window.library.empty_label
+    assert "Drop documents here" in window.chat.empty_label.text()
+    # Drop the folder onto the conversation area, not the window frame: "anywhere" works.
+    assert drop(window.chat.scroll.viewport(), [env["docs"]])
+    qtbot.waitUntil(lambda: window.library.progress_box.isVisible() or
+                    len(window.backend.documents) == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: len(window.backend.documents) == 2 and
+                    all(d.status == "indexed" for d in window.backend.documents), timeout=180_000)
+    qtbot.waitUntil(lambda: not window.library.indexing, timeout=10_000)
+    assert window.library.tree.topLevelItemCount() == 2
+    assert "2 documents" in window.library.counts_label.text()
+    assert not window.library.progress_box.isVisible()
+    assert "Ask about your 2 documents" in window.chat.empty_label.text()
+
+
+def test_ask_streams_text_and_shows_sources(qtbot, window, env):
+    texts: list[str] = []
+    op = ask(qtbot, window, "Who built the Zephyr lighthouse?")
+    op.text.connect(texts.append)
+    qtbot.waitUntil(lambda: op.done, timeout=180_000)
+    assert op.state is State.SUCCEEDED, op.error
+    answer_widget = window.chat.messages()[-1]
+    assert answer_widget.role == "assistant"
+    assert texts, "no streamed text arrived"
+    assert answer_widget.text() and answer_widget.text() == op.result.answer
+    sources = answer_widget.sources.sources()
+    assert sources and answer_widget.sources.isVisible()
+    lighthouse = str((env["docs"] / "lighthouse.pdf").resolve())
+    assert any(s["path"] == lighthouse and s["page"] == 2 for s in sources), sources
+    assert answer_widget.sources.topLevelItemCount() == len(sources)
+    # The turn is saved and listed in the sidebar.
+    cid = window.chat.conversation_id
+    assert cid is not None and cid in window.history_panel.ids()
+    assert [m.role for m in window.history.messages(cid)] == ["user", "assistant"]
+
+
+def test_citation_click_opens_the_file_at_its_page(qtbot, window, env):
+    view = window.chat.messages()[-1].sources
+    env["opened"].clear()
+    for row in range(view.topLevelItemCount()):
+        item = view.topLevelItem(row)
+        src = view.sources()[row]
+        rect = view.visualItemRect(item)
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        expected_page = src["page"] if src["path"].endswith(".pdf") else None
+        assert env["opened"][-1] == (str(Path(src["path"]).resolve()), expected_page)
+    assert len(env["opened"]) == view.topLevelItemCount()
+    # "[n]" markers in the answer text open source n the same way.
+    answer = window.chat.messages()[-1]
+    first = view.sources()[0]
+    answer.view.anchorClicked.emit(QUrl(f"cite:{first['n']}"))
+    assert env["opened"][-1] == (first["path"], first["page"])
+    # A file outside the library is refused, whatever a source claims.
+    outside = env["root"] / "outside.pdf"
+    make_pdf(outside, ["not in the library"])
+    before = len(env["opened"])
+    assert view.open_source(str(outside), 1) is False
+    assert len(env["opened"]) == before
+
+
+def test_stop_interrupts_a_long_answer_within_half_a_second(qtbot, window):
+    window.backend.settings.max_answer_tokens = 2048
+    op = ask(qtbot, window, "Write a very long essay about lighthouses and bread, with many "
+                            "paragraphs, and do not stop.")
+    widget = window.chat.messages()[-1]
+    qtbot.waitUntil(lambda: len(widget.text()) > 40 or op.done, timeout=180_000)
+    assert not op.done, "the answer ended before Stop could be tested"
+    window.activateWindow()
+    t0 = time.monotonic()
+    QTest.keyClick(window.chat.input, Qt.Key.Key_Escape)
+    if not op.cancel_token.cancelled:  # no active window offscreen: same action, no shortcut
+        window.stop_action.trigger()
+    qtbot.waitUntil(lambda: op.done, timeout=5000)
+    took = time.monotonic() - t0
+    print(f"\nstop took {took * 1000:.0f} ms")
+    assert op.state is State.CANCELLED
+    assert took < 0.5
+    length = len(widget.text())
+    qtbot.wait(300)
+    assert len(widget.text()) == length  # nothing arrives after Stop
+    assert "stopped" in widget.status.text()
+    saved = window.history.messages(window.chat.conversation_id)[-1]
+    assert saved.role == "assistant" and saved.content == widget.text()
+    assert window.chat.send_button.isEnabled() and not window.chat.stop_button.isEnabled()
+
+
+def test_gui_stays_responsive_while_indexing_and_generating(qtbot, window, env):
+    """Heartbeat stalls while a folder indexes and an answer streams at the same time."""
+    more = env["root"] / "more"
+    more.mkdir()
+    for i in range(6):
+        make_pdf(more / f"notes{i}.pdf", [f"Note {i}: the harbour master logged {i * 7} ships "
+                                          f"on day {i}. " * 12, "Weather was calm. " * 30])
+    beat = Heartbeat(interval_ms=10)
+    beat.start()
+    index_op = window.library.add_paths([str(more)])
+    answer_op = ask(qtbot, window, "When did the Zephyr lamp stop burning whale oil?")
+    qtbot.waitUntil(lambda: index_op.done and answer_op.done, timeout=300_000)
+    beat.stop()
+    summary = beat.summary()
+    print(f"\nheartbeat while indexing+generating: {summary} (target p99 < 100 ms)")
+    assert index_op.state is State.SUCCEEDED and answer_op.state is State.SUCCEEDED
+    assert summary["ticks"] > 50
+    assert summary["p99_ms"] < 1000  # generous; the benchmark target is 100 ms
+
+
+def test_history_survives_a_restart(qtbot, env):
+    old = env["window"]
+    cid = old.chat.conversation_id
+    questions = [m.text() for m in old.chat.messages() if m.role == "user"]
+    old.close()
+    env["window"] = None
+    new = _open_window(env)
+    env["window"] = new
+    assert cid in new.history_panel.ids()
+    assert new.chat.conversation_id == cid  # the last chat is reopened
+    assert [m.text() for m in new.chat.messages() if m.role == "user"] == questions
+    answers = [m for m in new.chat.messages() if m.role == "assistant"]
+    assert answers and answers[0].sources.sources()
+    new.new_chat()
+    assert new.chat.messages() == []
+    item = new.history_panel.list.item(new.history_panel.ids().index(cid))
+    new.history_panel.list.setCurrentItem(item)
+    new.history_panel._activate(item)
+    assert [m.text() for m in new.chat.messages() if m.role == "user"] == questions
+    qtbot.waitUntil(lambda: new.backend._lib is not None, timeout=120_000)
+    qtbot.waitUntil(lambda: len(new.backend.documents) >= 2, timeout=60_000)
+
+
+def test_no_cross_thread_qt_warnings(env):
+    assert cross_thread_warnings() == [], QT_MESSAGES

