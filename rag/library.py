@@ -30,6 +30,9 @@ class Library:
                  retrieval: RetrievalConfig | None = None, chunking: ChunkingConfig | None = None,
                  store=None) -> None:
         self.data_dir = Path(data_dir)
+        from rag.privacy import set_log_dir
+
+        set_log_dir(self.data_dir)
         self._lock = LibraryLock(self.data_dir, owner).acquire()
         try:
             os.umask(0o077)  # chroma's own files are created private too
@@ -135,6 +138,7 @@ class Library:
             for rec in recs:
                 indexer.remove(rec.id)
             self.manifest.compact()
+            self.store.compact()  # scrub the vectors and ids from chroma's log and index files
         return len(recs)
 
     def rename(self, old: str | os.PathLike, new: str | os.PathLike) -> int:

@@ -34,7 +34,7 @@ def ensure_private_dir(path: Path) -> Path:
         raise HearthError(f"Cannot use the data folder {path}: {exc.strerror or exc}.") from exc
     if not os.access(path, os.W_OK | os.X_OK):
         raise HearthError(f"The data folder {path} is not writable; choose another with --data-dir.")
-    return path
+    return probe_writable(path)
 
 
 def private_file(path: Path) -> Path:

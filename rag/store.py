@@ -7,6 +7,7 @@ Chroma holds vectors and {doc_id, ordinal, page} only. Chunk text lives in the m
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -56,6 +57,7 @@ class ChromaStore:
         import chromadb
 
         self.path = Path(path)
+        _recover_swap(self.path)
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             self._client = chromadb.PersistentClient(path=str(self.path), settings=_chroma_settings())
@@ -126,8 +128,56 @@ class ChromaStore:
             embedding_function=None,
         )
 
+    def compact(self) -> None:
+        """Rewrite the store from the surviving vectors so deleted ones leave chroma's files.
+
+        chroma keeps every add (id + vector) in its write-ahead log until the HNSW index
+        persists (every 1000 ops), and hnswlib only marks deletions: delete() scrubs neither.
+        A forget must, so the collection is rebuilt beside the old one and swapped in.
+        """
+        import chromadb
+
+        step = self._max_batch
+        ids: list[str] = []
+        metas: list[dict] = []
+        vecs: list[np.ndarray] = []
+        for offset in range(0, self.count(), step):
+            got = self._col.get(include=["embeddings", "metadatas"], limit=step, offset=offset)
+            ids += got["ids"]
+            metas += got["metadatas"]
+            vecs.append(np.asarray(got["embeddings"], dtype=np.float32))
+        meta = dict(self._col.metadata or {})
+        self.close()
+        new, old = _sibling(self.path, ".new"), _sibling(self.path, ".old")
+        shutil.rmtree(new, ignore_errors=True)
+        client = chromadb.PersistentClient(path=str(new), settings=_chroma_settings())
+        col = client.get_or_create_collection(COLLECTION, metadata=meta, embedding_function=None)
+        allv = np.concatenate(vecs) if vecs else np.zeros((0, self.dim), np.float32)
+        for i in range(0, len(ids), step):
+            col.add(ids=ids[i:i + step], embeddings=allv[i:i + step], metadatas=metas[i:i + step])
+        client.clear_system_cache()
+        del col, client
+        os.replace(self.path, old)
+        os.replace(new, self.path)
+        shutil.rmtree(old, ignore_errors=True)
+        self._client = chromadb.PersistentClient(path=str(self.path), settings=_chroma_settings())
+        self._col = self._client.get_collection(COLLECTION, embedding_function=None)
+
     def close(self) -> None:
         try:
             self._client.clear_system_cache()  # releases file handles of the persistent client
         except Exception:
             pass
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _recover_swap(path: Path) -> None:
+    """A crash during compact() leaves `.old`/`.new` beside the store: keep the complete one."""
+    old, new = _sibling(path, ".old"), _sibling(path, ".new")
+    if old.exists() and not path.exists():
+        os.replace(old, path)
+    shutil.rmtree(new, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)

@@ -150,7 +150,7 @@ def test_gui_session_makes_no_network_calls(indexed, tmp_path):
     `hearth` console script calls (which installs the guard and runs the GUI).
     """
     run = traced([sys.executable, "-c", GUI_DRIVER], indexed, tmp_path / "gui.trace",
-                 timeout=180, QT_QPA_PLATFORM="offscreen", HEARTH_QUIT_AFTER_MS="20000")
+                 timeout=180, QT_QPA_PLATFORM="offscreen", HEARTH_QUIT_AFTER_MS="15000")
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
 
 
