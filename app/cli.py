@@ -20,14 +20,23 @@ from rag.errors import HearthError
 EXTRA_COMMANDS = ("app.cli_models", "app.cli_watch")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def common_flags() -> argparse.ArgumentParser:
+    """--data-dir/--json for every level. SUPPRESS: a subcommand must not reset a flag given
+    before it (`hearth --json status`)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", default=None,
+    common.add_argument("--data-dir", default=argparse.SUPPRESS,
                         help="library folder (default: $HEARTH_DATA_DIR or the user data dir)")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable output")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_flags()  # for subcommands
     parser = argparse.ArgumentParser(
         prog="hearth", description="Private answers from your own documents, offline.",
-        parents=[common])
+        parents=[common_flags()])  # its own copy: set_defaults below must not reach subcommands
+    parser.set_defaults(data_dir=None, json=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("index", parents=[common], help="add files or folders to the library")
@@ -166,13 +175,22 @@ def cmd_ask(args) -> int:
 
         warm = threading.Thread(target=getattr(lib.embedder, "load", lambda: None), daemon=True)
         warm.start()  # the embedder loads while the chat model does
-        model = load_model(args.model or settings.model or None, settings)
+        router = None
+        if len(settings.enabled_models) >= 2:  # route easy/hard questions; --model pins one
+            from inference.model_set import ModelSet
+
+            model = router = ModelSet(settings.enabled_models, settings, data_dir=lib.data_dir,
+                                      pinned=args.model)
+        else:
+            model = load_model(args.model or settings.model or None, settings,
+                               data_dir=lib.data_dir)
         warm.join()
         try:
             gen = answer_stream(
                 lib, model, args.question, k=args.k or settings.top_k_sources, paths=scope,
                 max_tokens=args.max_tokens or settings.max_answer_tokens,
                 temperature=settings.temperature if args.temperature is None else args.temperature,
+                router=router,
             )
             final = None
             for event in gen:

@@ -14,19 +14,26 @@ from pathlib import Path
 EXIT_OK, EXIT_ERROR = 0, 1
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("models", help="list, add and inspect local GGUF models")
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                   help="machine-readable output")
+def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
+    """Add `models` (+ `add`, `info`). `common` is app.cli's parent parser with --data-dir/--json;
+    without it each parser gets its own --json (default SUPPRESS: never resets a global flag)."""
+    parents = [common] if common is not None else []
+
+    def parser(subs, name: str, help_text: str) -> argparse.ArgumentParser:
+        p = subs.add_parser(name, help=help_text, parents=parents)
+        if common is None:
+            p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                           help="machine-readable output")
+        return p
+
+    p = parser(subparsers, "models", "list, add and inspect local GGUF models")
     p.set_defaults(func=cmd_list)
     sub = p.add_subparsers(dest="models_command")
-    add = sub.add_parser("add", help="copy a .gguf file into Hearth's models folder")
+    add = parser(sub, "add", "copy a .gguf file into Hearth's models folder")
     add.add_argument("file")
-    add.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     add.set_defaults(func=cmd_add)
-    info = sub.add_parser("info", help="details, memory need and fit verdict for one model")
+    info = parser(sub, "info", "details, memory need and fit verdict for one model")
     info.add_argument("model", metavar="NAME|PATH")
-    info.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     info.set_defaults(func=cmd_info)
 
 

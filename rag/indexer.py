@@ -45,12 +45,17 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def norm_path(path: str | Path) -> str:
+    """One spelling per file: absolute, symlinks resolved (the watcher sees real paths too)."""
+    return os.path.realpath(os.path.expanduser(os.fspath(path)))
+
+
 def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
     """(files to consider, folders walked); hidden files and folders are left out of walks."""
     files: list[Path] = []
     folders: list[Path] = []
     for raw in paths:
-        p = Path(raw).expanduser().absolute()
+        p = Path(norm_path(raw))
         if p.is_dir():
             folders.append(p)
             for root, dirs, names in os.walk(p):
@@ -72,7 +77,9 @@ class Indexer:
         self.embed_batch = embed_batch
 
     def run(self, paths: Iterable[str | Path], cancel: CancelToken | None = None,
-            prune_folders: bool = True) -> Generator[IndexProgress, None, IndexReport]:
+            prune_folders: bool = True, force: bool = False
+            ) -> Generator[IndexProgress, None, IndexReport]:
+        """Index files/folders; `force` re-reads files even when unchanged (user's "Re-index")."""
         from rag import loaders
 
         t0 = time.perf_counter()
@@ -87,7 +94,7 @@ class Indexer:
                 report.cancelled = True
                 break
             prog.current = str(path)
-            outcome = self._prepare(path, loaders, pending)
+            outcome = self._prepare(path, loaders, pending, force)
             if outcome is not None:
                 report.outcomes.append(outcome)
                 prog.files_done += 1
@@ -104,7 +111,8 @@ class Indexer:
         return report
 
     # -- steps -----------------------------------------------------------------------------------
-    def _prepare(self, path: Path, loaders, pending: list[_Pending]) -> FileOutcome | None:
+    def _prepare(self, path: Path, loaders, pending: list[_Pending], force: bool = False
+                 ) -> FileOutcome | None:
         """Decide what to do with one file; load+chunk it if it needs indexing (None = queued)."""
         spath = str(path)
         if not loaders.is_supported(path):
@@ -116,6 +124,8 @@ class Indexer:
         except OSError as exc:
             return FileOutcome(spath, "failed", os_reason(exc))
         rec = self.manifest.get(spath)
+        if force and rec is not None:
+            rec.status = "forced"  # skip the unchanged shortcuts below; the old chunks are replaced
         if rec and rec.status in FINAL and rec.size == st.st_size and rec.mtime == st.st_mtime:
             return FileOutcome(spath, "unchanged", chunks=rec.chunks)
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from rag.cancel import CancelToken
 from rag.chunking import ChunkingConfig
 from rag.embeddings import Embedder, SentenceTransformerEmbedder
+from rag.indexer import norm_path
 from rag.lock import LibraryLock
 from rag.manifest import DocumentRecord, Manifest
 from rag.paths import resolve_data_dir
@@ -69,14 +70,15 @@ class Library:
         return Indexer(self.manifest, self.store, self.embedder, self._write, self.chunking)
 
     # -- indexing --------------------------------------------------------------------------------
-    def iter_index(self, paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None
-                   ) -> Generator[IndexProgress, None, IndexReport]:
-        return self._indexer().run(list(paths), cancel)
+    def iter_index(self, paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None,
+                   *, force: bool = False) -> Generator[IndexProgress, None, IndexReport]:
+        return self._indexer().run(list(paths), cancel, force=force)
 
     def index(self, paths: Iterable[str | os.PathLike], *,
               progress: Callable[[IndexProgress], None] | None = None,
-              cancel: CancelToken | None = None) -> IndexReport:
-        gen = self.iter_index(paths, cancel)
+              cancel: CancelToken | None = None, force: bool = False) -> IndexReport:
+        """Index files and folders (recursively). `force` re-reads unchanged files too."""
+        gen = self.iter_index(paths, cancel, force=force)
         while True:
             try:
                 step = next(gen)
@@ -102,7 +104,7 @@ class Library:
     def doc_ids_for(self, paths: Sequence[str | os.PathLike]) -> list[int]:
         ids: set[int] = set()
         for p in paths:
-            ids.update(r.id for r in self.manifest.under(str(Path(p).expanduser().absolute())))
+            ids.update(r.id for r in self.manifest.under(norm_path(p)))
         return sorted(ids)
 
     def search(self, query: str, k: int = 5, paths: Sequence[str | os.PathLike] | None = None,
@@ -130,22 +132,43 @@ class Library:
     # -- changes ---------------------------------------------------------------------------------
     def forget(self, path: str | os.PathLike) -> int:
         """Remove a file, or every file under a folder: text, vectors and keyword index."""
-        recs = self.manifest.under(str(Path(path).expanduser().absolute()))
+        return self.forget_many([path])
+
+    def forget_many(self, paths: Iterable[str | os.PathLike], *, scrub: bool = True) -> int:
+        """Forget several files/folders, then scrub once (compaction rewrites the files).
+
+        `scrub=False` skips the rewrite (e.g. the watcher deleting files the user deleted):
+        the data is unreachable at once and physically gone at the next scrubbing forget.
+        """
+        recs = {r.id: r for p in paths for r in self.manifest.under(norm_path(p))}
         if not recs:
             return 0
         indexer = self._indexer()
         with self._write:
-            for rec in recs:
-                indexer.remove(rec.id)
-            self.manifest.compact()
-            self.store.compact()  # scrub the vectors and ids from chroma's log and index files
+            for doc_id in recs:
+                indexer.remove(doc_id)
+            if scrub:
+                self.scrub()
         return len(recs)
+
+    def scrub(self) -> None:
+        """Physically erase deleted text and vectors: SQLite vacuum + chroma rebuild."""
+        with self._write:
+            self.manifest.compact()
+            if self.store.count() or (self.data_dir / CHROMA_DIR).exists():
+                self.store.compact()
 
     def rename(self, old: str | os.PathLike, new: str | os.PathLike) -> int:
         """A file or folder moved: re-point its documents. Vectors key on doc_id, so no re-embed."""
+        old_s, new_s = norm_path(old), norm_path(new)
         with self._write:
-            return self.manifest.rename(str(Path(old).expanduser().absolute()),
-                                        str(Path(new).expanduser().absolute()))
+            indexer = None
+            for rec in self.manifest.under(old_s):  # a document already at the destination goes
+                dest = self.manifest.get(new_s + rec.path[len(old_s):])
+                if dest is not None and dest.id != rec.id:
+                    indexer = indexer or self._indexer()
+                    indexer.remove(dest.id)
+            return self.manifest.rename(old_s, new_s)
 
     def wipe(self) -> None:
         """Delete every document, vector and chunk of text in this library."""

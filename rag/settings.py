@@ -25,7 +25,6 @@ class Settings:
     top_k_sources: int = 5
     lora_adapters: dict[str, str] = field(default_factory=dict)
     enabled_models: list[str] = field(default_factory=list)  # for routing; empty = just `model`
-    watched_folders: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, data_dir: Path) -> Settings:

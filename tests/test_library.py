@@ -179,3 +179,14 @@ def test_wipe_deletes_everything(tmp_path, embedder):
         lib.wipe()
         assert lib.status()["documents"] == 0 and lib.search("basalt") == []
         assert lib.index([tmp_path / "docs" / "bread.txt"]).count("indexed") == 1
+
+
+def test_force_reindex_replaces_chunks_in_place(tmp_path, counting_embedder):
+    f = tmp_path / "a.txt"
+    f.write_text("Bees communicate the direction of flowers with a waggle dance.")
+    with Library.open(tmp_path / "data", embedder=counting_embedder) as lib:
+        lib.index([f])
+        before = counting_embedder.texts
+        assert lib.index([f], force=True).count("indexed") == 1
+        assert counting_embedder.texts == before + 1
+        assert lib.store.count() == lib.status()["chunks"] == 1

@@ -63,6 +63,15 @@ def test_add_then_info_by_name(tmp_path, capsys):
     assert code == 0 and "Fit:" in out and "KV cache" in out
 
 
+def test_through_hearth_cli_entry(tmp_path, capsys):
+    from app.cli import run_cli
+
+    assert run_cli(["models", "--json", "--data-dir", str(tmp_path)]) == 0
+    assert BUNDLED_NAME in {r["name"] for r in json.loads(capsys.readouterr().out)["models"]}
+    assert run_cli(["models", "info", "bundled", "--json", "--data-dir", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["info"]["architecture"] == "llama"
+
+
 @pytest.mark.parametrize("sub", [["add"], ["info"]])
 def test_errors_exit_1_with_message(tmp_path, capsys, sub):
     bad = tmp_path / "junk.gguf"

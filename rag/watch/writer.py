@@ -47,17 +47,16 @@ class SyncWriter:
         # Whatever was indexed at the destination has been replaced on disk: forget it first so
         # its text and vectors do not linger (the manifest rename would only drop its row).
         if records_under(self.lib, new):
-            self.stats["removed"] += self.lib.forget(new)
+            self.stats["removed"] += self.lib.forget_many([new], scrub=False)
         moved = self.lib.rename(old, new)
         self.stats["renamed"] += moved
         return moved
 
     def forget_all(self, paths: list[str]) -> None:
-        """Forget each path (file or folder) the library holds."""
-        for path in paths:
-            if not records_under(self.lib, path):
-                continue
-            self.stats["removed"] += self.lib.forget(path)
+        """Forget each path (file or folder) the library holds, then scrub the files once."""
+        held = [p for p in paths if records_under(self.lib, p)]
+        if held:
+            self.stats["removed"] += self.lib.forget_many(held)
 
     def _index(self, files: list[str], cancel: CancelToken) -> None:
         files = sorted(set(files))
