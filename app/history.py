@@ -18,7 +18,7 @@ from pathlib import Path
 from rag.paths import private_file
 
 FILENAME = "history.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS messages (
     content TEXT NOT NULL,
     sources TEXT NOT NULL DEFAULT '[]',
     model TEXT NOT NULL DEFAULT '',
+    route TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
@@ -50,6 +51,7 @@ class Message:
     sources: list[dict] = field(default_factory=list)
     model: str = ""
     created: float = 0.0
+    route: str = ""  # why the router picked `model` (empty with one model)
 
     def to_json(self) -> dict:
         return {
@@ -57,6 +59,7 @@ class Message:
             "content": self.content,
             "sources": self.sources,
             "model": self.model,
+            "route": self.route,
             "created": self.created,
         }
 
@@ -83,6 +86,7 @@ class History:
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA secure_delete = ON")  # deleted chats are zeroed on disk
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._db.commit()
 
@@ -90,8 +94,24 @@ class History:
     def open(cls, data_dir: str | os.PathLike) -> History:
         return cls(Path(data_dir) / FILENAME)
 
+    def _migrate(self) -> None:
+        """Version 1 files lack `messages.route`; add it in place (old rows get '')."""
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(messages)")}
+        if "route" not in columns:
+            self._db.execute("ALTER TABLE messages ADD COLUMN route TEXT NOT NULL DEFAULT ''")
+
     def close(self) -> None:
         self._db.close()
+
+    def wipe(self) -> None:
+        """Delete every conversation and message, leaving no trace in the file.
+
+        secure_delete zeroes freed pages; VACUUM then rebuilds the file without them.
+        """
+        self._db.execute("DELETE FROM messages")
+        self._db.execute("DELETE FROM conversations")
+        self._db.commit()
+        self._db.execute("VACUUM")
 
     def __enter__(self) -> History:
         return self
@@ -154,18 +174,20 @@ class History:
         content: str,
         sources: list[dict] | None = None,
         model: str = "",
+        route: str = "",
     ) -> Message:
         now = time.time()
         cur = self._db.execute(
-            "INSERT INTO messages (conversation_id, role, content, sources, model, created)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (conversation_id, role, content, json.dumps(sources or []), model, now),
+            "INSERT INTO messages (conversation_id, role, content, sources, model, route, created)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (conversation_id, role, content, json.dumps(sources or []), model, route, now),
         )
         self._db.execute(
             "UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id)
         )
         self._db.commit()
-        return Message(cur.lastrowid, conversation_id, role, content, list(sources or []), model, now)
+        return Message(cur.lastrowid, conversation_id, role, content, list(sources or []), model,
+                       now, route)
 
     def update_message(
         self, message_id: int, content: str, sources: list[dict] | None = None, model: str = ""
@@ -187,7 +209,7 @@ class History:
         return [
             Message(
                 r["id"], r["conversation_id"], r["role"], r["content"],
-                json.loads(r["sources"] or "[]"), r["model"], r["created"],
+                json.loads(r["sources"] or "[]"), r["model"], r["created"], r["route"],
             )
             for r in rows
         ]
@@ -213,6 +235,8 @@ class History:
         for m in data["messages"]:
             who = "You" if m["role"] == "user" else "Hearth"
             lines += [f"## {who}", "", m["content"].strip(), ""]
+            if m.get("route"):
+                lines += [f"*Answered by {m['model']}: {m['route']}*", ""]
             for i, s in enumerate(m["sources"], 1):
                 page = f", page {s['page']}" if s.get("page") is not None else ""
                 lines.append(f"- [{s.get('n', i)}] {s.get('path', '')}{page}")

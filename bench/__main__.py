@@ -36,7 +36,7 @@ def _run_part(name: str, args) -> dict:
     if name == "generation":
         from bench.generation import bench_generation
 
-        return bench_generation(args.scifact, rounds=max(args.rounds, 3))
+        return bench_generation(args.scifact, rounds=max(2 * args.rounds, 4))
     if name == "coldstart":
         from bench.coldstart import bench_coldstart
 

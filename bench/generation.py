@@ -100,9 +100,18 @@ def bench_generation(scifact: str | Path | None = None, rounds: int = 3, max_tok
         question = QUESTIONS[0]
         messages = build_messages(question, lib.search(question, k=5), [])
         hearth_runs, raw_runs = [], []
-        for r in range(rounds):
-            a = _timed_stream(_raw_pieces(raw, messages, max_tokens))
-            b = _timed_stream(model.stream(messages, max_tokens=max_tokens, temperature=0.0))
+        for r in range(rounds):  # A B, B A, A B, ...: drift in machine load cancels out
+            def run_raw():
+                return _timed_stream(_raw_pieces(raw, messages, max_tokens))
+
+            def run_hearth():
+                return _timed_stream(model.stream(messages, max_tokens=max_tokens,
+                                                  temperature=0.0))
+
+            if r % 2 == 0:
+                a, b = run_raw(), run_hearth()
+            else:
+                b, a = run_hearth(), run_raw()
             raw_runs.append(a)
             hearth_runs.append(b)
             log(f"generation round {r + 1}: raw {a['tps']:.1f} tok/s ({a['pieces']} pieces), "

@@ -12,6 +12,7 @@ import argparse
 import itertools
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from bench.metrics import dedupe_docs, evaluate
 
@@ -59,8 +60,36 @@ def rrf_fn(wd: float, wk: float, k: int, depth_d: int, depth_k: int, doc_level: 
     return fn
 
 
+def convex_fn(alpha: float, depth: int, doc_level: float = 0.0, theoretical: bool = True):
+    """alpha * normalised cosine + (1 - alpha) * normalised BM25 (Bruch et al. 2023, TM2C2)."""
+    def norm(lst, lo_fixed):
+        if not lst:
+            return {}
+        hi = max(s for _, s in lst)
+        lo = lo_fixed if lo_fixed is not None else min(s for _, s in lst)
+        span = (hi - lo) or 1.0
+        return {cid: (s - lo) / span for cid, s in lst}
+
+    def fn(c: dict) -> list[str]:
+        d = norm(c["dense"][:depth], -1.0 if theoretical else None)
+        k = norm(c["keyword"][:depth], 0.0 if theoretical else None)
+        scores = {cid: alpha * d.get(cid, 0.0) + (1 - alpha) * k.get(cid, 0.0)
+                  for cid in set(d) | set(k)}
+        if doc_level:
+            best: dict[str, float] = {}
+            for comp, w in ((d, alpha), (k, 1 - alpha)):
+                per_doc: dict[str, float] = {}
+                for cid, v in comp.items():
+                    per_doc[doc_of(cid)] = max(per_doc.get(doc_of(cid), 0.0), v)
+                for doc, v in per_doc.items():
+                    best[doc] = best.get(doc, 0.0) + w * v
+            scores = {cid: s + doc_level * best.get(doc_of(cid), 0.0) for cid, s in scores.items()}
+        return [cid for cid, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return fn
+
+
 def main(argv=None) -> int:
-    from bench.common import offline_env
+    from bench.common import cache_dir, offline_env
     from bench.scifact import load_split, open_indexed
 
     ap = argparse.ArgumentParser()
@@ -69,10 +98,15 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None)
     args = ap.parse_args(argv)
     offline_env()
-    lib, _ = open_indexed(args.scifact, limit=args.limit)
+    lib, info = open_indexed(args.scifact, limit=args.limit)
     try:
         queries, qrels = load_split(args.scifact, args.split)
-        cands = collect(lib, queries)
+        cache = cache_dir() / f"tune-{args.split}-{Path(info['library']).name}.json"
+        if cache.exists():
+            cands = json.loads(cache.read_text())
+        else:
+            cands = collect(lib, queries)
+            cache.write_text(json.dumps(cands))
         doc_name = {str(r.id): r.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
                     for r in lib.documents()}
     finally:
@@ -84,6 +118,12 @@ def main(argv=None) -> int:
         run = fuse_variant(cands, rrf_fn(wd, wk, k, depth, depth, dl), doc_name)
         s = evaluate(run, qrels, queries)
         results.append((s["ndcg@10"], s["recall@100"], dict(wd=wd, wk=wk, k=k, depth=depth, doc=dl)))
+    for alpha, depth, dl, theo in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), (100, 300),
+                                                    (0.0, 0.5, 1.0), (True, False)):
+        run = fuse_variant(cands, convex_fn(alpha, depth, dl, theo), doc_name)
+        s = evaluate(run, qrels, queries)
+        results.append((s["ndcg@10"], s["recall@100"],
+                        dict(convex=alpha, depth=depth, doc=dl, theoretical=theo)))
     for mode in ("dense", "keyword"):
         run = {q: dedupe_docs(doc_name[doc_of(cid)] for cid, _ in c[mode]) for q, c in cands.items()}
         print(mode, json.dumps(evaluate(run, qrels, queries)))

@@ -155,9 +155,8 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     cited = [n for n in cited_numbers(text) if 1 <= n <= len(sources)]
     for s in sources:
         s.cited = s.n in cited
-    # Cited sources first, in citation order; the rest follow as "also used".
-    order = cited + [s.n for s in sources if s.n not in cited]
-    sources = [sources[n - 1] for n in order]
+    # Sources stay in retrieval-rank order (n = 1..k) with `cited` marking what the model cited:
+    # a 135M model's citations are a hint, the ranking is the evidence.
     raw_stats = getattr(model, "last_stats", None)
     stats = raw_stats.to_dict() if hasattr(raw_stats, "to_dict") else dict(raw_stats or {})
     timings = {

@@ -56,6 +56,7 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()  # the GUI's writer and the watcher may both embed
         self.max_tokens = self._read_max_tokens()
 
     def _read_dim(self) -> int:
@@ -112,10 +113,11 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self.load()
-        vecs = self._model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
+        with self._encode_lock:
+            vecs = self._model.encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
         return np.asarray(vecs, dtype=np.float32)
 
 

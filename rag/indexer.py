@@ -69,12 +69,20 @@ def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
 class Indexer:
     def __init__(self, manifest: Manifest, store, embedder, write_lock,
                  chunking: ChunkingConfig | None = None, embed_batch: int = EMBED_BATCH) -> None:
+        """`store` may be a zero-argument callable: opened only when vectors are touched, so a
+        re-index that finds nothing changed never starts chromadb."""
         self.manifest = manifest
-        self.store = store
+        self._store = store
         self.embedder = embedder
         self.write_lock = write_lock
         self.chunking = chunking or ChunkingConfig()
         self.embed_batch = embed_batch
+
+    @property
+    def store(self):
+        if callable(self._store) and not hasattr(self._store, "add"):
+            self._store = self._store()
+        return self._store
 
     def run(self, paths: Iterable[str | Path], cancel: CancelToken | None = None,
             prune_folders: bool = True, force: bool = False

@@ -67,7 +67,8 @@ class Library:
     def _indexer(self):
         from rag.indexer import Indexer
 
-        return Indexer(self.manifest, self.store, self.embedder, self._write, self.chunking)
+        return Indexer(self.manifest, lambda: self.store, self.embedder, self._write,
+                       self.chunking)
 
     # -- indexing --------------------------------------------------------------------------------
     def iter_index(self, paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None,

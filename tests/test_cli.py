@@ -60,6 +60,7 @@ def test_ask_json_shape_and_citation(lib_dirs):
     assert {"n", "path", "page", "text"} <= set(out["sources"][0])
     pages = {(Path(s["path"]).name, s["page"]) for s in out["sources"]}
     assert ("volcanoes.pdf", 3) in pages
+    assert [s["n"] for s in out["sources"]] == list(range(1, len(out["sources"]) + 1))
 
 
 def test_status_and_forget(lib_dirs, tmp_path):

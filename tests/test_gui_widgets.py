@@ -28,6 +28,7 @@ from app.gui.library_panel import eta_text  # noqa: E402
 from app.gui.scope_dialog import ScopeDialog  # noqa: E402
 from app.gui.settings_dialog import BUNDLED_LABEL, SettingsDialog  # noqa: E402
 from app.history import History  # noqa: E402
+from inference.tiny_gguf import write_tiny_gguf  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 CONTROLS = (QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QLineEdit,
@@ -102,9 +103,15 @@ def test_history_sidebar_rename_search_delete_export(window, tmp_path):
     assert window.history_panel.ids() == [] and window.chat.conversation_id is None
 
 
-def test_settings_dialog_round_trip_is_persisted(window, qtbot):
-    dialog = SettingsDialog(window.backend.settings, window.data_dir, window)
+def _settings_dialog(window, qtbot) -> SettingsDialog:
+    dialog = SettingsDialog(window.backend, window)
     qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.picker.models_op.done, timeout=30_000)
+    return dialog
+
+
+def test_settings_dialog_round_trip_is_persisted(window, qtbot):
+    dialog = _settings_dialog(window, qtbot)
     assert dialog.model.itemText(0) == BUNDLED_LABEL and dialog.model.currentData() == ""
     dialog.threads.setValue(3)
     dialog.n_ctx.setValue(2048)
@@ -117,6 +124,69 @@ def test_settings_dialog_round_trip_is_persisted(window, qtbot):
     loaded = Settings.load(window.data_dir)
     assert (loaded.n_threads, loaded.n_ctx, loaded.n_gpu_layers, loaded.temperature,
             loaded.top_k_sources) == (3, 2048, 0, 0.7, 8)
+
+
+def test_model_picker_lists_models_with_fit_and_saves_routing(window, qtbot, tmp_path):
+    """Real discovery (header reads only): ticking two models enables routing, the choice
+    becomes a pin, and a LoRA adapter is kept per model."""
+    write_tiny_gguf(tmp_path / "tiny-chat.gguf", name="tiny-chat")
+    window.backend.settings.model = ""
+    dialog = _settings_dialog(window, qtbot)
+    picker = dialog.picker
+    assert [type(w).__name__ for w in _controls(dialog) if not w.accessibleName()
+            and not (isinstance(w, QAbstractButton) and w.text())] == []
+    rows = {r.name: r for r in picker.rows()}
+    assert rows["SmolLM2-135M-Instruct"].source == "bundled"
+    smol = rows["SmolLM2-135M-Instruct"]
+    assert smol.quantization == "Q4_1" and 100e6 < smol.parameters < 200e6
+    assert smol.fit in ("fits", "tight", "won't fit") and "GiB" in smol.fit_reason
+    assert picker.tree.topLevelItemCount() == len(rows)
+    # Adding a model copies it into <data_dir>/models and lists it, selected.
+    op = picker.add_model_file(str(tmp_path / "tiny-chat.gguf"))
+    qtbot.waitUntil(lambda: op.done, timeout=30_000)
+    qtbot.waitUntil(lambda: "tiny-chat" in {r.name for r in picker.rows()}, timeout=30_000)
+    assert (window.data_dir / "models" / "tiny-chat.gguf").is_file()
+    assert picker.selected_name() == "tiny-chat"
+    assert {r.name: r.source for r in picker.rows()}["tiny-chat"] == "hearth"
+    assert dialog.model.currentData() == "tiny-chat"  # one model: the choice is the model
+    # Two ticked models: routing, with "automatic" first and each enabled model as a pin.
+    picker.set_enabled_models(["SmolLM2-135M-Instruct", "tiny-chat"])
+    assert picker.routing and dialog.model.currentData() == ""
+    assert [dialog.model.itemData(i) for i in range(dialog.model.count())] == [
+        "", "SmolLM2-135M-Instruct", "tiny-chat"]
+    picker.set_current("tiny-chat")
+    picker.set_lora("tiny-chat", str(tmp_path / "adapter.gguf"))
+    window.backend.apply_settings(dialog.result_settings())
+    window.backend.model_lane.shutdown()  # the reload it started is not under test here
+    loaded = Settings.load(window.data_dir)
+    assert loaded.enabled_models == ["SmolLM2-135M-Instruct", "tiny-chat"]
+    assert loaded.model == "tiny-chat"
+    assert loaded.lora_adapters == {"tiny-chat": str(tmp_path / "adapter.gguf")}
+    # Reopened, the dialog shows the same state; unticking one ends routing.
+    again = _settings_dialog(window, qtbot)
+    assert again.picker.routing and again.model.currentData() == "tiny-chat"
+    again.picker.tree.setCurrentItem(again.picker._item("tiny-chat"))
+    assert again.picker.lora.text() == str(tmp_path / "adapter.gguf")
+    again.picker.set_enabled_models(["tiny-chat"])
+    assert not again.picker.routing and again.result_settings().enabled_models == ["tiny-chat"]
+
+
+def test_dropping_a_gguf_adds_a_model_instead_of_indexing(window, qtbot, tmp_path):
+    write_tiny_gguf(tmp_path / "dropped-model.gguf", name="dropped")
+    added = []
+    window.backend.model_added.connect(added.append)
+    window.add_dropped([str(tmp_path / "dropped-model.gguf")])
+    qtbot.waitUntil(lambda: bool(added), timeout=30_000)
+    assert added[0].name == "dropped-model" and added[0].source == "hearth"
+    assert (window.data_dir / "models" / "dropped-model.gguf").is_file()
+    assert not window.library.indexing  # nothing was sent to the library
+    assert "dropped-model" in window.statusBar().currentMessage()
+    # A file that is not a model is refused with a message, not indexed either.
+    (tmp_path / "fake.gguf").write_bytes(b"not a gguf at all")
+    window.add_dropped([str(tmp_path / "fake.gguf")])
+    qtbot.waitUntil(lambda: "Could not add fake.gguf" in window.statusBar().currentMessage(),
+                    timeout=30_000)
+    assert not window.library.indexing
 
 
 def test_scope_dialog_turns_checks_into_paths(qtbot, tmp_path):

@@ -79,3 +79,53 @@ def test_title_from_question():
     assert title_from_question("  What   is\nthis? ") == "What is this?"
     long = title_from_question("word " * 40)
     assert len(long) == 60 and long.endswith("…")
+
+
+def test_route_reason_is_saved_and_exported(tmp_path):
+    with History.open(tmp_path) as h:
+        conv = h.create("Routed")
+        h.add_message(conv.id, "user", "Why did the lamp change?")
+        h.add_message(conv.id, "assistant", "Because [1].", model="gemma-3-270m",
+                      route="larger model (gemma-3-270m): asks for reasoning")
+    with History.open(tmp_path) as h:
+        last = h.messages(conv.id)[-1]
+        assert (last.model, last.route) == ("gemma-3-270m",
+                                            "larger model (gemma-3-270m): asks for reasoning")
+        assert "*Answered by gemma-3-270m: larger model" in h.export_markdown(conv.id)
+        assert h.export_json(conv.id)["messages"][1]["route"].startswith("larger model")
+
+
+def test_version_1_file_is_migrated(tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "history.sqlite3")
+    db.executescript(
+        "CREATE TABLE conversations (id INTEGER PRIMARY KEY, title TEXT NOT NULL, created REAL"
+        " NOT NULL, updated REAL NOT NULL, scope TEXT NOT NULL DEFAULT '[]');"
+        "CREATE TABLE messages (id INTEGER PRIMARY KEY, conversation_id INTEGER NOT NULL,"
+        " role TEXT NOT NULL, content TEXT NOT NULL, sources TEXT NOT NULL DEFAULT '[]',"
+        " model TEXT NOT NULL DEFAULT '', created REAL NOT NULL);"
+        "INSERT INTO conversations VALUES (1, 'Old', 0, 0, '[]');"
+        "INSERT INTO messages VALUES (1, 1, 'user', 'old question', '[]', '', 0);"
+        "PRAGMA user_version = 1;")
+    db.commit()
+    db.close()
+    with History.open(tmp_path) as h:
+        assert [(m.content, m.route) for m in h.messages(1)] == [("old question", "")]
+        h.add_message(1, "assistant", "new answer", route="only one model enabled")
+        assert h.messages(1)[-1].route == "only one model enabled"
+
+
+def test_wipe_leaves_no_trace_in_the_file(tmp_path):
+    canary = "quokka-canary-7731"
+    with History.open(tmp_path) as h:
+        for i in range(30):
+            conv = h.create(f"{canary} chat {i}")
+            h.add_message(conv.id, "user", f"Tell me about {canary} number {i} " * 20)
+        h.wipe()
+        assert h.list() == []
+        again = h.create("After the wipe")  # still usable
+        assert [c.id for c in h.list()] == [again.id]
+    raw = (tmp_path / "history.sqlite3").read_bytes()
+    assert canary.encode() not in raw
+    assert not [p for p in tmp_path.iterdir() if p.name != "history.sqlite3"]  # no journal left

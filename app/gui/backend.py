@@ -1,9 +1,11 @@
 """The named operations the widgets may ask for; the only GUI module that calls the core.
 
-Why one place: widgets stay ignorant of threads and of the core's API. Every Library call runs on
-the writer lane (one writer; its handles stay on one thread); every model call runs on the model
-lane (one owner thread for the Llama object). The answering job on the model lane reaches the
-Library through `_LibraryOnWriter`, which hops each call to the writer lane.
+Why one place: widgets stay ignorant of threads and of the core's API. Every GUI Library call runs
+on the writer lane; the watch service (`watch_control.py`) is the one other Library writer, on its
+own thread (the Library serialises writes per batch). Every model call runs on the model lane (one
+owner thread per Llama object); discovery and model copies run on the io lane. The answering job
+on the model lane reaches the Library through `_LibraryOnWriter`, which hops each call to the
+writer lane.
 
 Heavy core modules are imported inside the jobs, never at import time: the window must be on
 screen before torch, chromadb or llama_cpp load.
@@ -16,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.gui.ops import Lane, Operation
+from app.gui.watch_control import WatchControl
 from rag.cancel import CancelToken
 from rag.errors import HearthError
 from rag.settings import Settings
@@ -59,6 +62,7 @@ class Backend(QObject):
     model_failed = Signal(str)
     model_loading = Signal(str)  # what is being loaded
     indexing_started = Signal(object)  # Operation
+    model_added = Signal(object)  # inference.discovery.ModelEntry
 
     def __init__(self, data_dir: Path, settings: Settings, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -66,9 +70,16 @@ class Backend(QObject):
         self.settings = settings
         self.writer = Lane("hearth-writer", self)
         self.model_lane = Lane("hearth-model", self)
+        self.io_lane = Lane("hearth-io", self)  # model discovery and copies: slow, no core state
+        self.watch = WatchControl(self)
+        self.watch.status_changed.connect(self._on_watch_status)
+        self._watch_done = -1
+        self._watch_refresh = QTimer(self, singleShot=True, interval=300)
+        self._watch_refresh.timeout.connect(self.refresh_documents)
         self._lib: Any = None  # only touched on the writer lane
         self._lib_error = ""
-        self._model: Any = None  # only touched on the model lane
+        self._model: Any = None  # only touched on the model lane (a ChatModel or a ModelSet)
+        self._router: Any = None  # the ModelSet when two or more models are enabled
         self._model_key: tuple | None = None
         self.model_name = ""
         self.library_paths: set[str] = set()  # GUI-thread copy, refreshed with the documents
@@ -99,7 +110,23 @@ class Backend(QObject):
         self.refresh_documents()
         by_status = status.get("by_status", {})
         if by_status.get("pending") or by_status.get("indexing"):
-            self.resume()
+            # Watching starts after the resume, so the two never index the same file at once.
+            self.resume().finished.connect(self._start_watching)
+        else:
+            self._start_watching()
+
+    def _start_watching(self) -> None:
+        if self._lib is not None:
+            self.watch.start(self._lib)
+
+    def _on_watch_status(self, status: Any) -> None:
+        """The watcher writes to the library on its own thread: when it has handled files (or
+        gone idle), refresh the document list, at most every 300 ms."""
+        done = int(getattr(status, "done", 0))
+        if done != self._watch_done or not getattr(status, "pending", 0):
+            self._watch_done = done
+            if not self._watch_refresh.isActive():
+                self._watch_refresh.start()
 
     def resume(self) -> Operation:
         def job(op: Operation) -> Any:
@@ -156,14 +183,16 @@ class Backend(QObject):
         return op
 
     def reindex(self, paths: list[str]) -> Operation:
-        """Drop the documents' text and vectors, then index them again from disk."""
+        """Read the documents again from disk even if unchanged (`force`): each keeps its old
+        text and vectors until the new ones replace them, so it never vanishes from search."""
 
         def job(op: Operation):
             lib = self._require_lib()
-            for p in paths:
-                lib.forget(p)
+            gone = [p for p in paths if not Path(p).exists()]
+            if gone:
+                lib.forget_many(gone)
             existing = [p for p in paths if Path(p).exists()]
-            report = yield from lib.iter_index(existing, cancel=op.cancel_token)
+            report = yield from lib.iter_index(existing, cancel=op.cancel_token, force=True)
             return report
 
         op = self.writer.run("re-index", job, exclusive=True)
@@ -175,26 +204,50 @@ class Backend(QObject):
     # -- model -------------------------------------------------------------------------------
     def _wanted_key(self) -> tuple:
         s = self.settings
-        return (s.model, s.n_threads, s.n_ctx, s.n_gpu_layers, tuple(sorted(s.lora_adapters.items())))
+        routing = tuple(s.enabled_models) if len(s.enabled_models) >= 2 else ()
+        return (s.model, routing, s.n_threads, s.n_ctx, s.n_gpu_layers,
+                tuple(sorted(s.lora_adapters.items())))
 
-    def _ensure_model(self, op: Operation | None = None) -> Any:
-        """On the model lane: (re)load the chat model if the settings changed since last time."""
+    def _ensure_model(self, op: Operation | None = None) -> tuple[Any, Any]:
+        """On the model lane: (model, router), (re)built if the settings changed since last time.
+
+        Two or more enabled models -> one `ModelSet`, used as both the model and the router
+        (it picks a model per question and loads it on first use, on this lane); `settings.model`
+        then pins one. Otherwise the single model `settings.model` (empty = bundled).
+        """
         key = self._wanted_key()
         if self._model is not None and self._model_key == key:
-            return self._model
-        if self._model is not None:
-            self._model.close()
-            self._model = None
-        from inference.models import load_model
+            return self._model, self._router
+        self._close_model()
+        s = self.settings
+        if len(s.enabled_models) >= 2:
+            from inference.model_set import ModelSet
 
-        self._model = load_model(self.settings.model or None, self.settings, data_dir=self.data_dir)
+            self._model = self._router = ModelSet(list(s.enabled_models), s,
+                                                  data_dir=self.data_dir, pinned=s.model or None)
+        else:
+            from inference.models import load_model
+
+            self._model = load_model(s.model or None, s, data_dir=self.data_dir)
         self._model_key = key
-        return self._model
+        return self._model, self._router
+
+    def _load_job(self, op: Operation) -> str:
+        model, router = self._ensure_model(op)
+        if router is None:
+            return model.name
+        # Warm the model most questions will use: the pinned one, else the smallest.
+        first = router.pinned or min(router.options, key=lambda o: o.parameters).name
+        router.model(first)
+        names = ", ".join(o.name for o in router.options)
+        return f"{router.pinned} (pinned)" if router.pinned else f"auto ({names})"
 
     def load_model(self) -> Operation:
-        label = self.settings.model or "the bundled model"
+        s = self.settings
+        label = (f"{len(s.enabled_models)} models" if len(s.enabled_models) >= 2
+                 else s.model or "the bundled model")
         self.model_loading.emit(label)
-        op = self.model_lane.run("load model", lambda o: self._ensure_model(o).name)
+        op = self.model_lane.run("load model", self._load_job)
         op.succeeded.connect(self._on_model_loaded)
         op.failed.connect(self.model_failed)
         return op
@@ -222,14 +275,14 @@ class Backend(QObject):
         def job(op: Operation) -> Any:
             from rag.answer import answer_stream
 
-            model = self._ensure_model(op)
+            model, router = self._ensure_model(op)
             lib = _LibraryOnWriter(self.writer, self._require_lib, op.cancel_token)
             final = None
             for ev in answer_stream(
                 lib, model, question,
                 k=settings.top_k_sources, paths=paths or None, history=history or None,
                 cancel=op.cancel_token, temperature=settings.temperature,
-                max_tokens=settings.max_answer_tokens,
+                max_tokens=settings.max_answer_tokens, router=router,
             ):
                 kind = getattr(ev, "kind", "")
                 if kind == "token":
@@ -244,19 +297,73 @@ class Backend(QObject):
         op.succeeded.connect(lambda ans: self._on_model_loaded(getattr(ans, "model", "") or ""))
         return op
 
+    # -- models ------------------------------------------------------------------------------
+    def list_models(self) -> Operation:
+        """Models for the picker (`model_catalog.ModelRow`s with fit verdicts), off the GUI."""
+        s = self.settings
+        extra = tuple(v for v in (s.model, *s.enabled_models) if v.endswith(".gguf"))
+
+        def job(_op: Operation) -> list:
+            from app.gui.model_catalog import list_models
+
+            return list_models(self.data_dir, s.n_ctx, extra)
+
+        return self.io_lane.run("list models", job)
+
+    def add_model(self, path: str) -> Operation:
+        """Validate a .gguf and copy it into `<data_dir>/models` (inference.discovery.add_model)."""
+
+        def job(_op: Operation) -> Any:
+            from inference.discovery import add_model
+
+            return add_model(path, self.data_dir)
+
+        op = self.io_lane.run(f"add model {Path(path).name}", job)
+        op.succeeded.connect(self.model_added)
+        return op
+
+    # -- deleting everything -----------------------------------------------------------------
+    def wipe(self) -> Operation:
+        """Delete every document, vector and chunk of text, and the watched-folder list.
+
+        Watching stops first (on its own lane, before the wipe) and restarts, empty, after it.
+        Indexing in progress is cancelled. The files on disk are never touched.
+        """
+        for op in list(self.writer._live):
+            op.cancel()
+        self.watch.stop()  # stops reports at once; the job waits below for the actual stop
+
+        def job(_op: Operation) -> dict:
+            from rag.watch.folders import FILENAME as WATCHED
+
+            self.watch.lane.call(self.watch._stop_service)  # no-op once stop() has run
+            lib = self._require_lib()
+            lib.wipe()
+            (self.data_dir / WATCHED).unlink(missing_ok=True)
+            return lib.status()
+
+        op = self.writer.run("delete all data", job, exclusive=True)
+        op.finished.connect(self.refresh_documents)
+        op.finished.connect(self._start_watching)
+        return op
+
     # -- shutdown ----------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Cancel running work, release the model and the library on their own threads."""
-        for lane in (self.model_lane, self.writer):
+        """Cancel running work; stop watching; release the model and the library on their own
+        threads (the watcher writes to the library, so it stops before the library closes)."""
+        self._watch_refresh.stop()
+        for lane in (self.model_lane, self.writer, self.io_lane):
             for op in list(lane._live):
                 op.cancel()
+        self.watch.shutdown()
+        self.io_lane.shutdown()
         self.model_lane.shutdown(final=self._close_model)
         self.writer.shutdown(final=self._close_lib, timeout_ms=20000)
 
     def _close_model(self) -> None:
         if self._model is not None:
             self._model.close()
-            self._model = None
+        self._model = self._router = None
 
     def _close_lib(self) -> None:
         if self._lib is not None:

@@ -181,6 +181,7 @@ class ChatPanel(QWidget):
         for msg in self.history.messages(conv.id):
             w = self._add_message(msg.role, msg.content, model=msg.model)
             w.message_id = msg.id
+            w.set_route(msg.model, msg.route)
             if msg.sources:
                 w.set_sources(msg.sources)
             w.set_actions_enabled(True)
@@ -280,8 +281,10 @@ class ChatPanel(QWidget):
         sources = list(getattr(answer, "sources", []) or [])
         w.set_sources(sources)
         model = getattr(answer, "model", "")
+        route = getattr(answer, "route_reason", "") or ""
         w.set_status(model + (" · stopped" if getattr(answer, "cancelled", False) else ""))
-        self._save_answer(w, sources, model)
+        w.set_route(model, route)
+        self._save_answer(w, sources, model, route)
 
     def _on_cancelled(self) -> None:
         w = self._answer_widget
@@ -296,11 +299,12 @@ class ChatPanel(QWidget):
             w.set_status("error")
         self.status_message.emit(message)
 
-    def _save_answer(self, w: MessageWidget, sources: list, model: str) -> None:
+    def _save_answer(self, w: MessageWidget, sources: list, model: str, route: str = "") -> None:
         if self.conversation_id is None:
             return
         data = [source_fields(s) for s in sources]
-        msg = self.history.add_message(self.conversation_id, "assistant", w.text(), data, model)
+        msg = self.history.add_message(self.conversation_id, "assistant", w.text(), data, model,
+                                       route)
         w.message_id = msg.id
         self.conversation_changed.emit(self.conversation_id)
 

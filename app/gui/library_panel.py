@@ -6,6 +6,7 @@ folder of thousands of files still costs the GUI ~25 redraws a second at most.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.backend import Backend
 from app.gui.ops import Operation
+from app.gui.watch_panel import WatchedFoldersView
 
 SUPPORTED = "Documents (*.pdf *.docx *.txt *.md *.markdown *.html *.htm *.rst *.csv);;All files (*)"
 
@@ -110,6 +112,10 @@ class LibraryPanel(QWidget):
         self.progress_box.setVisible(False)
         layout.addWidget(self.progress_box)
 
+        self.watched = WatchedFoldersView(backend.watch)
+        self.watched.status_message.connect(self.status_message)
+        layout.addWidget(self.watched)
+
         backend.documents_changed.connect(self.set_documents)
         backend.indexing_started.connect(self.track)
         backend.library_failed.connect(lambda msg: self.counts_label.setText(f"⚠ {msg}"))
@@ -180,7 +186,11 @@ class LibraryPanel(QWidget):
         if not paths:
             return None
         op = self.backend.forget(paths)
-        op.succeeded.connect(lambda n: self.status_message.emit(f"Removed {n} document(s)."))
+        watched = [f.path for f in self.backend.watch.folders
+                   if any(p == f.path or p.startswith(f.path + os.sep) for p in paths)]
+        note = (" They are inside a watched folder: stop watching it to keep them out, or they "
+                "come back when their files change or Hearth restarts.") if watched else ""
+        op.succeeded.connect(lambda n: self.status_message.emit(f"Removed {n} document(s).{note}"))
         op.failed.connect(self.status_message)
         return op
 

@@ -65,6 +65,13 @@ class MessageWidget(QFrame):
         self.view.citation_clicked.connect(self.sources.open_number)
         layout.addWidget(self.sources)
 
+        self.route_label = QLabel()  # which model answered and why (model routing)
+        self.route_label.setWordWrap(True)
+        self.route_label.setEnabled(False)
+        self.route_label.setAccessibleName("Which model answered and why")
+        self.route_label.setVisible(False)
+        layout.addWidget(self.route_label)
+
         self.copy_button = QPushButton("Copy")
         self.copy_button.setAccessibleName("Copy answer")
         self.copy_button.setToolTip("Copy this answer as Markdown (Ctrl+Shift+C copies the last)")
@@ -105,6 +112,12 @@ class MessageWidget(QFrame):
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
+
+    def set_route(self, model: str, reason: str) -> None:
+        """'Answered by MODEL — REASON' under the answer (hidden when nothing was routed)."""
+        self.route_label.setText(f"Answered by {model} — {reason}" if reason else "")
+        self.route_label.setToolTip(reason)
+        self.route_label.setVisible(bool(reason))
 
     def set_actions_enabled(self, enabled: bool) -> None:
         self.copy_button.setEnabled(enabled)

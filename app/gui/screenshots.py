@@ -1,7 +1,8 @@
 """Render the real window into PNGs for the README: `python -m app.gui.screenshots OUTDIR`.
 
-Builds a throw-away library from generated sample PDFs, indexes it with the real core, asks a
-question with the bundled model and grabs the window (works offscreen or under Xvfb). Nothing
+Builds a throw-away library from generated sample PDFs in a *watched* folder (indexed by the real
+watcher and core), asks a question with the bundled model, grabs the window, then the Settings
+dialog with its model picker (works offscreen or under Xvfb). Nothing
 about the user's own library is touched: everything lives in a temporary data dir.
 """
 
@@ -82,16 +83,38 @@ def render(outdir: Path) -> list[Path]:
     grab("hearth-empty.png")
     if not _wait(app, lambda: window.backend._lib is not None, 180):
         raise SystemExit("the library did not open")
-    op = window.library.add_paths([str(docs)])
-    _wait(app, lambda: op.done, 300)
-    _wait(app, lambda: len(window.backend.documents) == len(SAMPLES), 30)
+    _wait(app, lambda: window.backend.watch.running, 60)
+    window.library.watched.add_folder(str(docs))
+    _wait(app, lambda: len(window.backend.documents) == len(SAMPLES) and all(
+        d.status == "indexed" for d in window.backend.documents), 300)
+    _wait(app, lambda: "Up to date" in window.sync_label.text(), 30)
     window.chat.input.setPlainText(QUESTION)
     window.chat.send()
     _wait(app, lambda: not window.chat.busy, 300)
     window.history_panel.refresh(select=window.chat.conversation_id)
     grab("hearth-answer.png")
+    written.append(_grab_settings(app, window, outdir / "hearth-settings.png"))
     window.close()
     return written
+
+
+def _grab_settings(app, window, path: Path) -> Path:
+    from app.gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(window.backend, window)
+    dialog.show()
+    _wait(app, lambda: dialog.picker.models_op.done, 60)
+    names = [r.name for r in dialog.picker.rows()]
+    if len(names) >= 2:  # show routing: two models ticked, "automatic" chosen (not saved)
+        dialog.picker.set_enabled_models(names[:2])
+    first = dialog.picker.tree.topLevelItem(0)
+    if first is not None:
+        dialog.picker.tree.setCurrentItem(first)
+    for _ in range(10):
+        app.processEvents()
+    dialog.grab().save(str(path), "PNG")
+    dialog.close()
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

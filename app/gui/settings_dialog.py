@@ -1,82 +1,44 @@
-"""Model picker and generation/retrieval settings, saved to `settings.json` (rag.settings)."""
+"""Settings: the model picker (`model_picker.ModelPicker`) and generation/retrieval settings,
+saved to `settings.json` (rag.settings) by the caller."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
+    QGroupBox,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from app.gui.model_picker import BUNDLED_LABEL, ModelPicker
 from rag.settings import Settings
 
-BUNDLED_LABEL = "SmolLM2-135M-Instruct (bundled)"
-
-
-def model_choices(data_dir: Path | None = None) -> list[tuple[str, str]]:
-    """(label, settings.model value) pairs: the bundled model first, then models found locally.
-
-    Only cheap lookups (package folders, GGUF headers): never loads weights.
-    """
-    choices = [(BUNDLED_LABEL, "")]
-    try:
-        from inference.bundled import gemma_model_path
-
-        gemma = gemma_model_path()
-        if gemma is not None:
-            choices.append((f"Gemma 3 270M ({gemma.name})", str(gemma)))
-    except Exception:  # noqa: BLE001 - an optional extra must never break the dialog
-        pass
-    try:
-        from inference.discovery import discover_models  # type: ignore[import-not-found]
-
-        for entry in discover_models(data_dir=data_dir):
-            value = str(getattr(entry, "path", ""))
-            if value and all(value != v for _, v in choices):
-                choices.append((f"{getattr(entry, 'name', Path(value).stem)}", value))
-    except Exception:  # noqa: BLE001
-        pass
-    return choices
+__all__ = ["BUNDLED_LABEL", "SettingsDialog"]
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, data_dir: Path | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, backend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self._settings = settings
+        settings = backend.settings
+        self._settings: Settings = settings
         layout = QVBoxLayout(self)
-        form = QFormLayout()
 
-        self.model = QComboBox()
-        self.model.setAccessibleName("Chat model")
-        for label, value in model_choices(data_dir):
-            self.model.addItem(label, value)
-        if settings.model and self.model.findData(settings.model) < 0:
-            self.model.addItem(Path(settings.model).name, settings.model)
-        self.model.setCurrentIndex(max(0, self.model.findData(settings.model)))
-        browse = QPushButton("Browse…")
-        browse.setAccessibleName("Choose a GGUF model file")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.model, 1)
-        row.addWidget(browse)
-        model_label = QLabel("&Model:")
-        model_label.setBuddy(self.model)
-        form.addRow(model_label, row)
+        models = QGroupBox("Models")
+        box = QVBoxLayout(models)
+        self.picker = ModelPicker(backend)
+        self.model = self.picker.model  # the "Answer with" choice (Settings.model)
+        box.addWidget(self.picker)
+        layout.addWidget(models)
 
+        generation = QGroupBox("Generation and sources")
+        form = QFormLayout(generation)
         self.threads = self._spin(0, 256, settings.n_threads, "CPU threads (0 = automatic)")
         form.addRow("&Threads:", self.threads)
         self.n_ctx = self._spin(512, 131072, settings.n_ctx, "Context size in tokens")
@@ -95,13 +57,14 @@ class SettingsDialog(QDialog):
         form.addRow("&Number of sources:", self.top_k)
         self.max_tokens = self._spin(32, 8192, settings.max_answer_tokens,
                                      "Longest answer in tokens")
-        form.addRow("&Longest answer (tokens):", self.max_tokens)
-        layout.addLayout(form)
+        form.addRow("Longest answer (t&okens):", self.max_tokens)
+        layout.addWidget(generation)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.resize(640, 620)
 
     def _spin(self, lo: int, hi: int, value: int, name: str) -> QSpinBox:
         box = QSpinBox()
@@ -111,17 +74,11 @@ class SettingsDialog(QDialog):
         box.setToolTip(name)
         return box
 
-    def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a model", "", "GGUF models (*.gguf)")
-        if path:
-            self.model.addItem(Path(path).name, path)
-            self.model.setCurrentIndex(self.model.count() - 1)
-
     def result_settings(self) -> Settings:
         """A copy of the settings with the dialog's values (the caller saves and applies it)."""
         return dataclasses.replace(
             self._settings,
-            model=str(self.model.currentData() or ""),
+            **self.picker.values(),
             n_threads=self.threads.value(),
             n_ctx=self.n_ctx.value(),
             n_gpu_layers=self.gpu_layers.value(),

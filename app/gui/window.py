@@ -11,16 +11,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QSplitter
+from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from app.gui.backend import Backend
 from app.gui.chat_panel import ChatPanel, local_paths
 from app.gui.heartbeat import Heartbeat
 from app.gui.history_panel import HistoryPanel
 from app.gui.library_panel import LibraryPanel
+from app.gui.ops import Operation
 from app.gui.scope_dialog import ScopeDialog
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.sources_view import Opener, open_in_system_viewer
+from app.gui.watch_control import status_text
 from app.history import History
 from rag.settings import Settings
 
@@ -51,6 +53,9 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([220, 640, 340])
         self.setCentralWidget(self.splitter)
 
+        self.sync_label = QLabel()
+        self.sync_label.setAccessibleName("Watched folder sync")
+        self.statusBar().addPermanentWidget(self.sync_label)
         self.model_label = QLabel("Model: not loaded")
         self.model_label.setAccessibleName("Model status")
         self.statusBar().addPermanentWidget(self.model_label)
@@ -67,7 +72,7 @@ class MainWindow(QMainWindow):
     # -- wiring ----------------------------------------------------------------------------
     def _wire(self) -> None:
         b = self.backend
-        self.chat.files_dropped.connect(self.library.add_paths)
+        self.chat.files_dropped.connect(self.add_dropped)
         self.chat.conversation_changed.connect(lambda cid: self.history_panel.refresh(select=cid))
         self.chat.scope_requested.connect(self.choose_scope)
         self.chat.status_message.connect(self.show_message)
@@ -81,6 +86,9 @@ class MainWindow(QMainWindow):
         b.model_loaded.connect(lambda name: self.model_label.setText(f"Model: {name}")
                                if name else None)
         b.model_failed.connect(self._model_failed)
+        b.watch.status_changed.connect(self._on_sync_status)
+        b.model_added.connect(lambda e: self.show_message(
+            f"Added the model {e.name}. Choose it in Settings (Ctrl+,)."))
 
     def _make_actions(self) -> None:
         menu = self.menuBar()
@@ -88,12 +96,16 @@ class MainWindow(QMainWindow):
         self.add_action = self._action(file_menu, "&Add files…", QKeySequence.StandardKey.Open,
                                        self.library.add_files_dialog)
         self._action(file_menu, "Add &folder…", "Ctrl+Shift+O", self.library.add_folder_dialog)
+        self._action(file_menu, "&Watch folder…", "Ctrl+Shift+W",
+                     lambda: self.library.watched.add_folder())
         file_menu.addSeparator()
         self._action(file_menu, "Export chat as &Markdown…", "Ctrl+E",
                      lambda: self.history_panel.export_selected("md"))
         self._action(file_menu, "Export chat as &JSON…", "Ctrl+Shift+E",
                      lambda: self.history_panel.export_selected("json"))
         self._action(file_menu, "&Settings…", "Ctrl+,", self.open_settings)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Delete all my data…", None, lambda: self.delete_all_data())
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
 
@@ -191,10 +203,50 @@ class MainWindow(QMainWindow):
             self.chat.set_scope(dialog.selected_paths())
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.backend.settings, self.data_dir, self)
+        dialog = SettingsDialog(self.backend, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.backend.apply_settings(dialog.result_settings())
             self.show_message("Settings saved.")
+
+    def delete_all_data(self, confirm: bool = True) -> Operation | None:
+        """Forget every document (text, vectors, keyword index), every chat and the watched-folder
+        list. Files on disk, settings and added models stay."""
+        if confirm and QMessageBox.warning(
+                self, "Delete all my data",
+                "Delete everything Hearth has stored about your documents and chats?\n\n"
+                "• the library: every document's text, vectors and keyword index\n"
+                "• all saved chats\n• the list of watched folders\n\n"
+                "Your files on disk, your settings and added models are not touched. "
+                "This cannot be undone.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel) != QMessageBox.StandardButton.Yes:
+            return None
+        self.new_chat()  # stops an answer in progress; nothing more is saved to this chat
+        self.history.wipe()
+        self.state.remove("last_conversation")
+        self.history_panel.refresh()
+        op = self.backend.wipe()
+        op.succeeded.connect(lambda _s: self.show_message("All your data was deleted."))
+        op.failed.connect(lambda msg: self.show_message(f"Could not delete everything: {msg}"))
+        return op
+
+    def _on_sync_status(self, status: object) -> None:
+        self.sync_label.setText(status_text(status))
+        self.sync_label.setToolTip(getattr(status, "message", ""))
+
+    def add_dropped(self, paths: list[str]) -> None:
+        """Dropped .gguf files become models; everything else is indexed."""
+        models = [p for p in paths if p.lower().endswith(".gguf") and os.path.isfile(p)]
+        for path in models:
+            op = self.backend.add_model(path)
+            op.failed.connect(lambda msg, p=path: self.show_message(
+                f"Could not add {Path(p).name} as a model: {msg}"))
+        rest = [p for p in paths if p not in models]
+        if rest:
+            self.library.add_paths(rest)
+            self.show_message(f"Indexing {len(rest)} dropped item(s)…")
+        elif models:
+            self.show_message(f"Adding {len(models)} model(s)…")
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
@@ -229,5 +281,4 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         event.acceptProposedAction()
-        self.library.add_paths(paths)
-        self.show_message(f"Indexing {len(paths)} dropped item(s)…")
+        self.add_dropped(paths)
