@@ -35,6 +35,13 @@ def render(results: dict) -> str:
              "", "| Measure | Hearth | Reference / anchor | Target | Met |",
              "|---|---|---|---|---|"]
     row = lines.append
+    for name in ("scifact", "indexing", "search", "generation", "coldstart", "memory"):
+        sec = results.get(name) or {}
+        if "error" in sec or "skipped" in sec:
+            row(f"| {name} | {'failed: ' + sec['error'] if 'error' in sec else sec['skipped']} "
+                "| | | n/a |")
+    results = {k: v for k, v in results.items()
+               if not (isinstance(v, dict) and ("error" in v or "skipped" in v))}
     sf = results.get("scifact")
     if sf:
         test = sf["scores"].get("test", {})

@@ -30,11 +30,18 @@ def source_label(hit: Hit) -> str:
 
 
 def format_sources(hits: list[Hit]) -> str:
-    return "\n\n".join(f"[{n}] ({source_label(h)})\n{h.text}" for n, h in enumerate(hits, 1))
+    # No file names in the prompt: small models copy "(file.pdf, page 2)" labels instead of
+    # answering. The GUI and JSON map [n] back to file and page.
+    return "\n".join(f"Source [{n}]: {h.text}" for n, h in enumerate(hits, 1))
 
 
 def build_messages(question: str, hits: list[Hit], history: list[dict]) -> list[dict]:
-    user = (f"Sources:\n{format_sources(hits)}\n\nQuestion: {question}\n"
-            "Answer using the sources above and cite them like [1]."
-            if hits else f"Question: {question}")
+    """Question first, sources, then the question again: measured on SmolLM2-135M, this order
+    gets a direct one-sentence answer where "sources first" got the sources echoed back."""
+    if hits:
+        user = (f"Question: {question}\n\n{format_sources(hits)}\n\n"
+                f"Answer the question \"{question}\" in one sentence using the sources, "
+                "then cite like [1].")
+    else:
+        user = f"Question: {question}"
     return [{"role": "system", "content": SYSTEM}, *history, {"role": "user", "content": user}]

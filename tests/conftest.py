@@ -11,6 +11,8 @@ set_offline_env()
 
 import pytest  # noqa: E402
 
+from rag.embeddings import CountingEmbedder  # noqa: E402,F401  (re-exported for tests)
+
 
 @pytest.fixture(scope="session")
 def embedder():
@@ -20,32 +22,6 @@ def embedder():
     e = SentenceTransformerEmbedder()
     e.load()
     return e
-
-
-class CountingEmbedder:
-    """Delegates to a real embedder and counts calls/texts (proves what was re-embedded)."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
-        self.max_tokens = inner.max_tokens
-        self.calls = 0
-        self.texts = 0
-
-    def count_tokens(self, text):
-        return self.inner.count_tokens(text)
-
-    def token_offsets(self, text):
-        return self.inner.token_offsets(text)
-
-    def load(self):
-        self.inner.load()
-
-    def embed(self, texts):
-        self.calls += 1
-        self.texts += len(texts)
-        return self.inner.embed(texts)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embeddings import CountingEmbedder, SentenceTransformerEmbedder
 from rag.library import Library
 from rag.watch import WatchService
 
@@ -23,23 +23,6 @@ pytestmark = pytest.mark.slow
 
 FAST = {"settle_seconds": 0.25, "debounce_seconds": 0.1, "health_interval": 0.2,
         "polling_interval": 0.2}
-
-
-class CountingEmbedder:
-    """Delegates to the real embedder and counts the texts it is asked to embed."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.texts = 0
-        self.calls = 0
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def embed(self, texts):
-        self.calls += 1
-        self.texts += len(texts)
-        return self.inner.embed(texts)
 
 
 class RecordingLibrary:

@@ -140,9 +140,10 @@ class LibraryPanel(QWidget):
             chunks += d.chunks or 0
             by_status[d.status] = by_status.get(d.status, 0) + 1
             status = d.status + (f": {d.reason}" if d.reason else "")
-            item = QTreeWidgetItem([d.title or Path(d.path).name, status, str(d.chunks or 0)])
+            # The file name is what the user recognises (and what citations show); title in tooltip.
+            item = QTreeWidgetItem([Path(d.path).name, status, str(d.chunks or 0)])
             item.setData(0, Qt.ItemDataRole.UserRole, d.path)
-            item.setToolTip(0, d.path)
+            item.setToolTip(0, f"{d.title}\n{d.path}" if d.title else d.path)
             item.setToolTip(1, status)
             item.setData(2, Qt.ItemDataRole.DisplayRole, int(d.chunks or 0))
             self.tree.addTopLevelItem(item)
