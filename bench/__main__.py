@@ -23,7 +23,9 @@ def _run_part(name: str, args) -> dict:
             return {"skipped": "no --scifact PATH given"}
         from bench.scifact import bench_scifact
 
-        return bench_scifact(args.scifact, limit=args.limit, cli_check=args.cli_check)
+        splits = ("test", "train") if args.train else ("test",)
+        return bench_scifact(args.scifact, limit=args.limit, cli_check=args.cli_check,
+                             splits=splits)
     if name == "indexing":
         from bench.indexing import bench_indexing
 
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="SciFact: first N documents only")
     parser.add_argument("--cli-check", type=int, default=3,
                         help="SciFact: re-run N test queries through `hearth search --json`")
+    parser.add_argument("--train", action="store_true",
+                        help="SciFact: also score the train claims (the tuning set)")
     parser.add_argument("--rounds", type=int, default=2, help="A/B rounds for speed ratios")
     parser.add_argument("--sizes", default="10000,100000", help="search: library sizes in chunks")
     parser.add_argument("--queries", type=int, default=100, help="search: timed queries per size")

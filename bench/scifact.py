@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from bench.common import RESULTS_DIR, cache_dir, log
@@ -26,6 +26,7 @@ ANCHORS = {
     "target (hybrid)": 0.74,
 }
 MODES = ("dense", "keyword", "hybrid")
+PREVIOUS = "hybrid-rrf"  # plain RRF (k=60, 50+50 candidates): the default before tuning
 
 
 def load_split(root: str | Path, split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
@@ -57,12 +58,11 @@ def write_corpus(root: str | Path, dest: Path, limit: int | None = None) -> int:
 def pipeline_key(chunking, embedder_id: str) -> str:
     """Changes to chunking settings or the code that shapes chunks invalidate the cached index."""
     import rag.chunking
-    import rag.indexer
     import rag.loaders.text
 
     h = hashlib.sha256(json.dumps(asdict(chunking), sort_keys=True).encode())
     h.update(embedder_id.encode())
-    for mod in (rag.chunking, rag.indexer, rag.loaders.text):
+    for mod in (rag.chunking, rag.loaders.text):
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()[:12]
 
@@ -118,7 +118,7 @@ def run_queries(lib, queries: dict[str, str], mode: str, k: int = SEARCH_K
     return run, times
 
 
-def bench_scifact(root: str | Path, *, limit: int | None = None, splits=("test", "train"),
+def bench_scifact(root: str | Path, *, limit: int | None = None, splits=("test",),
                   save_run: bool = True, cli_check: int = 0) -> dict:
     from bench.common import summary_ms
 
@@ -126,15 +126,20 @@ def bench_scifact(root: str | Path, *, limit: int | None = None, splits=("test",
     out: dict = {"index": info, "anchors": ANCHORS, "search_k_chunks": SEARCH_K,
                  "retrieval_config": asdict(lib.retrieval_config),
                  "chunking_config": asdict(lib.chunking), "scores": {}}
+    default_cfg = lib.retrieval_config
     try:
         for split in splits:
             queries, qrels = load_split(root, split)
-            for mode in MODES:
-                run, times = run_queries(lib, queries, mode)
+            for mode in (*MODES, PREVIOUS):
+                if mode == PREVIOUS:  # the old default, same run: before/after on equal terms
+                    lib.retrieval_config = replace(default_cfg, fusion="rrf", dense_candidates=50,
+                                                   keyword_candidates=50)
+                run, times = run_queries(lib, queries, "hybrid" if mode == PREVIOUS else mode)
+                lib.retrieval_config = default_cfg
                 scores = evaluate(run, qrels, queries)
                 scores["latency"] = summary_ms(times)
                 out["scores"].setdefault(split, {})[mode] = scores
-                log(f"SciFact {split:5s} {mode:7s} nDCG@10={scores['ndcg@10']:.4f} "
+                log(f"SciFact {split:5s} {mode:10s} nDCG@10={scores['ndcg@10']:.4f} "
                     f"R@100={scores['recall@100']:.4f} (n={scores['queries']})")
                 if split == "test" and mode == "hybrid" and save_run:
                     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def rrf(rankings: Sequence[Sequence[str]], weights: Sequence[float] | None = None, k: int = 60
@@ -19,4 +19,49 @@ def rrf(rankings: Sequence[Sequence[str]], weights: Sequence[float] | None = Non
     for ranking, w in zip(rankings, weights, strict=True):
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _minmax(scored: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """Scale one ranker's scores to 0..1 over its own candidates (all equal -> all 1)."""
+    if not scored:
+        return {}
+    hi = max(s for _, s in scored)
+    lo = min(s for _, s in scored)
+    if hi <= lo:
+        return {item: 1.0 for item, _ in scored}
+    return {item: (s - lo) / (hi - lo) for item, s in scored}
+
+
+def convex(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float] | None = None,
+           group_of: Callable[[str], str] | None = None, group_weight: float = 0.0
+           ) -> list[tuple[str, float]]:
+    """Weighted sum of min-max normalised scores (missing = 0), plus document-level evidence.
+
+    Why not only RRF: ranks throw away how far ahead the top match is; a convex combination of
+    normalised scores keeps it and beat RRF on SciFact train claims (Bruch et al., 2023 found the
+    same across BEIR). Why groups: a document's best dense chunk and best keyword chunk are often
+    different chunks; `group_weight` adds, to every chunk, the weighted best normalised scores of
+    its document in each ranker, so a document both rankers like is not split in two.
+    """
+    weights = list(weights) if weights is not None else [1.0] * len(scored)
+    if len(weights) != len(scored):
+        raise ValueError("one weight per ranking")
+    total = sum(weights) or 1.0
+    norms = [_minmax(lst) for lst in scored]
+    scores: dict[str, float] = {}
+    for norm, w in zip(norms, weights, strict=True):
+        for item, v in norm.items():
+            scores[item] = scores.get(item, 0.0) + (w / total) * v
+    if group_of is not None and group_weight:
+        group: dict[str, float] = {}
+        for norm, w in zip(norms, weights, strict=True):
+            best: dict[str, float] = {}
+            for item, v in norm.items():
+                g = group_of(item)
+                if v > best.get(g, -1.0):
+                    best[g] = v
+            for g, v in best.items():
+                group[g] = group.get(g, 0.0) + (w / total) * v
+        scores = {item: s + group_weight * group[group_of(item)] for item, s in scores.items()}
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

