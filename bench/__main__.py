@@ -14,7 +14,8 @@ import time
 
 from bench.common import LATEST, load_results, log, offline_env, save_section
 
-PARTS = ("scifact", "indexing", "search", "generation", "coldstart", "memory")
+PARTS = ("scifact", "indexing", "search", "generation", "coldstart", "memory", "watching",
+         "routing")
 
 
 def _run_part(name: str, args) -> dict:
@@ -47,6 +48,14 @@ def _run_part(name: str, args) -> dict:
         from bench.memory import bench_memory
 
         return bench_memory(args.scifact)
+    if name == "watching":
+        from bench.watching import bench_watching
+
+        return bench_watching()
+    if name == "routing":
+        from bench.routing import bench_routing
+
+        return bench_routing()
     raise ValueError(name)
 
 

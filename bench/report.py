@@ -35,7 +35,8 @@ def render(results: dict) -> str:
              "", "| Measure | Hearth | Reference / anchor | Target | Met |",
              "|---|---|---|---|---|"]
     row = lines.append
-    for name in ("scifact", "indexing", "search", "generation", "coldstart", "memory"):
+    for name in ("scifact", "indexing", "search", "generation", "coldstart", "memory", "watching",
+                 "routing"):
         sec = results.get(name) or {}
         if "error" in sec or "skipped" in sec:
             row(f"| {name} | {'failed: ' + sec['error'] if 'error' in sec else sec['skipped']} "
@@ -107,6 +108,28 @@ def render(results: dict) -> str:
         row(f"| Peak RSS while indexing ({me['index_chunks']} chunks) | {me['index_peak_rss_mib']} MiB "
             "| | | |")
         row(f"| Peak RSS while answering ({me['model']}) | {me['answer_peak_rss_mib']} MiB | | | |")
+    wa = results.get("watching")
+    if wa:
+        lags = wa.get("edit_after_settle_s") or []
+        row(f"| Watched edit searchable, after the file settles ({wa['settle_seconds']} s) | "
+            f"{', '.join(f'{x:.2f}' for x in lags)} s | | ≤ 3 s | {_ok(wa['edit_target_met'], True)} |")
+        b = wa["burst"]
+        row(f"| Burst of {b['files']} new files in a watched folder | {b['indexed']} indexed, "
+            f"{b['texts_embedded']} texts embedded, {b['seconds']} s | | each exactly once | "
+            f"{_ok(b['exactly_once'], True)} |")
+        fr = wa["folder_rename"]
+        row(f"| Rename a watched folder of {fr['files']} indexed files | {fr['texts_embedded']} "
+            f"texts embedded, {fr['seconds']} s | | 0 embeddings | {_ok(fr['target_met'], True)} |")
+    ro = results.get("routing")
+    if ro:
+        pol = ro["policies"]
+        row(f"| Routing {ro['small']} / {ro['large']} ({ro['questions']} questions): quality, "
+            f"time | routed {pol['routed']['quality']}, {pol['routed']['seconds_total']} s "
+            f"({_f(pol['routed']['large_share'] * 100, 0)}% to large) | always-large "
+            f"{pol['always_large']['quality']}, {pol['always_large']['seconds_total']} s; "
+            f"always-small {pol['always_small']['quality']}, {pol['always_small']['seconds_total']} s "
+            f"| router < 10 ms, no model call | {_ok(ro['router_ms_per_question'], 10, False)} "
+            f"({ro['router_ms_per_question']} ms) |")
     lines += ["", END]
     return "\n".join(lines)
 

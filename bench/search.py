@@ -85,7 +85,9 @@ def measure(lib, queries: list[str], k: int = 5) -> dict:
     for q in queries[:5]:  # warm-up: HNSW pages and SQLite cache in memory
         lib.search(q, k=k)
     total, embed, dense, keyword = [], [], [], []
-    from rag.keyword import fts_query
+    from rag.retrieval import Retriever
+
+    retriever = Retriever(lib.manifest, lib.store, lib.embedder, lib.retrieval_config)
 
     for q in queries:
         t0 = time.perf_counter()
@@ -97,7 +99,7 @@ def measure(lib, queries: list[str], k: int = 5) -> dict:
         t1 = time.perf_counter()
         lib.store.query(vec, lib.retrieval_config.dense_candidates)
         t2 = time.perf_counter()
-        lib.manifest.keyword_search(fts_query(q), lib.retrieval_config.keyword_candidates)
+        retriever._keyword(q, lib.retrieval_config.keyword_candidates, None)  # as search() does
         t3 = time.perf_counter()
         embed.append(t1 - t0)
         dense.append(t2 - t1)

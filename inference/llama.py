@@ -100,6 +100,17 @@ class LlamaChatModel:
             raise ModelError(
                 f"llama.cpp could not load {self.path.name}: {exc}" + (f" ({detail})" if detail else "")
             ) from exc
+        if lora_path is not None and not self._llm._lora_adapter:
+            # llama-cpp-python 0.3.36 compares the returned pointer with None, but a failed
+            # llama_adapter_lora_init gives a NULL pointer object: the load "succeeds" and the
+            # first decode segfaults. Check it ourselves.
+            detail = _lora_error(lambda: llama_cpp.llama_adapter_lora_init(
+                self._llm._model.model, str(lora_path).encode()))
+            self._llm.close()
+            raise ModelError(
+                f"llama.cpp could not use the LoRA adapter {Path(lora_path).name} with "
+                f"{self.path.name}" + (f": {detail}" if detail else "")
+            )
         self.n_ctx = int(self._llm.n_ctx())
         self.lora_path = str(lora_path) if lora_path else None
         self._formatter, self.template_kind = self._make_formatter()
@@ -255,6 +266,35 @@ def _native_stderr_captured(enabled: bool = True):
             os.close(saved)
             tmp.seek(0)
             box.text = tmp.read()[-8000:].decode("utf-8", errors="replace")
+
+
+def _lora_error(load) -> str:
+    """Run `load` with llama.cpp's log captured; return its 'failed to apply lora' reason.
+
+    Why: llama-cpp-python maps ggml's log levels wrongly, so with verbose=False llama.cpp's own
+    error lines are dropped and the reason an adapter was refused would be lost.
+    """
+    import ctypes
+
+    import llama_cpp
+    from llama_cpp import _logger
+
+    lines: list[str] = []
+
+    @llama_cpp.llama_log_callback
+    def collect(_level, text, _user):
+        lines.append(text.decode("utf-8", errors="replace"))
+
+    llama_cpp.llama_log_set(collect, ctypes.c_void_p(0))
+    try:
+        adapter = load()
+        if adapter:
+            llama_cpp.llama_adapter_lora_free(adapter)
+    finally:
+        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+    reasons = [ln.split("failed to apply lora adapter: ")[-1].strip()
+               for ln in "".join(lines).splitlines() if "failed to apply lora adapter" in ln]
+    return reasons[-1][:300] if reasons else ""
 
 
 def _last_error_line(text: str) -> str:

@@ -34,15 +34,17 @@ def _minmax(scored: Sequence[tuple[str, float]]) -> dict[str, float]:
 
 
 def convex(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float] | None = None,
-           group_of: Callable[[str], str] | None = None, group_weight: float = 0.0
-           ) -> list[tuple[str, float]]:
+           group_of: Callable[[str], str] | None = None, group_weight: float = 0.0,
+           second_weight: float = 0.0) -> list[tuple[str, float]]:
     """Weighted sum of min-max normalised scores (missing = 0), plus document-level evidence.
 
     Why not only RRF: ranks throw away how far ahead the top match is; a convex combination of
     normalised scores keeps it and beat RRF on SciFact train claims (Bruch et al., 2023 found the
     same across BEIR). Why groups: a document's best dense chunk and best keyword chunk are often
     different chunks; `group_weight` adds, to every chunk, the weighted best normalised scores of
-    its document in each ranker, so a document both rankers like is not split in two.
+    its document in each ranker, so a document both rankers like is not split in two;
+    `second_weight` also counts the document's second-best chunk (two matching passages are
+    more evidence than one; chosen on SciFact train claims).
     """
     weights = list(weights) if weights is not None else [1.0] * len(scored)
     if len(weights) != len(scored):
@@ -56,12 +58,14 @@ def convex(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[floa
     if group_of is not None and group_weight:
         group: dict[str, float] = {}
         for norm, w in zip(norms, weights, strict=True):
-            best: dict[str, float] = {}
+            top2: dict[str, list[float]] = {}
             for item, v in norm.items():
-                g = group_of(item)
-                if v > best.get(g, -1.0):
-                    best[g] = v
-            for g, v in best.items():
-                group[g] = group.get(g, 0.0) + (w / total) * v
+                pair = top2.setdefault(group_of(item), [0.0, 0.0])
+                if v > pair[0]:
+                    pair[0], pair[1] = v, pair[0]
+                elif v > pair[1]:
+                    pair[1] = v
+            for g, (first, second) in top2.items():
+                group[g] = group.get(g, 0.0) + (w / total) * (first + second_weight * second)
         scores = {item: s + group_weight * group[group_of(item)] for item, s in scores.items()}
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

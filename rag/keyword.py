@@ -31,7 +31,23 @@ def query_terms(question: str, max_terms: int = 48) -> list[str]:
     return terms[:max_terms]
 
 
-def fts_query(question: str) -> str:
+def fts_query(question: str, terms: list[str] | None = None) -> str:
     """OR of quoted terms: every term may contribute, BM25 does the weighting."""
-    terms = query_terms(question)
+    terms = query_terms(question) if terms is None else terms
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def drop_common(terms: list[str], doc_counts: dict[str, int], total: int,
+                max_fraction: float = 0.2, keep_at_least: int = 2) -> list[str]:
+    """Leave out terms found in more than `max_fraction` of chunks.
+
+    Why: such a term adds almost nothing to BM25 (low IDF) but makes FTS5 score nearly every
+    chunk, which dominated search time at 100k chunks. If every term is common, the rarest stay.
+    """
+    if total <= 0:
+        return terms
+    kept = [t for t in terms if doc_counts.get(t, 0) <= max_fraction * total]
+    if len(kept) < min(keep_at_least, len(terms)):
+        rarest = sorted(terms, key=lambda t: doc_counts.get(t, 0))[:keep_at_least]
+        kept = [t for t in terms if t in rarest or t in kept]
+    return kept

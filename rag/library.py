@@ -111,7 +111,7 @@ class Library:
     def search(self, query: str, k: int = 5, paths: Sequence[str | os.PathLike] | None = None,
                mode: str | None = None) -> list[Hit]:
         doc_ids = self.doc_ids_for(paths) if paths else None
-        if self.manifest.counts()["chunks"] == 0:
+        if self.manifest.chunk_count() == 0:
             return []
         retriever = Retriever(self.manifest, self.store, self.embedder, self.retrieval_config)
         return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)

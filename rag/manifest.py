@@ -91,6 +91,8 @@ class Manifest:
         self._db.execute("PRAGMA secure_delete=ON")  # deleted text is zeroed, not left in free pages
         self._db.executescript(SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        self._df_cache: dict[str, int] = {}  # term -> chunks containing it; cleared on writes
+        self._chunk_count: int | None = None  # likewise
 
     # -- documents -------------------------------------------------------------------------------
     def get(self, path: str) -> DocumentRecord | None:
@@ -155,7 +157,7 @@ class Manifest:
                        *, status: str = "indexed") -> None:
         """Atomically swap a document's chunks and mark it (default: indexed)."""
         with self._lock, self._tx():
-            self._delete_chunks(doc_id)
+            self._delete_chunks(doc_id)  # also clears the term-frequency cache
             for chunk_id, ordinal, page, start, end, text in rows:
                 cur = self._db.execute(
                     "INSERT INTO chunks(chunk_id, doc_id, ordinal, page, start, end) VALUES (?,?,?,?,?,?)",
@@ -167,8 +169,14 @@ class Manifest:
                 "UPDATE documents SET status=?, reason='', chunks=?, updated_at=? WHERE id=?",
                 (status, len(rows), time.time(), doc_id),
             )
+            self._changed()
+
+    def _changed(self) -> None:
+        self._df_cache.clear()
+        self._chunk_count = None
 
     def _delete_chunks(self, doc_id: int) -> None:
+        self._changed()
         self._db.execute(
             "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE doc_id = ?)",
             (doc_id,),
@@ -198,6 +206,23 @@ class Manifest:
             ).fetchall()
         return {r[0]: ChunkRow(*r) for r in rows}
 
+    def term_doc_counts(self, terms: list[str]) -> dict[str, int]:
+        """How many chunks contain each term (stemmed like the index). Cached: the costly terms
+        are the common ones, and common terms recur across queries."""
+        out: dict[str, int] = {}
+        with self._lock:
+            for term in terms:
+                if term not in self._df_cache:
+                    q = '"' + term.replace('"', '""') + '"'
+                    try:
+                        n = self._db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts "
+                                             "MATCH ?", (q,)).fetchone()[0]
+                    except sqlite3.OperationalError:
+                        n = 0
+                    self._df_cache[term] = int(n)
+                out[term] = self._df_cache[term]
+        return out
+
     def keyword_search(self, match: str, k: int, doc_ids: list[int] | None = None
                        ) -> list[tuple[str, float]]:
         """FTS5 BM25 (lower bm25() is better; returned as a positive score)."""
@@ -221,6 +246,12 @@ class Manifest:
         return [(cid, -float(s)) for cid, s in rows]
 
     # -- housekeeping ----------------------------------------------------------------------------
+    def chunk_count(self) -> int:
+        with self._lock:
+            if self._chunk_count is None:
+                self._chunk_count = int(self._one("SELECT COUNT(*) FROM chunks", ())[0])
+            return self._chunk_count
+
     def counts(self) -> dict:
         with self._lock:
             by_status = dict(self._db.execute("SELECT status, COUNT(*) FROM documents GROUP BY status"))
@@ -235,6 +266,7 @@ class Manifest:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def wipe(self) -> None:
+        self._changed()
         with self._lock, self._tx():
             self._db.execute("DELETE FROM chunks_fts")
             self._db.execute("DELETE FROM chunks")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from rag.fusion import convex, rrf
-from rag.keyword import fts_query
+from rag.keyword import drop_common, fts_query, query_terms
 from rag.manifest import Manifest
 from rag.types import Hit
 
@@ -23,6 +24,7 @@ class RetrievalConfig:
     mode: str = "hybrid"  # hybrid | dense | keyword
     fusion: str = "convex"  # convex (normalised scores) | rrf (ranks only)
     doc_weight: float = 1.0  # weight of a chunk's document-level evidence (convex fusion)
+    second_chunk_weight: float = 0.0  # 2nd-best chunk: train +0.002 (noise), test -0.003: off
 
 
 def doc_key(chunk_id: str) -> str:
@@ -31,11 +33,22 @@ def doc_key(chunk_id: str) -> str:
 
 
 class Retriever:
+    COMMON_TERM_FRACTION = 0.2
+    PRUNE_FROM_CHUNKS = 5000  # below this, FTS5 is fast enough to score every term
+
     def __init__(self, manifest: Manifest, store, embedder, config: RetrievalConfig | None = None):
         self.manifest = manifest
         self.store = store
         self.embedder = embedder
         self.config = config or RetrievalConfig()
+
+    def _keyword(self, query: str, n: int, doc_ids: list[int] | None) -> list[tuple[str, float]]:
+        terms = query_terms(query)
+        total = self.manifest.chunk_count() if terms else 0
+        if total >= self.PRUNE_FROM_CHUNKS:
+            counts = self.manifest.term_doc_counts(terms)
+            terms = drop_common(terms, counts, total, self.COMMON_TERM_FRACTION)
+        return self.manifest.keyword_search(fts_query(query, terms), n, doc_ids)
 
     def search(self, query: str, k: int = 5, doc_ids: list[int] | None = None,
                mode: str | None = None) -> list[Hit]:
@@ -48,12 +61,21 @@ class Retriever:
         vec = None
         dense: list[tuple[str, float]] = []
         keyword: list[tuple[str, float]] = []
+        kw_thread = None
+        if mode in ("hybrid", "keyword"):
+            def run_keyword() -> None:
+                keyword.extend(self._keyword(query, max(k, cfg.keyword_candidates), doc_ids))
+
+            if mode == "hybrid":  # SQLite and torch both release the GIL: overlap them
+                kw_thread = threading.Thread(target=run_keyword, daemon=True)
+                kw_thread.start()
+            else:
+                run_keyword()
         if mode in ("hybrid", "dense"):
             vec = self.embedder.embed([query])[0]
             dense = self.store.query(vec, pool, doc_ids)
-        if mode in ("hybrid", "keyword"):
-            keyword = self.manifest.keyword_search(fts_query(query), max(k, cfg.keyword_candidates),
-                                                   doc_ids)
+        if kw_thread is not None:
+            kw_thread.join()
         dense_rank = {cid: i for i, (cid, _) in enumerate(dense, 1)}
         dense_sim = {cid: 1.0 - dist for cid, dist in dense}
         kw_rank = {cid: i for i, (cid, _) in enumerate(keyword, 1)}
@@ -68,7 +90,8 @@ class Retriever:
             else:
                 fused = convex([[(c, 1.0 - d) for c, d in dense], keyword],
                                [cfg.dense_weight, cfg.keyword_weight], group_of=doc_key,
-                               group_weight=cfg.doc_weight)
+                               group_weight=cfg.doc_weight,
+                               second_weight=cfg.second_chunk_weight)
         fused = fused[:k]
         missing = [cid for cid, _ in fused if cid not in dense_sim]
         if missing and vec is not None and hasattr(self.store, "vectors"):
