@@ -9,6 +9,8 @@ from rag.privacy import set_offline_env  # noqa: E402
 
 set_offline_env()
 
+import time  # noqa: E402
+
 import pytest  # noqa: E402
 
 from rag.embeddings import CountingEmbedder  # noqa: E402,F401  (re-exported for tests)
@@ -37,3 +39,14 @@ def chat_model():
     model = load_model(None, n_ctx=2048)
     yield model
     model.close()
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.02):
+    """Poll until `predicate()` is truthy (tests use timeouts, never bare sleeps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout}s")

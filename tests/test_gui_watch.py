@@ -12,7 +12,7 @@ from pathlib import Path
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler  # noqa: E402
+from PySide6.QtCore import Qt, QtMsgType, qInstallMessageHandler  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from makedocs import make_pdf  # noqa: E402
@@ -49,7 +49,7 @@ def _doc(window, path: Path):
 
 def _listed(window, path: Path) -> bool:
     tree = window.library.tree
-    return any(tree.topLevelItem(i).toolTip(0) == str(path.resolve())
+    return any(tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == str(path.resolve())
                for i in range(tree.topLevelItemCount()))
 
 
@@ -88,7 +88,7 @@ def test_reindex_forces_a_fresh_read_and_keeps_the_document(qtbot, env):
     seen_missing = []
     for i in range(window.library.tree.topLevelItemCount()):
         item = window.library.tree.topLevelItem(i)
-        item.setSelected(item.toolTip(0) == str(path.resolve()))
+        item.setSelected(item.data(0, Qt.ItemDataRole.UserRole) == str(path.resolve()))
     op = window.library.reindex_selected()
     assert op is not None
     lib = window.backend._lib

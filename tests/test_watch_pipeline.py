@@ -6,10 +6,10 @@ import errno
 import json
 import os
 import stat
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from watchdog.observers.inotify import InotifyObserver
 
 from rag.errors import HearthError
@@ -19,17 +19,6 @@ from rag.watch.observer import FolderWatcher, filesystem_type
 from rag.watch.queue import ChangeQueue
 from rag.watch.reconcile import collapse_missing
 from rag.watch.stability import StabilityTracker
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
-    """Poll until `predicate()` is truthy; returns its value or fails the test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout}s")
 
 
 class FakeClock:

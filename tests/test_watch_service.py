@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 
 from rag.embeddings import CountingEmbedder, SentenceTransformerEmbedder
 from rag.library import Library
@@ -66,14 +67,6 @@ def env(tmp_path, real_embedder):
         lib.close()
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout}s")
 
 
 def docs_by_path(lib) -> dict:

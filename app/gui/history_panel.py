@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.buttons import make_button
 from app.history import History
 
 
@@ -73,11 +74,7 @@ class HistoryPanel(QWidget):
         self.refresh()
 
     def _button(self, text: str, tip: str, slot) -> QPushButton:
-        b = QPushButton(text)
-        b.setAccessibleName(text.rstrip("…"))
-        b.setToolTip(tip)
-        b.clicked.connect(slot)
-        return b
+        return make_button(text, tip, slot)
 
     def stop_timers(self) -> None:
         self._search_timer.stop()

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.backend import Backend
+from app.gui.buttons import make_button
 from app.gui.ops import Operation
 from app.gui.watch_panel import WatchedFoldersView
 
@@ -123,11 +124,7 @@ class LibraryPanel(QWidget):
         self._update_buttons()
 
     def _button(self, text: str, tip: str, slot) -> QPushButton:
-        b = QPushButton(text)
-        b.setAccessibleName(text.rstrip("…"))
-        b.setToolTip(tip)
-        b.clicked.connect(slot)
-        return b
+        return make_button(text, tip, slot)
 
     # -- documents -------------------------------------------------------------------------
     def set_documents(self, docs: list) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.buttons import make_button
 from app.gui.ops import Operation
 from app.gui.watch_control import WatchControl
 
@@ -82,11 +83,7 @@ class WatchedFoldersView(QWidget):
         self.set_folders(control.folders)
 
     def _button(self, text: str, tip: str, slot) -> QPushButton:
-        b = QPushButton(text)
-        b.setAccessibleName(text.rstrip("…"))
-        b.setToolTip(tip)
-        b.clicked.connect(slot)
-        return b
+        return make_button(text, tip, slot)
 
     # -- display ---------------------------------------------------------------------------
     def set_folders(self, folders: list) -> None:
