@@ -40,12 +40,14 @@ class SettingsDialog(QDialog):
         generation = QGroupBox("Generation and sources")
         form = QFormLayout(generation)
         self.threads = self._spin(0, 256, settings.n_threads, "CPU threads (0 = automatic)")
+        self.threads.setSpecialValueText("Automatic (physical cores)")  # shown for the minimum, 0
         form.addRow("&Threads:", self.threads)
         self.n_ctx = self._spin(512, 131072, settings.n_ctx, "Context size in tokens")
         self.n_ctx.setSingleStep(512)
         form.addRow("&Context size:", self.n_ctx)
         self.gpu_layers = self._spin(-1, 999, settings.n_gpu_layers,
                                      "Layers on the GPU (-1 = automatic, 0 = CPU only)")
+        self.gpu_layers.setSpecialValueText("Automatic (all that fit in free VRAM)")  # -1
         form.addRow("&GPU layers:", self.gpu_layers)
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.0, 2.0)
