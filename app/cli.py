@@ -205,9 +205,6 @@ def cmd_ask(args) -> int:
         emit(args, final.to_json())
     else:
         sys.stdout.write("\n")
-        if final.answer and not final.grounded and not final.sources:
-            if final.answer.startswith("Your library is empty"):
-                print(final.answer)
         for s in final.sources:
             mark = "" if s.cited else " (retrieved, not cited)"
             page = f", page {s.page}" if s.page else ""
@@ -223,11 +220,13 @@ def cmd_status(args) -> int:
     from rag.paths import resolve_data_dir
 
     data_dir = resolve_data_dir(args.data_dir)
-    manifest = Manifest(data_dir / MANIFEST_NAME)  # read-only use: no writer lock needed
-    try:
-        counts = manifest.counts()
-    finally:
-        manifest.close()
+    counts = {"documents": 0, "chunks": 0, "by_status": {}}
+    if (data_dir / MANIFEST_NAME).exists():  # read-only use: no writer lock needed
+        manifest = Manifest(data_dir / MANIFEST_NAME)
+        try:
+            counts = manifest.counts()
+        finally:
+            manifest.close()
     holder = holder_info(data_dir / LOCK_NAME)
     payload = {"documents": counts["documents"], "chunks": counts["chunks"],
                "by_status": counts["by_status"], "data_dir": str(data_dir),
@@ -247,9 +246,9 @@ def cmd_forget(args) -> int:
             lib.wipe()
             emit(args, {"forgotten": n, "all": True}, f"Deleted all data in {lib.data_dir}.")
             return 0
-        removed = {p: lib.forget(p) for p in args.paths}
-    unknown = [p for p, n in removed.items() if n == 0]
-    emit(args, {"forgotten": sum(removed.values()), "not_in_library": unknown},
-         f"Forgot {sum(removed.values())} document(s)."
+        unknown = [p for p in args.paths if not lib.doc_ids_for([p])]
+        forgotten = lib.forget_many(args.paths)  # one scrub for all of them
+    emit(args, {"forgotten": forgotten, "not_in_library": unknown},
+         f"Forgot {forgotten} document(s)."
          + (f" Not in the library: {', '.join(unknown)}" if unknown else ""))
     return 0

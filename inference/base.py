@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
+from rag.errors import HearthError
 
-class ModelError(Exception):
+
+class ModelError(HearthError):
     """A model file could not be used (missing, corrupt, unsupported): message is for the user."""
 
 

@@ -111,6 +111,7 @@ class LlamaChatModel:
                 f"llama.cpp could not use the LoRA adapter {Path(lora_path).name} with "
                 f"{self.path.name}" + (f": {detail}" if detail else "")
             )
+        self._prompt_counts: dict[tuple, int] = {}
         self.n_ctx = int(self._llm.n_ctx())
         self.lora_path = str(lora_path) if lora_path else None
         self._formatter, self.template_kind = self._make_formatter()
@@ -174,7 +175,14 @@ class LlamaChatModel:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def count_prompt(self, messages: list[dict]) -> int:
-        return len(self.prompt_tokens(messages))
+        """Cached: fit_prompt counts the final messages, then stream() asks again."""
+        key = tuple((m.get("role"), m.get("content")) for m in messages)
+        n = self._prompt_counts.get(key)
+        if n is None:
+            if len(self._prompt_counts) > 32:
+                self._prompt_counts.clear()
+            n = self._prompt_counts[key] = len(self.prompt_tokens(messages))
+        return n
 
     def stream(
         self,

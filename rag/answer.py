@@ -113,8 +113,9 @@ def answer_stream(library, model, question: str, *, k: int = 5,
 
     history = list(history or [])
     t0 = time.perf_counter()
-    if library.manifest.counts()["chunks"] == 0:
+    if library.manifest.chunk_count() == 0:
         ans = Answer(question, EMPTY_LIBRARY, grounded=False, model=getattr(model, "name", ""))
+        yield AnswerEvent("token", text=EMPTY_LIBRARY)
         yield AnswerEvent("done", answer=ans)
         return ans
     hits = relevant(library.search(question, k=k, paths=paths))

@@ -52,7 +52,7 @@ class SentenceTransformerEmbedder:
         self.model_id = model_id or (BUNDLED_MODEL_ID if model_dir is None else self.model_dir.name)
         self.batch_size = batch_size
         self.device = device
-        self.dim = 384 if model_dir is None else self._read_dim()
+        self.dim = self._read_dim()
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()

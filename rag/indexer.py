@@ -132,15 +132,14 @@ class Indexer:
         except OSError as exc:
             return FileOutcome(spath, "failed", os_reason(exc))
         rec = self.manifest.get(spath)
-        if force and rec is not None:
-            rec.status = "forced"  # skip the unchanged shortcuts below; the old chunks are replaced
-        if rec and rec.status in FINAL and rec.size == st.st_size and rec.mtime == st.st_mtime:
+        settled = rec is not None and rec.status in FINAL and not force  # force: always re-read
+        if settled and rec.size == st.st_size and rec.mtime == st.st_mtime:
             return FileOutcome(spath, "unchanged", chunks=rec.chunks)
         try:
             sha = file_sha256(path)
         except OSError as exc:
             return self._mark(spath, "failed", os_reason(exc), st)
-        if rec and rec.status in FINAL and rec.sha256 == sha:
+        if settled and rec.sha256 == sha:
             self.manifest.touch(rec.id, st.st_size, st.st_mtime)
             return FileOutcome(spath, "unchanged", chunks=rec.chunks)
         try:

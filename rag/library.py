@@ -36,7 +36,6 @@ class Library:
         set_log_dir(self.data_dir)
         self._lock = LibraryLock(self.data_dir, owner).acquire()
         try:
-            os.umask(0o077)  # chroma's own files are created private too
             self.embedder = embedder or SentenceTransformerEmbedder()
             self.manifest = Manifest(self.data_dir / MANIFEST_NAME)
             self._store = store
@@ -156,8 +155,7 @@ class Library:
         """Physically erase deleted text and vectors: SQLite vacuum + chroma rebuild."""
         with self._write:
             self.manifest.compact()
-            if self.store.count() or (self.data_dir / CHROMA_DIR).exists():
-                self.store.compact()
+            self.store.compact()
 
     def rename(self, old: str | os.PathLike, new: str | os.PathLike) -> int:
         """A file or folder moved: re-point its documents. Vectors key on doc_id, so no re-embed."""

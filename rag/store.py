@@ -39,14 +39,9 @@ class Store(Protocol):
 def _chroma_settings():
     from chromadb.config import Settings as ChromaSettings
 
-    try:
-        from rag.privacy import chroma_settings
+    from rag.privacy import chroma_settings
 
-        kwargs = chroma_settings()
-    except ImportError:
-        kwargs = {}
-    kwargs = {**kwargs, "anonymized_telemetry": False, "allow_reset": True}
-    return ChromaSettings(**kwargs)
+    return ChromaSettings(**chroma_settings())  # telemetry off, explicitly
 
 
 class ChromaStore:

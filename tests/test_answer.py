@@ -24,7 +24,7 @@ def lib(tmp_path_factory, embedder):
     library.close()
 
 
-def test_streams_tokens_and_cites_the_right_page(lib, chat_model):
+def test_streams_tokens_and_gives_the_right_page_as_source_1(lib, chat_model):
     events = list(answer_stream(lib, chat_model, "How far away is Proxima Centauri?", k=3,
                                 max_tokens=60))
     kinds = [e.kind for e in events]
@@ -32,7 +32,7 @@ def test_streams_tokens_and_cites_the_right_page(lib, chat_model):
     final = events[-1].answer
     streamed = "".join(e.text for e in events if e.kind == "token")
     assert final.answer and streamed.strip().startswith(final.answer[:20])
-    top = final.sources[0] if final.sources[0].cited else events[0].sources[0]
+    top = final.sources[0]  # sources stay in rank order; `cited` marks what the model cited
     assert Path(top.path).name == "astronomy.pdf" and top.page == 2
     assert final.model == chat_model.name
     for key in ("retrieval_s", "prompt_s", "first_token_s", "generation_s", "prompt_tokens"):
@@ -61,6 +61,7 @@ def test_empty_library_says_so(tmp_path, embedder, chat_model):
 def test_cancel_stops_generation_promptly(lib, chat_model):
     token = CancelToken()
     n = 0
+    done = []
     for event in answer_stream(lib, chat_model, "Tell me everything about volcanoes and basalt.",
                                max_tokens=400, cancel=token):
         if event.kind == "token":
@@ -68,8 +69,9 @@ def test_cancel_stops_generation_promptly(lib, chat_model):
             if n == 3:
                 token.cancel()
         if event.kind == "done":
-            assert event.answer.cancelled
-    assert n <= 6
+            done.append(event.answer)
+    assert 3 <= n <= 6
+    assert len(done) == 1 and done[0].cancelled
 
 
 def test_scope_limits_sources(lib, chat_model, tmp_path):
@@ -84,7 +86,7 @@ def test_citation_parsing_and_loop_guard():
     g = LoopGuard()
     stopped = [g.feed(p) for p in ["The answer is Paris.\n", "[1] (a.pdf)\nThe answer is ",
                                    "Paris.\n", "more"]]
-    assert stopped == [False, False, True, False] or stopped[:3] == [False, False, True]
+    assert stopped == [False, False, True, False]
     assert g.result() == "The answer is Paris.\n[1] (a.pdf)".strip()
 
 

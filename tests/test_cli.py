@@ -78,6 +78,9 @@ def test_exit_codes(tmp_path):
     assert hearth("index", tmp_path / "missing", data=data, check=False).returncode == 2
     assert hearth("frobnicate", data=data, check=False).returncode == 2
     assert hearth("forget", data=data, check=False).returncode == 2
+    bad = hearth("ask", "anything?", "--model", "no-such-model", data=data, check=False)
+    assert bad.returncode == 1 and "No model named 'no-such-model'" in bad.stderr
+    assert "Traceback" not in bad.stderr
     empty = json.loads(hearth("ask", "What is in my documents?", "--json", data=data).stdout)
     assert "empty" in empty["answer"]
 

@@ -53,9 +53,14 @@ def test_sigkill_mid_index_then_rerun_completes_without_duplicates(tmp_path, emb
     from rag.library import Library
 
     with Library.open(data, embedder=embedder) as lib:
-        interrupted = len(lib.unfinished())
-        lib.resume()
+        indexed_before = lib.status()["by_status"].get("indexed", 0)
+        interrupted = {r.path for r in lib.unfinished()}
+        resumed = lib.resume()
+        assert {o.path for o in resumed.outcomes if o.status == "indexed"} == interrupted
+        assert lib.unfinished() == []
         report = lib.index([docs])
+        assert report.count("unchanged") == indexed_before + len(interrupted)
+        assert report.count("indexed") == N_FILES - indexed_before - len(interrupted)
         status = lib.status()
         assert status["by_status"] == {"indexed": N_FILES}, status
         assert report.count("failed") == 0
@@ -65,4 +70,3 @@ def test_sigkill_mid_index_then_rerun_completes_without_duplicates(tmp_path, emb
         assert sum(per_doc) == status["chunks"] and min(per_doc) >= 1
         hit = lib.search("Observation 123-5 measured value", k=1, mode="keyword")[0]
         assert hit.path.endswith("note0123.txt")
-    assert interrupted >= 0

@@ -89,11 +89,13 @@ def test_cancel_stops_a_generator_job_promptly(qtbot, lane):
 
 def test_reads_interleave_with_a_long_exclusive_job_but_writes_queue(qtbot, lane):
     log: list[str] = []
+    read_ran = threading.Event()
 
     def long_write(op):
         for i in range(30):
             log.append(f"w{i}")
-            time.sleep(0.01)
+            if i == 3:
+                read_ran.wait(5)  # no timing luck: the read must get in between two steps
             yield i
 
     def second_write(op):
@@ -103,7 +105,7 @@ def test_reads_interleave_with_a_long_exclusive_job_but_writes_queue(qtbot, lane
     write = lane.run("write", long_write, exclusive=True)
     qtbot.waitUntil(lambda: len(log) > 2, timeout=5000)
     queued = lane.run("write 2", second_write, exclusive=True)
-    read = lane.run("read", lambda _op: log.append("read") or len(log))
+    read = lane.run("read", lambda _op: (log.append("read"), read_ran.set(), len(log))[-1])
     qtbot.waitUntil(lambda: write.done and queued.done and read.done, timeout=5000)
     assert log.index("read") < log.index("w29")  # the read did not wait for the whole write
     assert log.index("second-write") > log.index("w29")  # the second write did

@@ -226,7 +226,6 @@ def test_geometry_and_splitter_survive_a_restart(qtbot, tmp_path):
     # and the side panes (the chat pane absorbs the difference) come back as they were.
     assert w2.height() == 640
     assert w2.splitter.sizes()[0] == sizes[0] and w2.splitter.sizes()[2] == sizes[2]
-    assert w2.splitter.sizes() != [220, 640, 340]
     w2.close()
     with History.open(data) as h:  # the history file was created alongside, private
         assert h.list() == []

@@ -76,11 +76,9 @@ def test_drops_oldest_history_before_any_source(model):
     sources, history = long_sources(2), long_history(30)
     plan = fit_prompt(model, make_builder(sources, history, "What cargo?"), 2, 30, 200)
     assert plan.sources_used == 2  # sources kept while history could still go
-    assert 0 <= plan.history_used < 30
+    assert 1 <= plan.history_used < 30
     assert plan.prompt_tokens + plan.answer_tokens <= model.n_ctx
-    # the kept history is the most recent part
-    if plan.history_used:
-        assert plan.messages[-2]["content"] == history[-1]["content"]
+    assert plan.messages[-2]["content"] == history[-1]["content"]  # the most recent turns stay
 
 
 def test_many_long_sources_drop_lowest_ranked_and_generation_works(model):
@@ -93,7 +91,7 @@ def test_many_long_sources_drop_lowest_ranked_and_generation_works(model):
     assert plan.prompt_tokens + plan.answer_tokens <= model.n_ctx
     assert counting.calls <= 2 * math.ceil(math.log2(90)) + 3  # binary search, not a scan
     text = "".join(model.stream(plan.messages, max_tokens=plan.answer_tokens, temperature=0.0))
-    assert isinstance(text, str)
+    assert text.strip() and model.last_stats.completion_tokens >= 1
     assert model.last_stats.prompt_tokens == plan.prompt_tokens
 
 
@@ -105,7 +103,8 @@ def test_huge_question_is_truncated_never_overflows(model):
     assert plan.answer_tokens >= 32
     assert plan.messages[-1]["content"].endswith("…")
     out = "".join(model.stream(plan.messages, max_tokens=plan.answer_tokens, temperature=0.0))
-    assert isinstance(out, str)
+    assert out.strip() and model.last_stats.completion_tokens >= 1
+    assert model.last_stats.prompt_tokens == plan.prompt_tokens
 
 
 def test_answer_budget_shrinks_when_bare_prompt_is_long(model):

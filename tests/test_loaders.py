@@ -227,16 +227,11 @@ def test_text_renamed_to_pdf_refused(tmp_path):
     assert reason(f).startswith("not a readable PDF: ")
 
 
-def test_truncated_pdf_keeps_what_it_can_or_says_why(tmp_path):
+def test_truncated_pdf_says_why(tmp_path):
     good = makedocs.make_pdf(tmp_path / "whole.pdf", ["one", "two"])
     cut = tmp_path / "cut.pdf"
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    try:
-        doc = load_document(cut)
-    except LoadError as exc:
-        assert str(exc).startswith(("not a readable PDF", "no text layer"))
-    else:
-        assert all(p.number in (1, 2) and p.text for p in doc.pages)
+    assert reason(cut).startswith("not a readable PDF")
 
 
 def test_pdf_bad_page_skipped_rest_kept(tmp_path):

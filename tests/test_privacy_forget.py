@@ -107,6 +107,7 @@ def test_forget_folder_and_wipe_leave_no_trace(tmp_path, embedder):
     data = tmp_path / "data"
     with Library.open(data, embedder=embedder, owner="test wipe") as lib:
         assert lib.index([tmp_path / "docs"]).count("indexed") == 3
+        assert find_in_dir(data, needle_forms(other_gone)) != []  # on disk before forgetting
         assert lib.forget(tmp_path / "docs" / "sub") == 1
         assert find_in_dir(data, needle_forms(other_gone)) == []
         lib.wipe()

@@ -176,7 +176,7 @@ class Backend(QObject):
     def forget(self, paths: list[str]) -> Operation:
         def job(_op: Operation) -> int:
             lib = self._require_lib()
-            return sum(lib.forget(p) for p in paths)
+            return lib.forget_many(paths)
 
         op = self.writer.run("remove", job, exclusive=True)
         op.finished.connect(self.refresh_documents)

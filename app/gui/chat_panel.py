@@ -240,7 +240,8 @@ class ChatPanel(QWidget):
 
     def _history_for_model(self, exclude_last: int = 0) -> list[dict]:
         msgs = self._messages[: len(self._messages) - exclude_last] if exclude_last else self._messages
-        turns = [{"role": m.role, "content": m.text()} for m in msgs if m.text()]
+        turns = [{"role": m.role, "content": m.text()} for m in msgs
+                 if m.text() and not getattr(m, "failed", False)]  # error text is not a turn
         return turns[-HISTORY_TURNS:]
 
     def _ask(self, question: str, prior: list[dict]) -> None:
@@ -297,6 +298,7 @@ class ChatPanel(QWidget):
         if w is not None:
             w.set_text(w.text() + ("\n\n" if w.text() else "") + f"**Could not answer:** {message}")
             w.set_status("error")
+            w.failed = True
         self.status_message.emit(message)
 
     def _save_answer(self, w: MessageWidget, sources: list, model: str, route: str = "") -> None:

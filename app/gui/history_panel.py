@@ -151,9 +151,11 @@ class HistoryPanel(QWidget):
             if not path:
                 return None
         out = Path(path)
-        if fmt == "md":
-            out.write_text(self.history.export_markdown(cid), encoding="utf-8")
-        else:
-            out.write_text(json.dumps(self.history.export_json(cid), indent=2, ensure_ascii=False),
-                           encoding="utf-8")
+        text = (self.history.export_markdown(cid) if fmt == "md" else
+                json.dumps(self.history.export_json(cid), indent=2, ensure_ascii=False))
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:  # read-only folder, full disk: say so instead of a silent traceback
+            QMessageBox.warning(self, "Export chat", f"Could not write {out}: {exc.strerror or exc}")
+            return None
         return out

@@ -50,7 +50,7 @@ class State(enum.Enum):
 
 def user_message(exc: BaseException) -> str:
     """Words for the user: our own errors carry them; anything else gets a generic prefix."""
-    if isinstance(exc, HearthError) or type(exc).__name__ == "ModelError":
+    if isinstance(exc, HearthError):
         return str(exc) or type(exc).__name__
     return f"Unexpected error ({type(exc).__name__}): {exc}"
 

@@ -201,12 +201,14 @@ class MainWindow(QMainWindow):
         dialog = ScopeDialog([d.path for d in self.backend.documents], self.chat.scope, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.chat.set_scope(dialog.selected_paths())
+        dialog.deleteLater()  # a child of the window: free it, or each opening leaves one behind
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.backend, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.backend.apply_settings(dialog.result_settings())
             self.show_message("Settings saved.")
+        dialog.deleteLater()
 
     def delete_all_data(self, confirm: bool = True) -> Operation | None:
         """Forget every document (text, vectors, keyword index), every chat and the watched-folder

@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import PurePath
 
+from rag.loaders import is_supported
+
 # Browsers and download tools write here first and rename when complete.
 PARTIAL_SUFFIXES = frozenset({".part", ".crdownload", ".tmp", ".temp", ".download", ".partial",
                               ".opdownload", ".!qb", ".filepart"})
 # Editor swap and backup files (vim, emacs, kate, generic).
 EDITOR_SUFFIXES = frozenset({".swp", ".swo", ".swx", ".swn", ".bak", ".orig", ".kate-swp"})
-# Used only if rag.loaders cannot be imported (keeps the watcher usable on its own).
-FALLBACK_SUPPORTED = frozenset({".txt", ".md", ".markdown", ".rst", ".pdf", ".docx", ".html",
-                                ".htm", ".csv", ".json", ".log"})
 
 
 def junk_reason(name: str) -> str | None:
@@ -38,14 +37,6 @@ def junk_reason(name: str) -> str | None:
     if suffix in EDITOR_SUFFIXES:
         return "editor swap or backup file"
     return None
-
-
-def _is_supported(path: str) -> bool:
-    try:
-        from rag.loaders import is_supported
-    except ImportError:  # pragma: no cover - loaders ship with the core
-        return os.path.splitext(path)[1].lower() in FALLBACK_SUPPORTED
-    return is_supported(path)
 
 
 class PathFilter:
@@ -90,7 +81,7 @@ class PathFilter:
         why = junk_reason(PurePath(path).name)
         if why:
             return why
-        if not _is_supported(path):
+        if not is_supported(path):
             return "unsupported file type"
         return None
 
