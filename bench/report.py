@@ -57,10 +57,18 @@ def render(results: dict) -> str:
             met = _ok(s["ndcg@10"], 0.74) if mode == "hybrid" else ""
             row(f"| SciFact test nDCG@10, {mode}{' (default)' if mode == 'hybrid' else ''} | "
                 f"{_f(s['ndcg@10'])} (R@100 {_f(s['recall@100'])}) | {anchors[mode]} | {target} | {met} |")
-        prev = test.get("hybrid-rrf")
-        if prev:
-            row(f"| SciFact test nDCG@10, plain RRF (previous default, same run) | "
-                f"{_f(prev['ndcg@10'])} (R@100 {_f(prev['recall@100'])}) | RRF ~0.71 / 0.721 here | | |")
+        earlier = {"hybrid-minmax": ("min-max convex, 100+100 (session-1 default)", ""),
+                   "hybrid-rrf": ("plain RRF, 50+50 (first default)", "RRF ~0.71 / 0.721 here")}
+        for mode, (label, anchor) in earlier.items():
+            prev = test.get(mode)
+            if prev:
+                row(f"| SciFact test nDCG@10, {label}, same run | {_f(prev['ndcg@10'])} "
+                    f"(R@100 {_f(prev['recall@100'])}) | {anchor} | | |")
+        hyb = test.get("hybrid") or {}
+        if hyb.get("halves"):
+            a, b = hyb["halves"]
+            row(f"| SciFact test nDCG@10, default, even / odd query halves | {_f(a)} / {_f(b)} | "
+                "spread = noise between settings | | |")
         idx = sf.get("index", {})
         if idx.get("reindex_fraction") is not None:
             row(f"| SciFact re-index of unchanged corpus ({idx.get('documents')} files) | "

@@ -20,13 +20,15 @@ POOL = 300
 
 
 def collect(lib, queries: dict[str, str], pool: int = POOL) -> dict[str, dict]:
-    from rag.keyword import fts_query
+    """Both candidate lists exactly as `Retriever.search` builds them (common terms pruned)."""
+    from rag.retrieval import Retriever
 
+    retriever = Retriever(lib.manifest, lib.store, lib.embedder, lib.retrieval_config)
     out = {}
     for qid, text in queries.items():
         vec = lib.embedder.embed([text])[0]
         dense = lib.store.query(vec, pool)
-        kw = lib.manifest.keyword_search(fts_query(text), pool)
+        kw = retriever._keyword(text, pool, None)
         out[qid] = {"dense": [(c, 1.0 - d) for c, d in dense], "keyword": kw}
     return out
 
@@ -61,7 +63,9 @@ def rrf_fn(wd: float, wk: float, k: int, depth_d: int, depth_k: int, doc_level: 
 
 
 def convex_fn(alpha: float, depth: int, doc_level: float = 0.0, theoretical: bool = True):
-    """alpha * normalised cosine + (1 - alpha) * normalised BM25 (Bruch et al. 2023, TM2C2)."""
+    """alpha * normalised cosine + (1 - alpha) * normalised BM25 (Bruch et al. 2023, TM2C2).
+
+    theoretical: scores scale from 0 (cosine 0, BM25 0) instead of the lowest candidate's."""
     def norm(lst, lo_fixed):
         if not lst:
             return {}
@@ -71,7 +75,7 @@ def convex_fn(alpha: float, depth: int, doc_level: float = 0.0, theoretical: boo
         return {cid: (s - lo) / span for cid, s in lst}
 
     def fn(c: dict) -> list[str]:
-        d = norm(c["dense"][:depth], -1.0 if theoretical else None)
+        d = norm(c["dense"][:depth], 0.0 if theoretical else None)
         k = norm(c["keyword"][:depth], 0.0 if theoretical else None)
         scores = {cid: alpha * d.get(cid, 0.0) + (1 - alpha) * k.get(cid, 0.0)
                   for cid in set(d) | set(k)}
@@ -101,7 +105,7 @@ def main(argv=None) -> int:
     lib, info = open_indexed(args.scifact, limit=args.limit)
     try:
         queries, qrels = load_split(args.scifact, args.split)
-        cache = cache_dir() / f"tune-{args.split}-{Path(info['library']).name}.json"
+        cache = cache_dir() / f"tune2-{args.split}-{Path(info['library']).name}.json"
         if cache.exists():
             cands = json.loads(cache.read_text())
         else:
@@ -118,7 +122,7 @@ def main(argv=None) -> int:
         run = fuse_variant(cands, rrf_fn(wd, wk, k, depth, depth, dl), doc_name)
         s = evaluate(run, qrels, queries)
         results.append((s["ndcg@10"], s["recall@100"], dict(wd=wd, wk=wk, k=k, depth=depth, doc=dl)))
-    for alpha, depth, dl, theo in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), (100, 300),
+    for alpha, depth, dl, theo in itertools.product((0.4, 0.45, 0.5, 0.55, 0.6, 0.7), (100, 300),
                                                     (0.0, 0.5, 1.0), (True, False)):
         run = fuse_variant(cands, convex_fn(alpha, depth, dl, theo), doc_name)
         s = evaluate(run, qrels, queries)
@@ -130,9 +134,11 @@ def main(argv=None) -> int:
     results.sort(key=lambda r: -r[0])
     for nd, rc, cfg in results[:15]:
         print(f"nDCG@10 {nd:.4f} R@100 {rc:.4f} {cfg}")
-    base = [r for r in results if r[2] == dict(wd=1.0, wk=1.0, k=60, depth=50, doc=0.0)]
-    if base:
-        print("baseline (current defaults):", f"{base[0][0]:.4f}", f"{base[0][1]:.4f}")
+    for label, want in (("first default (RRF 50+50)", dict(wd=1.0, wk=1.0, k=60, depth=50, doc=0.0)),
+                        ("current default", dict(convex=0.55, depth=300, doc=1.0, theoretical=True))):
+        for nd, rc, cfg in results:
+            if cfg == want:
+                print(f"{label}: nDCG@10 {nd:.4f} R@100 {rc:.4f}")
     return 0
 
 

@@ -22,12 +22,12 @@ def rrf(rankings: Sequence[Sequence[str]], weights: Sequence[float] | None = Non
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _minmax(scored: Sequence[tuple[str, float]]) -> dict[str, float]:
-    """Scale one ranker's scores to 0..1 over its own candidates (all equal -> all 1)."""
+def _minmax(scored: Sequence[tuple[str, float]], floor: float | None = None) -> dict[str, float]:
+    """Scale one ranker's scores to 0..1: top score -> 1, `floor` (or the lowest seen) -> 0."""
     if not scored:
         return {}
     hi = max(s for _, s in scored)
-    lo = min(s for _, s in scored)
+    lo = min(s for _, s in scored) if floor is None else min(floor, hi)
     if hi <= lo:
         return {item: 1.0 for item, _ in scored}
     return {item: (s - lo) / (hi - lo) for item, s in scored}
@@ -35,7 +35,8 @@ def _minmax(scored: Sequence[tuple[str, float]]) -> dict[str, float]:
 
 def convex(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float] | None = None,
            group_of: Callable[[str], str] | None = None, group_weight: float = 0.0,
-           second_weight: float = 0.0) -> list[tuple[str, float]]:
+           second_weight: float = 0.0, floors: Sequence[float | None] | None = None
+           ) -> list[tuple[str, float]]:
     """Weighted sum of min-max normalised scores (missing = 0), plus document-level evidence.
 
     Why not only RRF: ranks throw away how far ahead the top match is; a convex combination of
@@ -45,12 +46,19 @@ def convex(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[floa
     its document in each ranker, so a document both rankers like is not split in two;
     `second_weight` also counts the document's second-best chunk (two matching passages are
     more evidence than one; chosen on SciFact train claims).
+
+    `floors` gives each ranker a fixed score that maps to 0 (0 for cosine and for BM25: the
+    "theoretical" min-max of Bruch et al.). Then a chunk's normalised score no longer depends
+    on how deep the candidate lists go, so asking for 10 results gives the first 10 of 100.
     """
     weights = list(weights) if weights is not None else [1.0] * len(scored)
     if len(weights) != len(scored):
         raise ValueError("one weight per ranking")
+    floors = list(floors) if floors is not None else [None] * len(scored)
+    if len(floors) != len(scored):
+        raise ValueError("one floor per ranking")
     total = sum(weights) or 1.0
-    norms = [_minmax(lst) for lst in scored]
+    norms = [_minmax(lst, lo) for lst, lo in zip(scored, floors, strict=True)]
     scores: dict[str, float] = {}
     for norm, w in zip(norms, weights, strict=True):
         for item, v in norm.items():

@@ -24,11 +24,7 @@ class Store(Protocol):
 
     def delete_doc(self, doc_id: int) -> None: ...
 
-    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
-        if not ids:
-            return {}
-        got = self._col.get(ids=list(ids), include=["embeddings"])
-        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]: ...
 
     def query(self, vector: np.ndarray, k: int, doc_ids: list[int] | None = None
               ) -> list[tuple[str, float]]: ...
@@ -99,6 +95,14 @@ class ChromaStore:
         self._count = None
         for i in range(0, len(ids), self._max_batch):
             self._col.delete(ids=ids[i:i + self._max_batch])
+
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id (ids not in the store are left out)."""
+        if not ids:
+            return {}
+        got = self._col.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32)
+                for i, v in zip(got["ids"], got["embeddings"], strict=True)}
 
     def ids_for_doc(self, doc_id: int) -> list[str]:
         return list(self._col.get(where={"doc_id": int(doc_id)}, include=[])["ids"])

@@ -36,7 +36,20 @@ def test_convex_edge_cases():
         convex([[("a", 1.0)]], [1.0, 2.0])
 
 
+def test_fixed_floors_make_scores_independent_of_depth():
+    dense = [("a", 0.8), ("b", 0.6), ("c", 0.5), ("d", 0.2)]
+    keyword = [("b", 12.0), ("a", 6.0), ("d", 3.0), ("c", 1.0)]
+    deep = dict(convex([dense, keyword], floors=(0.0, 0.0)))
+    shallow = dict(convex([dense[:2], keyword[:2]], floors=(0.0, 0.0)))
+    assert math.isclose(deep["a"], 0.5 * 1.0 + 0.5 * 0.5)  # 0.8/0.8 and 6/12
+    assert all(math.isclose(shallow[x], deep[x]) for x in shallow)
+    observed = dict(convex([dense[:2], keyword[:2]]))  # observed min-max: depth changes scores
+    assert not math.isclose(observed["a"], dict(convex([dense, keyword]))["a"])
+    with pytest.raises(ValueError):
+        convex([dense, keyword], floors=(0.0,))
+
+
 def test_defaults_use_the_tuned_fusion():
     cfg = RetrievalConfig()
-    assert cfg.fusion == "convex" and cfg.doc_weight > 0
-    assert cfg.dense_candidates >= 100 and cfg.keyword_candidates >= 100
+    assert cfg.fusion == "convex" and cfg.normalise == "theoretical" and cfg.doc_weight > 0
+    assert cfg.dense_candidates >= 300 and cfg.keyword_candidates >= 300

@@ -190,3 +190,33 @@ def test_force_reindex_replaces_chunks_in_place(tmp_path, counting_embedder):
         assert lib.index([f], force=True).count("indexed") == 1
         assert counting_embedder.texts == before + 1
         assert lib.store.count() == lib.status()["chunks"] == 1
+
+
+def test_fewer_results_are_a_prefix_of_more(indexed):
+    """Scores don't depend on how many results are asked for, so `-k 10` is the top of `-k 100`."""
+    lib, _, _, _ = indexed
+    for question in QUESTIONS:
+        many = [h.chunk_id for h in lib.search(question, k=20)]
+        assert len(many) > 5
+        for k in (1, 3, 5):
+            assert [h.chunk_id for h in lib.search(question, k=k)] == many[:k]
+
+
+def test_keyword_only_hits_get_their_real_similarity(indexed):
+    """A chunk found by BM25 but outside the dense candidates must not look unrelated (0)."""
+    from dataclasses import replace
+
+    lib, _, _, _ = indexed
+    question = "lactic acid 79 AD"  # bread is closest in meaning; only BM25 sees "79 AD"
+    every = {h.chunk_id: h.similarity for h in lib.search(question, k=100, mode="dense")}
+    saved = lib.retrieval_config
+    lib.retrieval_config = replace(saved, dense_candidates=1)
+    try:
+        hits = lib.search(question, k=3)  # a dense pool of only three candidates
+    finally:
+        lib.retrieval_config = saved
+    keyword_only = [h for h in hits if h.dense_rank is None]
+    assert keyword_only, "the test needs a hit that only BM25 found"
+    for h in keyword_only:
+        assert h.similarity is not None
+        assert abs(h.similarity - every[h.chunk_id]) < 1e-4
