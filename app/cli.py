@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", parents=[common], help="find passages (no model)")
-    p.add_argument("query")
+    p.add_argument("query", nargs="?")
+    p.add_argument("--queries", metavar="FILE",
+                   help="many queries, one per line or BEIR JSONL ({\"_id\", \"text\"}); with "
+                        "--json prints one {\"id\", \"query\", \"hits\"} object per line")
     p.add_argument("-k", type=int, default=5, help="number of results (default 5)")
     p.add_argument("--in", dest="scope", action="append", metavar="PATH",
                    help="only search these files/folders (repeatable)")
@@ -147,10 +150,34 @@ def cmd_index(args) -> int:
     return 0
 
 
+def read_queries(path: str) -> list[tuple[str, str]]:
+    """(id, text) pairs from plain lines (id = line number) or BEIR-style JSONL."""
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("{"):
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise HearthError(f"{path} line {n} is not valid JSON: {exc.msg}") from exc
+                text = obj.get("text") or obj.get("query") or ""
+                out.append((str(obj.get("_id", obj.get("id", n))), str(text)))
+            else:
+                out.append((str(n), line))
+    return out
+
+
 def cmd_search(args) -> int:
     scope = args.scope or None
     if scope and missing_paths(scope):
         return fail(args, "no such file or folder: " + ", ".join(missing_paths(scope)), 2)
+    if (args.query is None) == (args.queries is None):
+        return fail(args, "give one query, or --queries FILE", 2)
+    if args.queries is not None:
+        return search_many(args, scope)
     with open_library(args, "search") as lib:
         hits = lib.search(args.query, k=args.k, paths=scope, mode=args.mode)
     if not hits and not args.json:
@@ -159,6 +186,23 @@ def cmd_search(args) -> int:
     text = "\n".join(f"{i}. {Path(h.path).name}" + (f" p.{h.page}" if h.page else "")
                      + f"  ({h.score:.4f})\n   {h.text[:200].strip()}" for i, h in enumerate(hits, 1))
     emit(args, [h.to_json() for h in hits], text)
+    return 0
+
+
+def search_many(args, scope: list[str] | None) -> int:
+    """One process, one model load, many queries: what an evaluation needs (JSON lines out)."""
+    if not os.path.isfile(args.queries):
+        return fail(args, f"no such file: {args.queries}", 2)
+    queries = read_queries(args.queries)
+    with open_library(args, "search") as lib:
+        for qid, text in queries:
+            hits = lib.search(text, k=args.k, paths=scope, mode=args.mode)
+            if args.json:
+                row = {"id": qid, "query": text, "hits": [h.to_json() for h in hits]}
+                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                names = ", ".join(Path(h.path).name for h in hits[:5]) or "no matches"
+                sys.stdout.write(f"{qid}\t{text[:60]}\t{names}\n")
     return 0
 
 

@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("task", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--scifact", default=None, help="BEIR SciFact folder (corpus.jsonl ...)")
     parser.add_argument("--limit", type=int, default=None, help="SciFact: first N documents only")
-    parser.add_argument("--cli-check", type=int, default=3,
-                        help="SciFact: re-run N test queries through `hearth search --json`")
+    parser.add_argument("--cli-check", type=int, default=300,
+                        help="SciFact: re-run N test claims through `hearth search --queries`")
     parser.add_argument("--train", action="store_true",
                         help="SciFact: also score the train claims (the tuning set)")
     parser.add_argument("--rounds", type=int, default=2, help="A/B rounds for speed ratios")

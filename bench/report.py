@@ -69,6 +69,15 @@ def render(results: dict) -> str:
             a, b = hyb["halves"]
             row(f"| SciFact test nDCG@10, default, even / odd query halves | {_f(a)} / {_f(b)} | "
                 "spread = noise between settings | | |")
+        cli = sf.get("cli_check") or {}
+        if "ndcg@10_cli" in cli:
+            row(f"| SciFact recomputed from `hearth search --queries FILE -k {cli['k']} --json` "
+                f"({cli['claims']} claims) | {_f(cli['ndcg@10_cli'], 4)} | bench "
+                f"{_f(cli['ndcg@10_bench'], 4)}; top 10 identical {cli['top10_identical']}"
+                f"/{cli['claims']} (whole list {cli['whole_list_identical']}) | same figure | "
+                f"{_ok(cli['top10_identical'], cli['claims'])} |")
+        elif "error" in cli:
+            row(f"| SciFact CLI recomputation | failed: {cli['error'][:120]} | | | no |")
         idx = sf.get("index", {})
         if idx.get("reindex_fraction") is not None:
             row(f"| SciFact re-index of unchanged corpus ({idx.get('documents')} files) | "

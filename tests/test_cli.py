@@ -51,6 +51,32 @@ def test_search_json_shape(lib_dirs):
     assert out[0]["path"].endswith("volcanoes.pdf") and out[0]["page"] == 2
 
 
+def test_search_many_queries_matches_one_at_a_time(lib_dirs, tmp_path):
+    from corpus import QUESTIONS
+
+    docs, data = lib_dirs
+    questions = list(QUESTIONS)[:3]
+    jsonl = tmp_path / "queries.jsonl"
+    jsonl.write_text("".join(json.dumps({"_id": f"q{i}", "text": q}) + "\n"
+                             for i, q in enumerate(questions)) + "\n")
+    rows = [json.loads(line) for line in
+            hearth("search", "--queries", jsonl, "-k", "4", "--json", data=data).stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["q0", "q1", "q2"]
+    assert [r["query"] for r in rows] == questions
+    single = json.loads(hearth("search", questions[1], "-k", "4", "--json", data=data).stdout)
+    assert rows[1]["hits"] == single
+    plain = tmp_path / "queries.txt"
+    plain.write_text("\n".join(questions) + "\n")
+    text = hearth("search", "--queries", plain, data=data).stdout.splitlines()
+    assert len(text) == 3 and text[0].startswith("1\t") and "volcanoes.pdf" in text[0]
+    both = hearth("search", "x", "--queries", plain, data=data, check=False)
+    assert both.returncode == 2 and "one query" in both.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"_id": 1, "text": \n')
+    broken = hearth("search", "--queries", bad, data=data, check=False)
+    assert broken.returncode == 1 and "line 1" in broken.stderr
+
+
 def test_ask_json_shape_and_citation(lib_dirs):
     docs, data = lib_dirs
     out = json.loads(hearth("ask", "How many basalt columns make up the Giant's Causeway?",
