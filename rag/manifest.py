@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS documents (
     updated_at REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS documents_status ON documents(status);
+CREATE INDEX IF NOT EXISTS documents_size ON documents(size);
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
     chunk_id TEXT UNIQUE NOT NULL,
@@ -113,12 +114,26 @@ class Manifest:
     def under(self, path: str) -> list[DocumentRecord]:
         """Documents at `path` or anywhere below it (as a folder)."""
         prefix = path.rstrip("/") + "/"
+        # A range on the unique path index ("a/" <= p < "a0", '0' follows '/'): a lookup, not a
+        # scan, which matters when the watcher asks this for every new file in a big library.
+        upper = prefix[:-1] + chr(ord("/") + 1)
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM documents WHERE path = ? OR substr(path, 1, ?) = ? ORDER BY path",
-                (path, len(prefix), prefix),
+                "SELECT * FROM documents WHERE path = ? OR (path >= ? AND path < ?) ORDER BY path",
+                (path, prefix, upper),
             ).fetchall()
         return [DocumentRecord(*r) for r in rows]
+
+    def with_sizes(self, sizes: set[int]) -> list[DocumentRecord]:
+        """Documents whose recorded file size is one of `sizes` (indexed lookup)."""
+        out: list[DocumentRecord] = []
+        values = sorted(int(v) for v in sizes)
+        with self._lock:
+            for i in range(0, len(values), 500):
+                part = values[i:i + 500]
+                out += [DocumentRecord(*r) for r in self._db.execute(
+                    f"SELECT * FROM documents WHERE size IN ({','.join('?' * len(part))})", part)]
+        return out
 
     def upsert(self, path: str, *, status: str, title: str = "", sha256: str = "", size: int = 0,
                mtime: float = 0.0, reason: str = "") -> int:

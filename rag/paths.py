@@ -10,6 +10,12 @@ from rag.errors import HearthError
 APP_NAME = "Hearth"
 
 
+def is_under(path: str, folder: str) -> bool:
+    """`path` is `folder` itself or inside it: compared by path parts, so /a/bc is not under /a/b."""
+    folder = folder.rstrip(os.sep) or os.sep
+    return path == folder or path.startswith(folder if folder == os.sep else folder + os.sep)
+
+
 def default_data_dir() -> Path:
     env = os.environ.get("HEARTH_DATA_DIR")
     if env:

@@ -185,6 +185,9 @@ def test_stop_interrupts_a_long_answer_within_half_a_second(qtbot, window):
     assert "stopped" in widget.status.text()
     saved = window.history.messages(window.chat.conversation_id)[-1]
     assert saved.role == "assistant" and saved.content == widget.text()
+    final = op.result  # the stream's own final answer: what is shown and saved after Stop
+    assert final is not None and final.cancelled and final.answer
+    assert saved.content == final.answer
     assert window.chat.send_button.isEnabled() and not window.chat.stop_button.isEnabled()
 
 

@@ -24,6 +24,29 @@ def test_documents_round_trip_and_counts(tmp_path):
     m.close()
 
 
+def test_under_and_sizes_are_index_lookups_with_exact_edges(tmp_path):
+    m = Manifest(tmp_path / "lib.sqlite3")
+    paths = ["/d", "/d-x/a", "/d.txt", "/d/a", "/d/z/z", "/d0/a", "/e/a", "/dd/a"]
+    for i, p in enumerate(paths):
+        m.upsert(p, status="indexed", size=100 + i % 3)
+    assert [r.path for r in m.under("/d")] == ["/d", "/d/a", "/d/z/z"]
+    assert [r.path for r in m.under("/d/")] == ["/d/a", "/d/z/z"]
+    assert len(m.under("/")) == len(paths)
+    assert sorted(r.path for r in m.with_sizes({100})) == sorted(paths[0::3])
+    assert m.with_sizes(set()) == [] and m.with_sizes({7}) == []
+    seen: list[str] = []  # the statements the two methods really run, parameters filled in
+    m._db.set_trace_callback(seen.append)
+    m.under("/d")
+    m.with_sizes({100, 101})
+    m._db.set_trace_callback(None)
+    selects = [q for q in seen if q.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 2
+    for sql in selects:
+        plan = " ".join(str(r[-1]) for r in m._db.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "INDEX" in plan and "SCAN documents" not in plan, plan
+    m.close()
+
+
 def test_replace_chunks_swaps_atomically_and_keyword_search(tmp_path):
     m = Manifest(tmp_path / "lib.sqlite3")
     a = m.upsert("/a.txt", status="indexing")

@@ -289,9 +289,16 @@ class ChatPanel(QWidget):
 
     def _on_cancelled(self) -> None:
         w = self._answer_widget
-        if w is not None:
-            w.set_status("stopped")
-            self._save_answer(w, w.sources.sources(), self.backend.model_name)
+        if w is None:
+            return
+        final = getattr(self.op, "result", None)
+        if getattr(final, "answer", None) is not None:
+            # The stream ended cleanly after Stop: keep its final answer (repetition trimmed,
+            # citations marked), not the raw text streamed so far.
+            self._on_answer(final)
+            return
+        w.set_status("stopped")
+        self._save_answer(w, w.sources.sources(), self.backend.model_name)
 
     def _on_failed(self, message: str) -> None:
         w = self._answer_widget

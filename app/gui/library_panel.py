@@ -6,7 +6,6 @@ folder of thousands of files still costs the GUI ~25 redraws a second at most.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -29,6 +28,7 @@ from app.gui.backend import Backend
 from app.gui.buttons import make_button
 from app.gui.ops import Operation
 from app.gui.watch_panel import WatchedFoldersView
+from rag.paths import is_under
 
 SUPPORTED = "Documents (*.pdf *.docx *.txt *.md *.markdown *.html *.htm *.rst *.csv);;All files (*)"
 
@@ -185,7 +185,7 @@ class LibraryPanel(QWidget):
             return None
         op = self.backend.forget(paths)
         watched = [f.path for f in self.backend.watch.folders
-                   if any(p == f.path or p.startswith(f.path + os.sep) for p in paths)]
+                   if any(is_under(p, f.path) for p in paths)]
         note = (" They are inside a watched folder: stop watching it to keep them out, or they "
                 "come back when their files change or Hearth restarts.") if watched else ""
         op.succeeded.connect(lambda n: self.status_message.emit(f"Removed {n} document(s).{note}"))

@@ -10,6 +10,7 @@ import os
 from pathlib import PurePath
 
 from rag.loaders import is_supported
+from rag.paths import is_under
 
 # Browsers and download tools write here first and rename when complete.
 PARTIAL_SUFFIXES = frozenset({".part", ".crdownload", ".tmp", ".temp", ".download", ".partial",
@@ -61,7 +62,7 @@ class PathFilter:
 
     def excluded(self, path: str) -> bool:
         path = os.path.normpath(path)
-        return any(path == e or path.startswith(e + os.sep) for e in self.exclude)
+        return any(is_under(path, e) for e in self.exclude)
 
     def dir_ok(self, path: str) -> bool:
         """A directory is descended into unless it (or a parent below the root) is hidden."""

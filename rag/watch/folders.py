@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import HearthError
-from rag.paths import private_file
+from rag.paths import is_under, private_file
 
 FILENAME = "watched.json"
 SCHEMA_VERSION = 1
@@ -106,9 +106,9 @@ class FolderStore:
             for other in self._folders:
                 if p == other:
                     return WatchedFolder(**vars(self._folders[p])), []
-                if p.startswith(other + os.sep):
+                if is_under(p, other):
                     raise HearthError(f"{p} is already watched as part of {other}.")
-            absorbed = [o for o in self._folders if o.startswith(p + os.sep)]
+            absorbed = [o for o in self._folders if o != p and is_under(o, p)]
             for o in absorbed:
                 del self._folders[o]
             folder = WatchedFolder(path=p, device=device_of(p))

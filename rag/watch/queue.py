@@ -11,11 +11,11 @@ moved paths still apply to the right place.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 
+from rag.paths import is_under
 from rag.watch.stability import StabilityTracker
 
 UPSERT, DELETE, SCAN = "upsert", "delete", "scan"
@@ -49,10 +49,6 @@ class _Item:
     kind: str
     last_event: float
     first_event: float
-
-
-def _under(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith(prefix + os.sep)
 
 
 class ChangeQueue:
@@ -110,11 +106,11 @@ class ChangeQueue:
             self.events_seen += 1
             for m in self._moves:
                 # watchdog follows a folder move with synthetic moves of its contents: drop them
-                if m.is_dir and _under(src, m.src) and _under(dest, m.dest) and \
+                if m.is_dir and is_under(src, m.src) and is_under(dest, m.dest) and \
                         src[len(m.src):] == dest[len(m.dest):]:
                     return
             # Pending work on the source now belongs to the destination.
-            for path in [p for p in self._items if _under(p, src)]:
+            for path in [p for p in self._items if is_under(p, src)]:
                 item = self._items.pop(path)
                 self._items[dest + path[len(src):]] = item
             # A pending delete of the destination is superseded: the move replaces it.
@@ -143,10 +139,10 @@ class ChangeQueue:
     def discard_under(self, folder: str) -> None:
         """Drop pending work for a folder that is no longer watched."""
         with self._cond:
-            for path in [p for p in self._items if _under(p, folder)]:
+            for path in [p for p in self._items if is_under(p, folder)]:
                 del self._items[path]
-            self._moves = [m for m in self._moves if not (_under(m.src, folder)
-                                                          and _under(m.dest, folder))]
+            self._moves = [m for m in self._moves if not (is_under(m.src, folder)
+                                                          and is_under(m.dest, folder))]
 
     def take_ready(self) -> Batch:
         """Remove and return what is ready now (settled files, due deletes, all moves)."""

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from rag.paths import is_under
 from rag.watch.filters import PathFilter
 
 FINAL = ("indexed", "skipped", "failed")
@@ -32,8 +33,7 @@ def records_under(lib, path: str) -> list:
     manifest = getattr(lib, "manifest", None)
     if manifest is not None and hasattr(manifest, "under"):
         return manifest.under(path)
-    prefix = path.rstrip(os.sep) + os.sep
-    return [r for r in lib.documents() if r.path == path or r.path.startswith(prefix)]
+    return [r for r in lib.documents() if is_under(r.path, path)]
 
 
 def record_sha(rec) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from rag.cancel import CancelToken
 from rag.errors import HearthError
+from rag.paths import is_under
 from rag.types import IndexProgress
 from rag.watch.filters import PathFilter
 from rag.watch.folders import (
@@ -145,7 +146,7 @@ class WatchService:
         """Persist, watch and index a folder. Running: indexing happens on the worker (returns at
         once; see `wait_idle`). Not running: indexes now, on the caller's thread."""
         p = normalize(path)
-        if p == self.data_dir or p.startswith(self.data_dir + os.sep):
+        if is_under(p, self.data_dir):
             raise HearthError("The library's own data folder cannot be watched.")
         folder, absorbed = self.store.add(p)
         self._sync_roots()
@@ -268,7 +269,7 @@ class WatchService:
     def _root_of(self, path: str) -> WatchedFolder | None:
         best = None
         for f in self.store.list():
-            if (path == f.path or path.startswith(f.path + os.sep)) and \
+            if is_under(path, f.path) and \
                     (best is None or len(f.path) > len(best.path)):
                 best = f
         return best

@@ -11,6 +11,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from rag.paths import is_under
+
 # What a stat says about a file, for change detection: (size, mtime_ns); None = gone.
 Signature = tuple[int, int] | None
 
@@ -75,8 +77,7 @@ class StabilityTracker:
 
     def rename(self, old: str, new: str) -> None:
         with self._lock:
-            prefix = old + os.sep
-            for key in [k for k in self._seen if k == old or k.startswith(prefix)]:
+            for key in [k for k in self._seen if is_under(k, old)]:
                 self._seen[new + key[len(old):]] = self._seen.pop(key)
 
     def __len__(self) -> int:

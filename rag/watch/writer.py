@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from rag.cancel import CancelToken
+from rag.paths import is_under
 from rag.types import IndexProgress
 from rag.watch.filters import PathFilter
 from rag.watch.queue import Batch
@@ -93,7 +94,7 @@ class SyncWriter:
             batch.upserts = [p for p in batch.upserts if p not in paired_new]
             scanned = [p for p in scanned if p not in paired_new]
             gone = [r.path for r in vanished.values()
-                    if r.path not in paired_old and any(_under(r.path, d) for d in deletes)]
+                    if r.path not in paired_old and any(is_under(r.path, d) for d in deletes)]
             self.forget_all(collapse_missing(gone))
         for path in scanned:
             self.requeue(path, False)  # files found in a new folder settle like any other new file
@@ -114,9 +115,11 @@ class SyncWriter:
                 sizes.add(os.stat(path).st_size)
         if not sizes:
             return []
-        return [r for r in self.lib.documents()
-                if r.size in sizes and r.status in FINAL and not os.path.exists(r.path)
-                and self.root_present(r.path)]
+        manifest = getattr(self.lib, "manifest", None)
+        same_size = (manifest.with_sizes(sizes) if hasattr(manifest, "with_sizes")
+                     else [r for r in self.lib.documents() if r.size in sizes])
+        return [r for r in same_size
+                if r.status in FINAL and not os.path.exists(r.path) and self.root_present(r.path)]
 
     def _expand_scans(self, scans: list[str]) -> list[str]:
         files: list[str] = []
@@ -145,7 +148,3 @@ class SyncWriter:
                 ready.append(path)
         if not cancel.cancelled:
             self._index(ready, cancel)
-
-
-def _under(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith(prefix + os.sep)
