@@ -257,7 +257,6 @@ def cmd_ask(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from rag.embeddings import BUNDLED_MODEL_ID
     from rag.library import MANIFEST_NAME
     from rag.lock import LOCK_NAME, holder_info
     from rag.manifest import Manifest
@@ -265,19 +264,24 @@ def cmd_status(args) -> int:
 
     data_dir = resolve_data_dir(args.data_dir)
     counts = {"documents": 0, "chunks": 0, "by_status": {}}
+    model = None  # what this library's vectors were made with; None before the first index
     if (data_dir / MANIFEST_NAME).exists():  # read-only use: no writer lock needed
         manifest = Manifest(data_dir / MANIFEST_NAME)
         try:
             counts = manifest.counts()
+            model = manifest.get_meta("embedding_model")
         finally:
             manifest.close()
     holder = holder_info(data_dir / LOCK_NAME)
     payload = {"documents": counts["documents"], "chunks": counts["chunks"],
                "by_status": counts["by_status"], "data_dir": str(data_dir),
-               "embedding_model": BUNDLED_MODEL_ID, "in_use_by": holder.get("owner")}
+               "embedding_model": model, "in_use_by": holder.get("owner")}
     by = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_status"].items())) or "empty"
+    shown = ("none yet (nothing indexed)" if not counts["chunks"]
+             else "not recorded yet (noted at the next search or index)")  # older libraries
     emit(args, payload, f"Library: {data_dir}\nDocuments: {counts['documents']} ({by})\n"
-                        f"Chunks: {counts['chunks']}\nEmbedding model: {BUNDLED_MODEL_ID}")
+                        f"Chunks: {counts['chunks']}\n"
+                        f"Embedding model: {model or shown}")
     return 0
 
 

@@ -61,6 +61,10 @@ class Library:
                 if self._store is None:
                     self._store = ChromaStore(self.data_dir / CHROMA_DIR,
                                               model_id=self.embedder.model_id, dim=self.embedder.dim)
+                    # The store has checked the model; note it where `hearth status` can read
+                    # it without importing chromadb.
+                    if self.manifest.get_meta("embedding_model") != self._store.model_id:
+                        self.manifest.set_meta("embedding_model", self._store.model_id)
         return self._store
 
     def _indexer(self):

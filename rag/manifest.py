@@ -95,6 +95,15 @@ class Manifest:
         self._df_cache: dict[str, int] = {}  # term -> chunks containing it; cleared on writes
         self._chunk_count: int | None = None  # likewise
 
+    # -- library facts ---------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     # -- documents -------------------------------------------------------------------------------
     def get(self, path: str) -> DocumentRecord | None:
         row = self._one("SELECT * FROM documents WHERE path = ?", (path,))

@@ -89,6 +89,14 @@ def test_ask_json_shape_and_citation(lib_dirs):
     assert [s["n"] for s in out["sources"]] == list(range(1, len(out["sources"]) + 1))
 
 
+def test_status_of_an_empty_folder_creates_nothing_and_names_no_model(tmp_path):
+    data = tmp_path / "fresh"
+    st = json.loads(hearth("status", "--json", data=data).stdout)
+    assert st["documents"] == 0 and st["embedding_model"] is None
+    assert not (data / "library.sqlite3").exists()
+    assert "none yet" in hearth("status", data=data).stdout
+
+
 def test_status_and_forget(lib_dirs, tmp_path):
     docs, data = lib_dirs
     st = json.loads(hearth("status", "--json", data=data).stdout)
