@@ -132,26 +132,57 @@ def test_status_and_forget_make_no_network_calls(docs, indexed, tmp_path):
 
 
 GUI_DRIVER = """
-import os, sys
+import json, os, sys
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 from app.gui.launch import application
 from app.main import main
+
 app = application(["hearth"])
-QTimer.singleShot(int(os.environ["HEARTH_QUIT_AFTER_MS"]), app.quit)
+asked = []
+
+def report(tag, payload):
+    print(tag + " " + json.dumps(payload), flush=True)
+    app.quit()
+
+def ask_when_ready():
+    from app.gui.window import MainWindow
+    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+    if asked or not windows or windows[0].backend._lib is None:
+        return
+    window = windows[0]
+    asked.append(True)
+    window.chat.input.setPlainText(os.environ["HEARTH_TEST_QUESTION"])
+    window.send_action.trigger()  # the same action as Ctrl+Return
+    op = window.chat.op
+    op.succeeded.connect(lambda a: report("ANSWER", {
+        "answer": a.answer, "model": a.model, "sources": [s.text for s in a.sources]}))
+    op.failed.connect(lambda message: report("FAILED", message))
+
+poll = QTimer()
+poll.timeout.connect(ask_when_ready)
+poll.start(100)
 sys.exit(main([]))
 """
 
 
 def test_gui_session_makes_no_network_calls(indexed, tmp_path):
-    """`hearth` with no arguments (offscreen): window, library and model load, then quit.
+    """`hearth` with no arguments (offscreen): the window opens the library, a question is sent
+    through the chat box, the model loads and answers, and only then does the app quit.
 
-    Why a driver: the GUI has no quit-after flag yet; the driver only pre-creates the
-    QApplication with a quit timer, then calls the same `app.main.main([])` that the
-    `hearth` console script calls (which installs the guard and runs the GUI).
+    The driver pre-creates the QApplication and a timer that waits for the library, then calls
+    the same `app.main.main([])` as the `hearth` console script (which installs the guard).
+    HEARTH_QUIT_AFTER_MS is only a safety net for a hung session.
     """
     run = traced([sys.executable, "-c", GUI_DRIVER], indexed, tmp_path / "gui.trace",
-                 timeout=180, QT_QPA_PLATFORM="offscreen", HEARTH_QUIT_AFTER_MS="15000")
+                 timeout=400, QT_QPA_PLATFORM="offscreen", HEARTH_QUIT_AFTER_MS="300000",
+                 HEARTH_TEST_QUESTION=QUESTION)
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith(("ANSWER ", "FAILED "))]
+    assert lines and lines[0].startswith("ANSWER "), run.stdout[-2000:] + run.stderr[-2000:]
+    answer = json.loads(lines[0][len("ANSWER "):])
+    assert answer["answer"].strip() and answer["model"]
+    assert any(MARKER in text for text in answer["sources"])
 
 
 # -- no network at all: a namespace with no interfaces ----------------------------------------
