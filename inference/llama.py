@@ -84,7 +84,7 @@ class LlamaChatModel:
         import llama_cpp
 
         try:
-            with _native_stderr_captured(enabled=not verbose) as log:
+            with _native_log_captured(enabled=not verbose) as log:
                 self._llm = llama_cpp.Llama(
                     model_path=str(self.path),
                     n_ctx=n_ctx,
@@ -251,37 +251,18 @@ class _Captured:
 
 
 @contextmanager
-def _native_stderr_captured(enabled: bool = True):
-    """Send llama.cpp's C-level stderr chatter to a temp file (kept for error messages).
+def _native_log_captured(enabled: bool = True):
+    """Collect llama.cpp's own log lines (kept for error messages) through its log callback.
 
-    llama-cpp-python's verbose=False silences model loading but not context creation.
+    Why the callback and not fd 2: redirecting the process's stderr would also swallow what
+    other threads print while a model loads. Why at all: llama-cpp-python maps ggml's log
+    levels wrongly, so with verbose=False llama.cpp's error lines would be dropped and the
+    reason a model or adapter was refused would be lost.
     """
     box = _Captured()
     if not enabled:
         yield box
         return
-    import sys
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield box
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            box.text = tmp.read()[-8000:].decode("utf-8", errors="replace")
-
-
-def _lora_error(load) -> str:
-    """Run `load` with llama.cpp's log captured; return its 'failed to apply lora' reason.
-
-    Why: llama-cpp-python maps ggml's log levels wrongly, so with verbose=False llama.cpp's own
-    error lines are dropped and the reason an adapter was refused would be lost.
-    """
     import ctypes
 
     import llama_cpp
@@ -295,20 +276,34 @@ def _lora_error(load) -> str:
 
     llama_cpp.llama_log_set(collect, ctypes.c_void_p(0))
     try:
+        yield box
+    finally:
+        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+        box.text = "".join(lines)[-8000:]
+
+
+def _lora_error(load) -> str:
+    """Run `load` with llama.cpp's log captured; return its 'failed to apply lora' reason."""
+    import llama_cpp
+
+    with _native_log_captured() as log:
         adapter = load()
         if adapter:
             llama_cpp.llama_adapter_lora_free(adapter)
-    finally:
-        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
     reasons = [ln.split("failed to apply lora adapter: ")[-1].strip()
-               for ln in "".join(lines).splitlines() if "failed to apply lora adapter" in ln]
+               for ln in log.text.splitlines() if "failed to apply lora adapter" in ln]
     return reasons[-1][:300] if reasons else ""
 
 
 def _last_error_line(text: str) -> str:
+    """The most telling line of llama.cpp's log: its last 'error', else 'failed', line."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "error" in ln.lower() or "failed" in ln.lower()]
-    return (errors or lines or [""])[-1][:300]
+    errors = [ln for ln in lines if "error" in ln.lower()]
+    failed = [ln for ln in lines if "failed" in ln.lower()]
+    pick = (errors or failed or lines or [""])[-1]
+    if "error loading model" in pick:  # "llama_model_load: error loading model: <why>"
+        pick = pick.rsplit("error loading model", 1)[-1].lstrip(": ") or pick
+    return pick[:300]
 
 
 def _simplify_roles(messages: list[dict]) -> list[dict]:

@@ -126,6 +126,20 @@ def test_valid_header_that_llama_cpp_rejects_is_caught_by_probe(tmp_path):
         load_model(str(path))
 
 
+@pytest.mark.slow
+def test_llama_cpp_refusal_names_its_reason(tmp_path, capfd):
+    """Loaded directly (no probe), the error carries llama.cpp's own reason, caught through its
+    log callback; nothing is printed to, or taken from, the process's stderr."""
+    from inference.llama import LlamaChatModel
+
+    path = write_tiny_gguf(tmp_path / "hollow.gguf", arch="llama")
+    with pytest.raises(ModelError) as err:
+        LlamaChatModel(str(path))
+    assert "could not load hollow.gguf" in str(err.value)
+    assert "key not found in model" in str(err.value)
+    assert capfd.readouterr().err == ""
+
+
 def test_directory_is_not_a_model(tmp_path):
     d = tmp_path / "dir.gguf"
     d.mkdir()
