@@ -136,6 +136,7 @@ def cmd_index(args) -> int:
     with open_library(args, "index") as lib:
         bar = TerminalProgress(enabled=not args.json and sys.stderr.isatty())
         resumed = lib.resume(progress=bar.update) if lib.unfinished() else None
+        watched_folders(lib.data_dir, "include", args.paths)  # added again: watch them again
         report = lib.index(args.paths, progress=bar.update)
         bar.close()
     payload = report.to_json()
@@ -295,8 +296,24 @@ def cmd_forget(args) -> int:
             emit(args, {"forgotten": n, "all": True}, f"Deleted all data in {lib.data_dir}.")
             return 0
         unknown = [p for p in args.paths if not lib.doc_ids_for([p])]
+        kept_out = watched_folders(lib.data_dir, "exclude", args.paths)
         forgotten = lib.forget_many(args.paths)  # one scrub for all of them
-    emit(args, {"forgotten": forgotten, "not_in_library": unknown},
+    emit(args, {"forgotten": forgotten, "not_in_library": unknown, "kept_out": kept_out},
          f"Forgot {forgotten} document(s)."
-         + (f" Not in the library: {', '.join(unknown)}" if unknown else ""))
+         + (f" Not in the library: {', '.join(unknown)}" if unknown else "")
+         + (" Kept out of their watched folder until added again: " + ", ".join(kept_out)
+            if kept_out else ""))
     return 0
+
+
+def watched_folders(data_dir, action: str, paths: list[str]) -> list[str]:
+    """Exclude paths from (or include them in) their watched folders, if any are watched.
+
+    Why here too: a file forgotten from the CLI would otherwise come back the next time the
+    watcher runs. Safe without the watcher: whoever writes the library holds its lock."""
+    from rag.watch.folders import FILENAME, FolderStore
+
+    if not (Path(data_dir) / FILENAME).exists():
+        return []
+    store = FolderStore(data_dir)
+    return store.exclude(paths) if action == "exclude" else store.include(paths)

@@ -153,6 +153,7 @@ def cmd_list(args) -> int:
         lines.append(f"{f.state:<8} {f.path}")
         if f.notice:
             lines.append(f"         {f.notice}")
+        lines += [f"         kept out (removed): {e}" for e in f.excluded]
     _out(args, None, "\n".join(lines))
     return 0
 

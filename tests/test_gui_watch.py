@@ -102,6 +102,37 @@ def test_reindex_forces_a_fresh_read_and_keeps_the_document(qtbot, env):
     assert after.id == before.id and after.status == "indexed" and after.chunks == before.chunks
 
 
+def test_removed_document_in_a_watched_folder_stays_removed(qtbot, env):
+    window, root = env["window"], env["root"]
+    private = root / "notes" / "private.txt"
+    private.write_text("A diary entry the user does not want in the library.\n")
+    qtbot.waitUntil(lambda: (d := _doc(window, private)) is not None and d.status == "indexed",
+                    timeout=60_000)
+    qtbot.waitUntil(lambda: _listed(window, private), timeout=10_000)
+    messages: list[str] = []
+    window.library.status_message.connect(messages.append)
+    tree = window.library.tree
+    for i in range(tree.topLevelItemCount()):
+        item = tree.topLevelItem(i)
+        item.setSelected(item.data(0, Qt.ItemDataRole.UserRole) == str(private.resolve()))
+    op = window.library.remove_selected()
+    assert op is not None
+    qtbot.waitUntil(lambda: op.done, timeout=30_000)
+    assert op.state is State.SUCCEEDED, op.error
+    assert messages and "stay out of their watched folder" in messages[-1]
+    with open(private, "a") as fh:  # an edit would have brought it back before
+        fh.write("Another entry.\n")
+    control = root / "notes" / "after-removal.txt"
+    control.write_text("Written after the diary was edited: indexed after it.\n")
+    qtbot.waitUntil(lambda: _doc(window, control) is not None, timeout=60_000)
+    assert _doc(window, private) is None and not _listed(window, private)
+    folders = window.backend.watch.refresh()
+    qtbot.waitUntil(lambda: folders.done, timeout=10_000)
+    assert [f.excluded for f in folders.result] == [[str(private.resolve())]]
+    row = window.library.watched.list.topLevelItem(0)
+    assert "Kept out" in row.toolTip(0) and str(private.resolve()) in row.toolTip(0)
+
+
 def test_missing_folder_keeps_documents_until_forgotten(qtbot, env):
     window, root = env["window"], env["root"]
     view = window.library.watched

@@ -51,6 +51,33 @@ def test_add_list_run_once_remove(tmp_path, capsys):
     assert run_cli(["watch", "remove", str(docs), *base]) == 1  # not watched any more
 
 
+def test_forget_inside_a_watched_folder_keeps_it_out_until_indexed_again(tmp_path, capsys):
+    data, docs = tmp_path / "data", tmp_path / "docs"
+    docs.mkdir()
+    (docs / "keep.txt").write_text("Puffins nest in burrows on cliff tops.")
+    gone = docs / "gone.txt"
+    gone.write_text("Gannets dive into the sea from thirty metres.")
+    base = ["--data-dir", str(data)]
+    assert run_cli(["watch", "add", str(docs), *base, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["indexed"] == 2
+
+    assert run_cli(["forget", str(gone), *base, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["forgotten"] == 1 and out["kept_out"] == [str(gone)]
+    gone.write_text("Gannets dive into the sea from thirty metres, edited.")
+    assert run_cli(["watch", "run", "--once", *base]) == 0  # reconciles the folder
+    capsys.readouterr()
+    assert run_cli(["status", *base, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 1
+    assert run_cli(["watch", "list", *base]) == 0
+    assert f"kept out (removed): {gone}" in capsys.readouterr().out
+
+    assert run_cli(["index", str(gone), *base, "--json"]) == 0  # added again by hand
+    assert json.loads(capsys.readouterr().out)["indexed"] == 1
+    assert run_cli(["watch", "list", *base, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["excluded"] == []
+
+
 def test_run_watches_until_ctrl_c(tmp_path):
     data, docs = tmp_path / "data", tmp_path / "docs"
     docs.mkdir()

@@ -172,6 +172,38 @@ def test_folder_store_persists_privately_and_atomically(tmp_path):
     assert FolderStore(data).remove(docs) and FolderStore(data).list() == []
 
 
+def test_folder_store_exclusions_persist_merge_and_undo(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    docs = tmp_path / "docs"
+    (docs / "sub" / "deep").mkdir(parents=True)
+    store = FolderStore(data)
+    store.add(docs / "sub")
+    assert store.exclude([docs / "sub" / "deep" / "a.txt", tmp_path / "elsewhere.txt",
+                          docs / "sub"]) == [str(docs / "sub" / "deep" / "a.txt")]
+    store.add(docs)  # absorbing the subfolder keeps what was kept out of it
+    assert store.excluded() == [str(docs / "sub" / "deep" / "a.txt")]
+    assert store.exclude([docs / "sub" / "deep"]) == [str(docs / "sub" / "deep")]
+    assert store.excluded() == [str(docs / "sub" / "deep")]  # the folder covers its file
+    assert store.exclude([docs / "sub" / "deep" / "b.txt"]) == []  # already covered
+    again = FolderStore(data)
+    assert [f.excluded for f in again.list()] == [[str(docs / "sub" / "deep")]]
+    assert again.list()[0].to_json()["excluded"] == [str(docs / "sub" / "deep")]
+    assert again.include([docs / "sub"]) == [str(docs / "sub" / "deep")]
+    assert FolderStore(data).excluded() == []
+
+
+def test_filter_says_why_a_removed_path_is_skipped(tmp_path):
+    f = PathFilter([str(tmp_path)], exclude=[str(tmp_path / "data")],
+                   removed=[str(tmp_path / "old")])
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "x.txt").write_text("kept out")
+    (tmp_path / "new.txt").write_text("wanted")
+    assert "removed from the library" in f.reason(str(tmp_path / "old" / "x.txt"))
+    assert "data folder" in f.reason(str(tmp_path / "data" / "y.txt"))
+    assert [p for p, _ in f.walk(str(tmp_path))] == [str(tmp_path / "new.txt")]
+
+
 def test_filesystem_type_from_mount_table():
     mounts = ("/dev/sda1 / ext4 rw 0 0\n"
               "server:/export /mnt/nas nfs4 rw 0 0\n"

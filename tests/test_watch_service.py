@@ -283,3 +283,44 @@ def test_pause_and_resume_catches_up(env):
     env.svc.set_paused(env.docs, False)
     wait_for(lambda: indexed(env.lib, late))
     assert env.svc.folders()[0].state == "watching"
+
+
+def test_removed_documents_stay_removed_until_added_again(env, real_embedder):
+    (env.docs / "sub").mkdir()
+    gone = env.docs / "gone.txt"
+    gone.write_text("Notes about quokkas that the user removes.")
+    inner = env.docs / "sub" / "inner.txt"
+    inner.write_text("Notes about wombats in a removed subfolder.")
+    env.svc.add_folder(env.docs)
+    env.svc.start()
+    wait_for(lambda: indexed(env.lib, gone) and indexed(env.lib, inner))
+    assert env.svc.exclude([str(gone), str(env.docs / "sub")]) == [
+        str(gone), str(env.docs / "sub")]
+    env.lib.forget_many([str(gone), str(env.docs / "sub")])
+    # Edits, new files in the removed folder and a control file in the watched one.
+    with open(gone, "a") as fh:
+        fh.write("\nAn edit after removal.")
+    (env.docs / "sub" / "later.txt").write_text("A new file in the removed subfolder.")
+    control = env.docs / "control.txt"
+    control.write_text("A new note about echidnas.")
+    wait_for(lambda: indexed(env.lib, control))
+    assert env.svc.wait_idle(20)
+    held = set(docs_by_path(env.lib))
+    assert held == {str(control)}
+    env.svc.stop()
+    # A restart reconciles the folder from disk: the exclusions were saved with it.
+    svc = WatchService(env.lib, **FAST)
+    try:
+        svc.start()
+        assert svc.wait_idle(30)
+        assert set(docs_by_path(env.lib)) == {str(control)}
+        # Added again by hand: the exclusion goes, and the watcher follows the file again.
+        assert svc.include([str(gone)]) == [str(gone)]
+        env.lib.index([str(gone)])
+        before = docs_by_path(env.lib)[str(gone)].sha256
+        with open(gone, "a") as fh:
+            fh.write("\nAnd an edit after it came back.")
+        wait_for(lambda: docs_by_path(env.lib)[str(gone)].sha256 != before)
+        assert str(inner) not in docs_by_path(env.lib)  # still kept out
+    finally:
+        svc.stop()

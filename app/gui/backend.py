@@ -159,6 +159,7 @@ class Backend(QObject):
 
         def job(op: Operation):
             lib = self._require_lib()
+            self.watch.let_in(paths)  # added again by hand: watched folders may track them
             report = yield from lib.iter_index(paths, cancel=op.cancel_token)
             return report
 
@@ -176,6 +177,7 @@ class Backend(QObject):
     def forget(self, paths: list[str]) -> Operation:
         def job(_op: Operation) -> int:
             lib = self._require_lib()
+            self.watch.keep_out(paths)  # first, so no watch event can bring them back
             return lib.forget_many(paths)
 
         op = self.writer.run("remove", job, exclusive=True)

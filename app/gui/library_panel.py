@@ -186,8 +186,8 @@ class LibraryPanel(QWidget):
         op = self.backend.forget(paths)
         watched = [f.path for f in self.backend.watch.folders
                    if any(is_under(p, f.path) for p in paths)]
-        note = (" They are inside a watched folder: stop watching it to keep them out, or they "
-                "come back when their files change or Hearth restarts.") if watched else ""
+        note = (" They stay out of their watched folder until you add them again."
+                if watched else "")
         op.succeeded.connect(lambda n: self.status_message.emit(f"Removed {n} document(s).{note}"))
         op.failed.connect(self.status_message)
         return op

@@ -102,6 +102,17 @@ class WatchControl(QObject):
 
         return self._folder_op(f"stop watching {path}", job)
 
+    def keep_out(self, paths: list[str]) -> list[str]:
+        """Any thread: paths removed from the library stay out of their watched folders (the
+        service's folder list and filter are thread-safe). Returns the paths now kept out."""
+        service = self._service
+        return service.exclude(paths) if service is not None else []
+
+    def let_in(self, paths: list[str]) -> list[str]:
+        """Any thread: undo `keep_out` for paths the user adds to the library again."""
+        service = self._service
+        return service.include(paths) if service is not None else []
+
     def set_paused(self, path: str, paused: bool) -> Operation:
         def job(_op: Operation) -> list:
             service = self._require()

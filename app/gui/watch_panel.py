@@ -94,7 +94,10 @@ class WatchedFoldersView(QWidget):
             item = QTreeWidgetItem([Path(f.path).name or f.path, STATE_TEXT.get(f.state, f.state)])
             item.setData(0, Qt.ItemDataRole.UserRole, f.path)
             item.setData(1, Qt.ItemDataRole.UserRole, f.state)
-            item.setToolTip(0, f.path)
+            kept_out = list(getattr(f, "excluded", []) or [])
+            item.setToolTip(0, f.path + ("\n\nKept out (you removed them; add them again to "
+                                         "include them):\n" + "\n".join(kept_out)
+                                         if kept_out else ""))
             item.setToolTip(1, f.notice or f.state)
             self.list.addTopLevelItem(item)
             if f.path == selected:

@@ -45,12 +45,15 @@ class PathFilter:
 
     `roots` are the watched folders: only the parts of a path *below* a root are checked for
     hidden components, so a watched folder may itself live under a hidden directory.
-    `exclude` holds folders never to index (the library's own data dir).
+    `exclude` holds folders never to index (the library's own data dir); `removed` the files and
+    folders the user removed from the library, which stay out until added again.
     """
 
-    def __init__(self, roots: list[str] | None = None, exclude: list[str] | None = None) -> None:
+    def __init__(self, roots: list[str] | None = None, exclude: list[str] | None = None,
+                 removed: list[str] | None = None) -> None:
         self.roots = [os.path.normpath(r) for r in (roots or [])]
         self.exclude = [os.path.normpath(e) for e in (exclude or [])]
+        self.removed = [os.path.normpath(e) for e in (removed or [])]
 
     def _relative_parts(self, path: str) -> tuple[str, ...]:
         for root in self.roots:
@@ -62,7 +65,7 @@ class PathFilter:
 
     def excluded(self, path: str) -> bool:
         path = os.path.normpath(path)
-        return any(is_under(path, e) for e in self.exclude)
+        return any(is_under(path, e) for e in (*self.exclude, *self.removed))
 
     def dir_ok(self, path: str) -> bool:
         """A directory is descended into unless it (or a parent below the root) is hidden."""
@@ -74,8 +77,10 @@ class PathFilter:
     def reason(self, path: str) -> str | None:
         """Why a file path is ignored, or None if it should be indexed."""
         path = os.path.normpath(path)
-        if self.excluded(path):
+        if any(is_under(path, e) for e in self.exclude):
             return "inside the library's data folder"
+        if any(is_under(path, e) for e in self.removed):
+            return "removed from the library (add it again to index it)"
         parts = self._relative_parts(path)
         if any(p.startswith(".") for p in parts[:-1]):
             return "inside a hidden folder"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import HearthError
@@ -33,10 +33,11 @@ class WatchedFolder:
     notice: str = ""
     paused: bool = False
     device: int | None = None  # st_dev when added: a different device = drive not mounted
+    excluded: list[str] = field(default_factory=list)  # files/folders the user removed
 
     def to_json(self) -> dict:
         return {"path": self.path, "state": self.state, "notice": self.notice,
-                "paused": self.paused}
+                "paused": self.paused, "excluded": list(self.excluded)}
 
 
 def normalize(path: str | os.PathLike) -> str:
@@ -49,6 +50,10 @@ def device_of(path: str) -> int | None:
         return os.stat(path).st_dev
     except OSError:
         return None
+
+
+def _copy(folder: WatchedFolder) -> WatchedFolder:
+    return WatchedFolder(**{**vars(folder), "excluded": list(folder.excluded)})
 
 
 class FolderStore:
@@ -72,13 +77,15 @@ class FolderStore:
             if isinstance(entry, str):
                 entry = {"path": entry}
             path = normalize(entry["path"])
+            excluded = sorted({normalize(e) for e in entry.get("excluded", [])
+                               if isinstance(e, str) and is_under(normalize(e), path)})
             self._folders[path] = WatchedFolder(path=path, paused=bool(entry.get("paused")),
-                                                device=entry.get("device"))
+                                                device=entry.get("device"), excluded=excluded)
 
     def _save(self) -> None:
         data = {"schema_version": SCHEMA_VERSION,
-                "folders": [{"path": f.path, "paused": f.paused, "device": f.device}
-                            for f in self._folders.values()]}
+                "folders": [{"path": f.path, "paused": f.paused, "device": f.device,
+                             "excluded": f.excluded} for f in self._folders.values()]}
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -90,12 +97,51 @@ class FolderStore:
 
     def list(self) -> list[WatchedFolder]:
         with self._lock:
-            return [WatchedFolder(**vars(f)) for f in self._folders.values()]
+            return [_copy(f) for f in self._folders.values()]
 
     def get(self, path: str) -> WatchedFolder | None:
         with self._lock:
             f = self._folders.get(normalize(path))
-            return WatchedFolder(**vars(f)) if f else None
+            return _copy(f) if f else None
+
+    def excluded(self) -> list[str]:
+        """Every path kept out of its watched folder, across all folders."""
+        with self._lock:
+            return sorted(e for f in self._folders.values() for e in f.excluded)
+
+    def exclude(self, paths) -> list[str]:
+        """Keep these files/folders out of their watched folder from now on: the user removed
+        them from the library, so an edit or a restart must not bring them back. Returns the
+        paths newly excluded (paths outside every watched folder are ignored)."""
+        done: list[str] = []
+        with self._lock:
+            for raw in paths:
+                p = normalize(raw)
+                folder = next((f for f in self._folders.values()
+                               if p != f.path and is_under(p, f.path)), None)
+                if folder is None or any(is_under(p, e) for e in folder.excluded):
+                    continue
+                folder.excluded = sorted([e for e in folder.excluded if not is_under(e, p)] + [p])
+                done.append(p)
+            if done:
+                self._save()
+        return done
+
+    def include(self, paths) -> list[str]:
+        """Undo `exclude` for these paths and anything excluded below them (the user added
+        them to the library again). Returns the exclusions dropped."""
+        dropped: list[str] = []
+        with self._lock:
+            for raw in paths:
+                p = normalize(raw)
+                for f in self._folders.values():
+                    gone = [e for e in f.excluded if is_under(e, p)]
+                    if gone:
+                        f.excluded = [e for e in f.excluded if e not in gone]
+                        dropped += gone
+            if dropped:
+                self._save()
+        return dropped
 
     def add(self, path: str | os.PathLike) -> tuple[WatchedFolder, list[str]]:
         """Add a folder; returns it and the already-watched subfolders it absorbs."""
@@ -105,16 +151,17 @@ class FolderStore:
         with self._lock:
             for other in self._folders:
                 if p == other:
-                    return WatchedFolder(**vars(self._folders[p])), []
+                    return _copy(self._folders[p]), []
                 if is_under(p, other):
                     raise HearthError(f"{p} is already watched as part of {other}.")
             absorbed = [o for o in self._folders if o != p and is_under(o, p)]
+            kept = sorted(e for o in absorbed for e in self._folders[o].excluded)
             for o in absorbed:
                 del self._folders[o]
-            folder = WatchedFolder(path=p, device=device_of(p))
+            folder = WatchedFolder(path=p, device=device_of(p), excluded=kept)
             self._folders[p] = folder
             self._save()
-            return WatchedFolder(**vars(folder)), absorbed
+            return _copy(folder), absorbed
 
     def remove(self, path: str | os.PathLike) -> bool:
         p = normalize(path)

@@ -90,7 +90,8 @@ class WatchService:
         self.health_interval = health_interval
         self._native_factory = native_factory
         self.store = FolderStore(self.data_dir)
-        self.filter = PathFilter([f.path for f in self.store.list()], exclude=[self.data_dir])
+        self.filter = PathFilter([f.path for f in self.store.list()], exclude=[self.data_dir],
+                                 removed=self.store.excluded())
         self.queue = ChangeQueue(debounce_seconds=debounce_seconds, settle_seconds=settle_seconds)
         self.writer = SyncWriter(library, self.filter, requeue=self._requeue,
                                  root_present=self._root_present, progress=self._on_progress,
@@ -176,6 +177,23 @@ class WatchService:
                 return
         if forget:
             self._forget_folder(p)
+
+    def exclude(self, paths: list[str]) -> list[str]:
+        """Keep files/folders the user removed from the library out of their watched folders:
+        an edit, a restart or a reconciliation no longer brings them back."""
+        done = self.store.exclude(paths)
+        if done:
+            self._sync_roots()
+            for p in done:
+                self.queue.discard_under(p)
+        return done
+
+    def include(self, paths: list[str]) -> list[str]:
+        """Undo `exclude` (the user added these paths to the library again)."""
+        dropped = self.store.include(paths)
+        if dropped:
+            self._sync_roots()
+        return dropped
 
     def set_paused(self, path: str | os.PathLike, paused: bool) -> None:
         """Pause (nothing indexed or forgotten) or resume (reconciled, then watched) a folder."""
@@ -282,6 +300,7 @@ class WatchService:
 
     def _sync_roots(self) -> None:
         self.filter.roots = [os.path.normpath(f.path) for f in self.store.list()]
+        self.filter.removed = self.store.excluded()
 
     # -- worker --------------------------------------------------------------------------------
     def _post(self, job: Callable[[], None]) -> None:
