@@ -75,5 +75,9 @@ def convex(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[floa
                     pair[1] = v
             for g, (first, second) in top2.items():
                 group[g] = group.get(g, 0.0) + (w / total) * (first + second_weight * second)
-        scores = {item: s + group_weight * group[group_of(item)] for item, s in scores.items()}
+        # Scaled back to 0..1 (1 = top of both rankers, with its document's evidence), so the
+        # score a user sees means the same whatever the weights.
+        scale = 1.0 / (1.0 + group_weight * (1.0 + second_weight))
+        scores = {item: (s + group_weight * group[group_of(item)]) * scale
+                  for item, s in scores.items()}
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

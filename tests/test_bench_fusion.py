@@ -27,6 +27,10 @@ def test_document_evidence_joins_chunks_of_the_same_document():
     grouped = convex([dense, keyword], group_of=doc_key, group_weight=1.0)
     assert plain[0][0] == "2:y:0"  # doc 2's single chunk is good on both
     assert doc_key(grouped[0][0]) == "1"  # doc 1 is the best on both, via two chunks
+    assert all(0.0 <= score <= 1.0 for _, score in grouped)  # scaled back to 0..1
+    top = convex([[("a:1", 0.9)], [("a:1", 7.0)]], group_of=doc_key, group_weight=1.0,
+                 floors=(0.0, 0.0))
+    assert math.isclose(top[0][1], 1.0)  # first in both rankers = 1
 
 
 def test_convex_edge_cases():
