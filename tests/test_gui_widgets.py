@@ -98,6 +98,12 @@ def test_history_sidebar_rename_search_delete_export(window, tmp_path):
     js = window.history_panel.export_selected("json", str(tmp_path / "c.json"))
     assert md.read_text().startswith("# Ferries")
     assert json.loads(js.read_text())["messages"][0]["content"].startswith("What about")
+    long_title = "A very long question about ferry timetables " * 4
+    window.history_panel.rename_selected(long_title)
+    lst = window.history_panel.list
+    assert lst.currentItem().toolTip().startswith("A very long question")  # the full title
+    assert lst.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    assert lst.textElideMode() == Qt.TextElideMode.ElideRight
     window.chat.load_conversation(conv.id)
     window.history_panel.delete_selected(confirm=False)
     assert window.history_panel.ids() == [] and window.chat.conversation_id is None

@@ -50,6 +50,9 @@ class HistoryPanel(QWidget):
         layout.addWidget(self.search)
         self.list = QListWidget()
         self.list.setAccessibleName("Saved chats")
+        # Long titles end in "…" (the full title is the tooltip), not in a sideways scrollbar.
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.itemActivated.connect(self._activate)
         self.list.itemClicked.connect(self._activate)
         layout.addWidget(self.list, 1)
