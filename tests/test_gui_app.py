@@ -132,6 +132,9 @@ def test_ask_streams_text_and_shows_sources(qtbot, window, env):
     lighthouse = str((env["docs"] / "lighthouse.pdf").resolve())
     assert any(s["path"] == lighthouse and s["page"] == 2 for s in sources), sources
     assert answer_widget.sources.topLevelItemCount() == len(sources)
+    shown = [float(answer_widget.sources.topLevelItem(i).text(3)) for i in range(len(sources))]
+    assert all(0.0 < v <= 1.0 for v in shown) and shown == sorted(shown, reverse=True)
+    assert "0 to 1" in answer_widget.sources.headerItem().toolTip(3)
     # The turn is saved and listed in the sidebar.
     cid = window.chat.conversation_id
     assert cid is not None and cid in window.history_panel.ids()

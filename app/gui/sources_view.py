@@ -61,6 +61,8 @@ class SourcesView(QTreeWidget):
         self._sources: list[dict] = []
         self.setColumnCount(5)
         self.setHeaderLabels(["#", "File", "Page", "Score", "Snippet"])
+        self.headerItem().setToolTip(3, "How well the passage matches the question, 0 to 1: "
+                                        "1 = the best match both in meaning and in words")
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
