@@ -81,8 +81,11 @@ def _queries(n: int, seed: int = 5) -> list[str]:
             for _ in range(n)]
 
 
+WARMUP = 30  # a just-built library answers its first ~30 queries slower (cold pages)
+
+
 def measure(lib, queries: list[str], k: int = 5) -> dict:
-    for q in queries[:5]:  # warm-up: HNSW pages and SQLite cache in memory
+    for q in _queries(WARMUP, seed=99):  # warm-up on other queries: HNSW and SQLite pages
         lib.search(q, k=k)
     total, embed, dense, keyword = [], [], [], []
     from rag.retrieval import Retriever
