@@ -1,12 +1,13 @@
 """The citations under an answer: file, page, snippet, score; activating one opens the file.
 
 Opening goes through `open_source`, which only accepts files inside the library (checked by
-`linkcheck.resolve_library_link`) and hands `(path, page)` to an injectable opener, so tests can
-assert what would be opened without launching a viewer.
+`linkcheck.resolve_library_link`) and hands `(path, page, quote)` to an injectable opener (the
+in-app source viewer by default), so tests can assert what would be opened without a viewer.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,13 +17,37 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTree
 
 from app.gui.linkcheck import file_url, resolve_library_link
 
-Opener = Callable[[str, "int | None"], None]
+# opener(path, page, quote="") -> None; `quote` is the passage to highlight. Openers written for
+# the older two-argument form (path, page) still work: `call_opener` leaves the quote out.
+Opener = Callable[..., object]
 
 
-def open_in_system_viewer(path: str, page: int | None) -> None:
-    """Open a file with the desktop's default viewer; PDFs at `page` when the viewer honours
-    `#page=N` anchors."""
-    QDesktopServices.openUrl(QUrl(file_url(path, page)))
+def takes_quote(opener: Callable[..., object]) -> bool:
+    """Whether `opener` accepts a third positional argument (the quote)."""
+    try:
+        params = list(inspect.signature(opener).parameters.values())
+    except (TypeError, ValueError):  # builtins without a signature: assume the new form
+        return True
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3
+
+
+def call_opener(opener: Callable[..., object], path: str, page: int | None,
+                quote: str = "") -> None:
+    """Call an opener in the form it was written for (with or without the quote)."""
+    if takes_quote(opener):
+        opener(path, page, quote)
+    else:
+        opener(path, page)
+
+
+def open_in_system_viewer(path: str, page: int | None = None, quote: str = "") -> bool:
+    """Open a file with the desktop's default application. Returns False when the desktop has
+    none (Qt then only logs a warning), so callers can tell the user. `quote` is not used:
+    external viewers can't highlight, and most ignore the `#page=N` anchor too."""
+    return bool(QDesktopServices.openUrl(QUrl(file_url(path, page))))
 
 
 def source_fields(src: object) -> dict:
@@ -45,7 +70,7 @@ def source_fields(src: object) -> dict:
 class SourcesView(QTreeWidget):
     """A compact list of numbered sources; Enter, double-click or single click opens one."""
 
-    opened = Signal(str, object)  # path, page - after the opener was called
+    opened = Signal(str, object)  # path, page - after the opener was called (quote: last_quote)
     refused = Signal(str)
 
     def __init__(
@@ -59,6 +84,7 @@ class SourcesView(QTreeWidget):
         self._library_paths = library_paths or (lambda: set())
         self._opener = opener or open_in_system_viewer
         self._sources: list[dict] = []
+        self.last_quote = ""
         self.setColumnCount(5)
         self.setHeaderLabels(["#", "File", "Page", "Score", "Snippet"])
         self.headerItem().setToolTip(3, "How well the passage matches the question, 0 to 1: "
@@ -67,7 +93,8 @@ class SourcesView(QTreeWidget):
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setAccessibleName("Sources of this answer")
-        self.setAccessibleDescription("Press Enter on a source to open the file at that page")
+        self.setAccessibleDescription("Press Enter on a source to show it at its page, "
+                                      "with the passage highlighted")
         header = self.header()
         header.setStretchLastSection(True)
         for col in range(4):
@@ -98,25 +125,29 @@ class SourcesView(QTreeWidget):
         return list(self._sources)
 
     def open_number(self, n: int) -> bool:
-        """Open source `[n]` (what clicking a citation marker in the answer does)."""
+        """Open source `[n]` at its page with its passage highlighted (what clicking a citation
+        marker in the answer does)."""
         for src in self._sources:
             if src["n"] == n:
-                return self.open_source(src["path"], src["page"])
+                return self.open_source(src["path"], src["page"], src["text"])
         return False
 
     def _open_item(self, item: QTreeWidgetItem) -> None:
         index = item.data(0, Qt.ItemDataRole.UserRole)
         if index is not None and 0 <= int(index) < len(self._sources):
             src = self._sources[int(index)]
-            self.open_source(src["path"], src["page"])
+            self.open_source(src["path"], src["page"], src["text"])
 
-    def open_source(self, path: str, page: int | None) -> bool:
+    def open_source(self, path: str, page: int | None, quote: str = "") -> bool:
+        """Open `path` at `page` (a PDF page, slide or chapter number; None for whole-file
+        formats) with `quote` highlighted. Refuses (False) any file outside the library."""
         resolved = resolve_library_link(file_url(path, page) if path else "", self._library_paths())
         if resolved is None:
             self.refused.emit(path)
             return False
         real, _ = resolved
-        page_arg = page if str(real).lower().endswith(".pdf") else None
-        self._opener(str(real), page_arg)
+        page_arg = int(page) if page is not None else None
+        self.last_quote = quote or ""
+        call_opener(self._opener, str(real), page_arg, self.last_quote)
         self.opened.emit(str(real), page_arg)
         return True
