@@ -12,6 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pathlib import Path  # noqa: E402
 
+import pytest  # noqa: E402
 from makedocs import make_pdf  # noqa: E402
 
 from app.gui.sources_view import SourcesView, call_opener, takes_quote  # noqa: E402
@@ -39,3 +40,140 @@ def test_openers_old_and_new_forms_both_work(qapp, tmp_path):
     outside = make_pdf(Path(str(tmp_path) + "_other.pdf"), ["x"])
     assert view.open_source(str(outside), 1, "x") is False
     assert len(three) == 2
+
+
+LIGHTHOUSE = ("Coastal history. Many harbour towns grew near the sea and traded fish and salt. "
+              "The Zephyr lighthouse was built in 1887 by engineer Marta Kowalski. Its lamp burned "
+              "whale oil until 1921, when the lighthouse was electrified.")
+QUOTE = "Its lamp burned whale oil until 1921, when the lighthouse was electrified."
+
+
+@pytest.fixture
+def viewer(qapp):
+    from app.gui.source_viewer import SourceViewer
+
+    v = SourceViewer(system_open=lambda _url: False)  # a desktop with no default application
+    v.resize(800, 900)
+    yield v
+    v.shutdown()
+    v.deleteLater()
+
+
+def _quote_boxes(pdf: Path, page: int, quote: str) -> list[tuple[float, float, float, float]]:
+    """The quote's character boxes, found independently with pypdfium2's own search."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(pdf))
+    tp = doc[page - 1].get_textpage()
+    searcher = tp.search(quote[:30])
+    index, _count = searcher.get_next()
+    boxes = [tp.get_charbox(i) for i in range(index, index + len(quote))
+             if tp.get_text_range(i, 1).strip()]
+    searcher.close()
+    tp.close()
+    doc.close()
+    return boxes
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_viewer_opens_the_cited_page_and_highlights_the_quote(viewer, qtbot, tmp_path):
+    pdf = make_pdf(tmp_path / "lighthouse.pdf", ["Front page.", "Nothing here.", LIGHTHOUSE])
+    with qtbot.waitSignal(viewer.shown, timeout=20_000) as blocker:
+        viewer.show_source(str(pdf), 3, QUOTE)
+    result = blocker.args[0]
+    assert not result.error and result.page == 3 and result.page_count == 3
+    assert viewer.page_box.value() == 3 and result.image is not None and not result.image.isNull()
+    rects = viewer.highlight_rects()
+    assert rects, "nothing highlighted"
+    boxes = _quote_boxes(pdf, 3, QUOTE)
+    # Every character of the quote is covered, and nothing far from it is.
+    assert all(any(_overlap(b, r) for r in rects) for b in boxes)
+    top = max(b[3] for b in boxes)
+    bottom = min(b[1] for b in boxes)
+    assert all(r[1] >= bottom - 2 and r[3] <= top + 2 for r in rects)
+    # The highlight is painted: the pixel under the first box is tinted, not white.
+    img = viewer.canvas.grab().toImage()
+    centre = viewer.canvas.to_widget(rects[0]).center().toPoint()
+    colour = img.pixelColor(centre)
+    assert colour.blue() < colour.red() - 20, colour.name()
+
+    # Page navigation and zoom re-render; fit width comes back.
+    with qtbot.waitSignal(viewer.shown, timeout=10_000):
+        viewer.go(-1)
+    assert viewer.result.page == 2 and not viewer.highlight_rects()
+    before = viewer.result.scale
+    with qtbot.waitSignal(viewer.shown, timeout=10_000):
+        viewer.zoom_by(1.25)
+    assert viewer.result.scale == pytest.approx(before * 1.25, rel=0.01)
+    # Ctrl+F finds a word on a later page and moves there.
+    with qtbot.waitSignal(viewer.shown, timeout=10_000):
+        viewer.find_next("Kowalski")
+    assert viewer.result.page == 3 and viewer.result.finds
+
+
+def test_failing_system_opener_shows_a_message(viewer, qtbot, tmp_path):
+    pdf = make_pdf(tmp_path / "a.pdf", ["Some text."])
+    with qtbot.waitSignal(viewer.shown, timeout=20_000):
+        viewer.show_source(str(pdf), 1)
+    with qtbot.waitSignal(viewer.message_shown, timeout=2_000) as blocker:
+        assert viewer.open_external() is False
+    assert "Could not open" in blocker.args[0] and viewer.message.isVisible()
+    with qtbot.waitSignal(viewer.message_shown, timeout=2_000) as blocker:
+        assert viewer.show_in_folder() is False
+    assert "folder" in blocker.args[0] and str(tmp_path) in blocker.args[0]
+
+
+def test_text_formats_scroll_to_the_passage_highlighted(viewer, qtbot, tmp_path):
+    lines = [f"Line {i}: filler text about nothing in particular." for i in range(300)]
+    lines[250] = "The secret ingredient of the soup is smoked paprika from Murcia."
+    note = tmp_path / "notes.md"
+    note.write_text("\n\n".join(lines))
+    quote = "secret ingredient of the soup is smoked paprika"
+    with qtbot.waitSignal(viewer.shown, timeout=20_000):
+        viewer.show_source(str(note), None, quote)
+    assert viewer.stack.currentWidget() is viewer.text
+    (start, end), = viewer.text_spans
+    assert viewer.text.toPlainText()[start:end] == quote
+    assert viewer.text.extraSelections()
+    # Scrolled: the passage is inside the visible part of the text.
+    cursor_rect = viewer.text.cursorRect()
+    assert viewer.text.textCursor().position() == start
+    assert 0 <= cursor_rect.top() < viewer.text.viewport().height()
+    assert viewer.text.verticalScrollBar().value() > 0
+
+
+def test_a_500_page_pdf_opens_at_the_cited_page_within_a_second(viewer, qtbot, tmp_path):
+    import time
+
+    pages = [f"Page {i} of the long manual. Section {i} explains setting number {i * 7}."
+             for i in range(1, 501)]
+    pdf = make_pdf(tmp_path / "manual.pdf", pages)
+    warm = make_pdf(tmp_path / "warm.pdf", ["warm up"])
+    with qtbot.waitSignal(viewer.shown, timeout=20_000):
+        viewer.show_source(str(warm), 1)  # the first render loads PDFium itself
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(viewer.shown, timeout=20_000) as blocker:
+        viewer.show_source(str(pdf), 437, "Section 437 explains setting number 3059.")
+    elapsed = time.perf_counter() - t0
+    assert blocker.args[0].page == 437 and viewer.highlight_rects()
+    assert elapsed < 1.0, f"took {elapsed:.2f} s"
+
+
+def test_the_window_opens_sources_in_the_viewer_by_default(qapp, qtbot, tmp_path):
+    from app.gui.launch import create_window
+
+    pdf = make_pdf(tmp_path / "docs.pdf", ["One.", LIGHTHOUSE])
+    window = create_window(tmp_path / "data")
+    try:
+        assert window.source_viewer is None  # nothing is made before it is needed
+        window.opener(str(pdf), 2, QUOTE)
+        viewer = window.source_viewer
+        assert viewer is not None and viewer.isVisible()
+        qtbot.waitUntil(lambda: viewer.result is not None, timeout=20_000)
+        assert viewer.result.page == 2 and viewer.highlight_rects()
+    finally:
+        window.close()
+    assert not window.source_viewer._thread.isRunning()

@@ -21,7 +21,8 @@ from app.gui.library_panel import LibraryPanel
 from app.gui.ops import Operation
 from app.gui.scope_dialog import ScopeDialog
 from app.gui.settings_dialog import SettingsDialog
-from app.gui.sources_view import Opener, open_in_system_viewer
+from app.gui.source_viewer import SourceViewer
+from app.gui.sources_view import Opener
 from app.gui.watch_control import status_text
 from app.history import History
 from rag.settings import Settings
@@ -40,7 +41,8 @@ class MainWindow(QMainWindow):
         self.state = QSettings(str(self.data_dir / GUI_STATE_FILE), QSettings.Format.IniFormat)
         self.backend = Backend(self.data_dir, settings or Settings.load(self.data_dir), self)
         self.history = History.open(self.data_dir)
-        self.opener = opener or open_in_system_viewer
+        self.source_viewer: SourceViewer | None = None  # made on the first citation opened
+        self.opener = opener or self.show_source
 
         self.history_panel = HistoryPanel(self.history)
         self.chat = ChatPanel(self.backend, self.history, self.opener)
@@ -183,6 +185,8 @@ class MainWindow(QMainWindow):
             self._closed = True
             self.save_state()
             self.history_panel.stop_timers()
+            if self.source_viewer is not None:
+                self.source_viewer.shutdown()
             self.backend.shutdown()
             # Deliver the workers' last completions (e.g. a stopped answer) while the history
             # database is still open, so they are saved; then close it.
@@ -192,6 +196,12 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     # -- actions ---------------------------------------------------------------------------
+    def show_source(self, path: str, page: int | None = None, quote: str = "") -> None:
+        """The app's opener: the in-app source viewer at `page` with `quote` highlighted."""
+        if self.source_viewer is None:
+            self.source_viewer = SourceViewer(self)
+        self.source_viewer.show_source(path, page, quote)
+
     def new_chat(self) -> None:
         self.chat.new_chat()
         self.history_panel.list.clearSelection()
