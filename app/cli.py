@@ -17,7 +17,7 @@ from pathlib import Path
 from app.progress import TerminalProgress
 from rag.errors import HearthError
 
-EXTRA_COMMANDS = ("app.cli_models", "app.cli_watch")
+EXTRA_COMMANDS = ("app.cli_models", "app.cli_watch", "app.cli_serve")
 
 
 def common_flags() -> argparse.ArgumentParser:
