@@ -158,3 +158,18 @@ def test_embedding_and_search_requests_are_validated():
     for body in ({"query": ""}, {"query": "q", "k": 0}, {"query": "q", "folders": "x"}, None):
         with pytest.raises(RequestError):
             parse_search(body)
+
+
+def test_the_cli_registers_serve_without_loading_the_server_stack():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys, app.cli; p = app.cli.build_parser(); "
+            "a = p.parse_args(['serve', '--port', '0']); assert a.func.__name__ == 'cmd_serve'; "
+            "print(sorted(m for m in ('starlette', 'uvicorn', 'anyio', 'httpx', 'asyncio') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "[]"

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QMessageBox,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -61,12 +62,23 @@ class SettingsDialog(QDialog):
                                      "Longest answer in tokens")
         form.addRow("Longest answer (t&okens):", self.max_tokens)
         layout.addWidget(generation)
+        from app.gui.serve_control import ApiToggle  # `hearth serve`'s API, in this window
+
+        self.api = ApiToggle(backend)
+        layout.addWidget(self.api)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.resize(640, 620)
+
+    def accept(self) -> None:
+        """Save also starts or stops the local API; a failure to start is said, not hidden."""
+        self.api_message = self.api.apply()
+        if self.api_message.startswith("Local API not started"):
+            QMessageBox.warning(self, "Local API", self.api_message)
+        super().accept()
 
     def _spin(self, lo: int, hi: int, value: int, name: str) -> QSpinBox:
         box = QSpinBox()
