@@ -95,6 +95,13 @@ def run_cli(argv: list[str]) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    except Exception as exc:  # full disk, read-only folder, ...: one plain line, no traceback
+        if os.environ.get("HEARTH_DEBUG"):
+            raise
+        from rag.errors import plain_failure
+        from rag.paths import data_dir_path
+
+        return fail(args, plain_failure(exc, data_dir_path(getattr(args, "data_dir", None))), 1)
     try:
         return int(args.func(args) or 0)
     except HearthError as exc:
@@ -261,13 +268,13 @@ def cmd_status(args) -> int:
     from rag.library import MANIFEST_NAME
     from rag.lock import LOCK_NAME, holder_info
     from rag.manifest import Manifest
-    from rag.paths import resolve_data_dir
+    from rag.paths import data_dir_path
 
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = data_dir_path(args.data_dir)  # a read: creates nothing, needs no write access
     counts = {"documents": 0, "chunks": 0, "by_status": {}}
     model = None  # what this library's vectors were made with; None before the first index
     if (data_dir / MANIFEST_NAME).exists():  # read-only use: no writer lock needed
-        manifest = Manifest(data_dir / MANIFEST_NAME)
+        manifest = Manifest(data_dir / MANIFEST_NAME, read_only=True)
         try:
             counts = manifest.counts()
             model = manifest.get_meta("embedding_model")

@@ -38,9 +38,10 @@ def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
 
 
 def _data_dir(args) -> Path:
-    from rag.paths import resolve_data_dir
+    """Listing and inspecting only read: the data folder is not created for them."""
+    from rag.paths import data_dir_path
 
-    return resolve_data_dir(getattr(args, "data_dir", None))
+    return data_dir_path(getattr(args, "data_dir", None))
 
 
 def _settings(data_dir: Path):

@@ -65,9 +65,9 @@ def default_roots(data_dir: Path | None = None, home: Path | None = None,
     xdg_cache = Path(env.get("XDG_CACHE_HOME", home / ".cache"))
     hf_home = Path(env.get("HF_HOME", xdg_cache / "huggingface"))
     if data_dir is None:
-        from rag.paths import resolve_data_dir
+        from rag.paths import data_dir_path
 
-        data_dir = resolve_data_dir(None)
+        data_dir = data_dir_path(None)  # only looked into: created when a model is added
     return DiscoveryRoots(
         hearth=[Path(data_dir) / "models"],
         gpt4all=[xdg_data / "nomic.ai" / "GPT4All",
@@ -118,7 +118,11 @@ def _ggufs(root: Path, max_depth: int = 4) -> list[Path]:
 
 
 def _entry(name: str, path: Path, source: str, read_only: bool = True) -> ModelEntry:
-    return ModelEntry(name, str(path), source, path.stat().st_size, read_only)
+    try:
+        size = path.stat().st_size
+    except OSError:  # vanished or unreadable between the scan and now: listed with size 0
+        size = 0
+    return ModelEntry(name, str(path), source, size, read_only)
 
 
 def _scan_simple(roots: list[Path], source: str, read_only: bool) -> list[ModelEntry]:
@@ -233,6 +237,8 @@ def find_model(name: str, data_dir: Path | None = None,
                roots: DiscoveryRoots | None = None) -> ModelEntry | None:
     """Exact name, then file stem, then a unique case-insensitive substring."""
     entries = discover_models(data_dir, roots)
+            except Exception as exc:  # noqa: BLE001 - one bad file must not hide the others
+                e.error = f"{Path(e.path).name} could not be read ({type(exc).__name__})."
     key = name.lower().strip()
     for test in (lambda e: e.name.lower() == key,
                  lambda e: Path(e.path).stem.lower() == key,

@@ -23,6 +23,7 @@ _STRING, _ARRAY = 8, 9
 _MAX_STR = 64 * 1024 * 1024  # chat templates are KBs; anything this large is corruption
 _MAX_COUNT = 1 << 28
 _KEEP_ARRAY = 64  # small arrays (e.g. per-layer head counts) are kept, big ones only counted
+_MAX_NESTING = 8  # real files nest arrays at most 2 deep; 5,000 deep once blew Python's stack
 
 
 @dataclass
@@ -86,17 +87,20 @@ class _Reader:
             return None
         return self.read(n).decode("utf-8", errors="replace")
 
-    def value(self, vtype: int) -> Any:
+    def value(self, vtype: int, depth: int = 0) -> Any:
         if vtype in _SCALARS:
             return self.unpack(_SCALARS[vtype])
         if vtype == _STRING:
             return self.string()
         if vtype == _ARRAY:
+            if depth >= _MAX_NESTING:
+                raise ModelError(
+                    f"{self.path.name} is not a valid GGUF file (arrays nested too deep).")
             etype, count = self.unpack("<I"), self.unpack("<Q")
             if count > _MAX_COUNT:
                 raise ModelError(f"{self.path.name} is not a valid GGUF file (corrupt array).")
             if count <= _KEEP_ARRAY and etype != _ARRAY:
-                return [self.value(etype) for _ in range(count)]
+                return [self.value(etype, depth + 1) for _ in range(count)]
             if etype in _SCALARS:
                 self.skip(struct.calcsize(_SCALARS[etype]) * count)
             elif etype == _STRING:
@@ -104,7 +108,7 @@ class _Reader:
                     self.string(keep=False)
             else:
                 for _ in range(count):
-                    self.value(etype)
+                    self.value(etype, depth + 1)
             return _ArrayLen(count)
         raise ModelError(f"{self.path.name} is not a valid GGUF file (unknown value type {vtype}).")
 
@@ -126,6 +130,9 @@ def read_gguf_info(path: str | os.PathLike) -> GGUFInfo:
             return _parse(_Reader(fh, size, path), path, size)
     except OSError as exc:
         raise ModelError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        # any damage the checks above did not foresee still ends as a plain ModelError
+        raise ModelError(f"{path.name} is not a valid GGUF file ({type(exc).__name__}).") from exc
 
 
 def _parse(r: _Reader, path: Path, size: int) -> GGUFInfo:

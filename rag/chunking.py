@@ -20,6 +20,9 @@ class ChunkingConfig:
     overlap_tokens: int = 40
     title_tokens: int = 24  # cap on the title prefix used for embedding
     min_chunk_chars: int = 20
+    # Hard cap whatever the tokenizer says: a 5 MB "word" is one [UNK] word-piece, and became
+    # one 5 MB chunk that no prompt could hold. Real 200-piece chunks are ~1,000 characters.
+    max_chunk_chars: int = 4000
 
 
 def embedding_text(title: str, text: str) -> str:
@@ -46,7 +49,7 @@ def chunk_pages(pages: Iterable[Page], title: str, tokenizer, cfg: ChunkingConfi
     overlap = min(cfg.overlap_tokens, budget // 2)
     chunks: list[Chunk] = []
     for page in pages:
-        for start, end in _windows(page.text, tokenizer, budget, overlap):
+        for start, end in _spans(page.text, tokenizer, budget, overlap, cfg.max_chunk_chars):
             text = page.text[start:end].strip()
             if len(text) < cfg.min_chunk_chars and chunks:
                 continue
@@ -78,6 +81,38 @@ def _windows(text: str, tokenizer, budget: int, overlap: int) -> list[tuple[int,
         nxt = max(i + 1, j - overlap)
         i = _word_start(text, offsets, nxt, j)
     return spans
+
+
+SEGMENT_CHARS = 100_000  # tokenized a segment at a time: a 64 MB page won't need GBs of offsets
+
+
+def _spans(text: str, tokenizer, budget: int, overlap: int, cap: int) -> list[tuple[int, int]]:
+    """Windows over `text`, tokenizing it in segments cut at line or word breaks."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + SEGMENT_CHARS)
+        if end < len(text):
+            cut = max(text.rfind("\n", start, end), text.rfind(" ", start, end))
+            end = cut + 1 if cut > start + SEGMENT_CHARS // 2 else end
+        piece = text[start:end]
+        out += [(start + a, start + b) for a, b in
+                _capped(piece, _windows(piece, tokenizer, budget, overlap), cap)]
+        start = end
+    return out
+
+
+def _capped(text: str, spans: list[tuple[int, int]], cap: int) -> list[tuple[int, int]]:
+    """Split any span longer than `cap` characters, at the last space in a piece if it has one."""
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        while end - start > cap:
+            cut = text.rfind(" ", start + cap // 2, start + cap)
+            cut = cut if cut > start else start + cap
+            out.append((start, cut))
+            start = cut
+        out.append((start, end))
+    return out
 
 
 def _best_cut(text: str, offsets: list, i: int, j: int, budget: int) -> int:

@@ -8,8 +8,11 @@ run redoes; deterministic ids mean a redo overwrites rather than duplicates.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
+import stat
 import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
@@ -19,11 +22,25 @@ from rag.cancel import CancelToken
 from rag.chunking import ChunkingConfig, chunk_pages, embedding_text
 from rag.errors import LoadError, UnsupportedFormat
 from rag.loaders.base import os_reason
-from rag.manifest import Manifest
+from rag.manifest import Manifest, storable
 from rag.types import Chunk, FileOutcome, IndexProgress, IndexReport
 
 FINAL = ("indexed", "skipped", "failed")
 EMBED_BATCH = 128
+BAD_NAME = "the file name is not valid UTF-8 text; rename the file to index it"
+MAX_REASON = 300
+_GARBAGE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd]")
+
+
+def clean_reason(reason: str) -> str:
+    """A reason fit to show: a library's message may quote raw bytes of the file (a PDF's
+    "Unsupported filter /Flate" followed by binary); cut at the first such byte, drop the
+    mangled tail before it, and keep it short."""
+    m = _GARBAGE.search(reason)
+    if m:
+        reason = re.sub(r"[^\x20-\x7e]+$", "", reason[:m.start()]).rstrip() + "…"
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 1] + "…"
 
 
 @dataclass
@@ -38,11 +55,21 @@ class _Pending:
 
 
 def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    """Hash a regular file. Opened non-blocking and checked again after opening, so a file
+    swapped for a pipe or a device after the first check can't hang the run."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        h = hashlib.sha256()
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def shown_path(path: str) -> str:
+    """A path fit to print and store in reports: undecodable bytes shown as \\xNN escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def norm_path(path: str | Path) -> str:
@@ -101,8 +128,8 @@ class Indexer:
             if cancel is not None and cancel.cancelled:
                 report.cancelled = True
                 break
-            prog.current = str(path)
-            outcome = self._prepare(path, loaders, pending, force)
+            prog.current = shown_path(str(path))
+            outcome = self._prepare_safely(path, loaders, pending, force)
             if outcome is not None:
                 report.outcomes.append(outcome)
                 prog.files_done += 1
@@ -119,10 +146,32 @@ class Indexer:
         return report
 
     # -- steps -----------------------------------------------------------------------------------
+    def _prepare_safely(self, path: Path, loaders, pending: list[_Pending], force: bool
+                        ) -> FileOutcome | None:
+        """Every file ends in an outcome: an unforeseen error in one file (not the library's
+        own storage failing, which must stop the run) becomes its reason."""
+        import sqlite3
+
+        try:
+            return self._prepare(path, loaders, pending, force)
+        except sqlite3.Error:
+            raise
+        except MemoryError:
+            return FileOutcome(shown_path(str(path)), "failed", "too large to index in memory")
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+                raise
+            return FileOutcome(shown_path(str(path)), "failed", os_reason(exc))
+        except Exception as exc:  # noqa: BLE001
+            return FileOutcome(shown_path(str(path)), "failed",
+                               clean_reason(f"could not index this file: {exc}"))
+
     def _prepare(self, path: Path, loaders, pending: list[_Pending], force: bool = False
                  ) -> FileOutcome | None:
         """Decide what to do with one file; load+chunk it if it needs indexing (None = queued)."""
         spath = str(path)
+        if not storable(spath):  # nothing of it can be stored or printed as it is
+            return FileOutcome(shown_path(spath), "failed", BAD_NAME)
         if not loaders.is_supported(path):
             return FileOutcome(spath, "skipped", f"unsupported file type {path.suffix or '(none)'}")
         try:
@@ -135,6 +184,9 @@ class Indexer:
         settled = rec is not None and rec.status in FINAL and not force  # force: always re-read
         if settled and rec.size == st.st_size and rec.mtime == st.st_mtime:
             return FileOutcome(spath, "unchanged", chunks=rec.chunks)
+        problem = loaders.precheck(path, st)  # type, size, magic: before reading it all
+        if problem is not None:
+            return self._mark(spath, "failed", problem, st)
         try:
             sha = file_sha256(path)
         except OSError as exc:
@@ -161,6 +213,7 @@ class Indexer:
         return None
 
     def _mark(self, spath: str, status: str, reason: str, st, sha: str = "") -> FileOutcome:
+        reason = clean_reason(reason)
         with self.write_lock:
             rec = self.manifest.get(spath)
             if rec is not None and rec.chunks:
@@ -221,6 +274,8 @@ class Indexer:
                     report.outcomes.append(FileOutcome(rec.path, "removed", "file no longer exists"))
 
     def remove(self, doc_id: int) -> None:
+        """Rows out with a tombstone first, then vectors: a crash between is finished on open."""
         with self.write_lock:
+            self.manifest.bury([doc_id], scrub=False)
             self.store.delete_doc(doc_id)
-            self.manifest.delete_document(doc_id)
+            self.manifest.clear_tombstones([doc_id])

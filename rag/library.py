@@ -45,6 +45,10 @@ class Library:
         except BaseException:
             self._lock.release()
             raise
+        try:  # a forget that a crash or a full disk interrupted is finished first
+            self.finish_forgets()
+        except Exception:  # noqa: BLE001 - still pending; the next forget reports why
+            pass
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike | None = None, **kwargs) -> Library:
@@ -145,21 +149,35 @@ class Library:
         the data is unreachable at once and physically gone at the next scrubbing forget.
         """
         recs = {r.id: r for p in paths for r in self.manifest.under(norm_path(p))}
-        if not recs:
-            return 0
-        indexer = self._indexer()
         with self._write:
-            for doc_id in recs:
-                indexer.remove(doc_id)
-            if scrub:
-                self.scrub()
+            if recs:  # the intent is on disk before anything is erased
+                self.manifest.bury(recs, scrub=scrub)
+            self.finish_forgets()  # also finishes an earlier forget a crash cut short
         return len(recs)
+
+    def finish_forgets(self) -> None:
+        """Do what recorded forgets still owe: delete tombstoned vectors, then (if flagged)
+        rewrite both stores. Idempotent, so a crash anywhere here is finished by a re-run."""
+        with self._write:
+            dead = self.manifest.tombstones()
+            if dead:
+                self.store.delete_docs(dead)
+                self.manifest.clear_tombstones(dead)
+            if self.manifest.scrub_pending():
+                self.scrub()
 
     def scrub(self) -> None:
         """Physically erase deleted text and vectors: SQLite vacuum + chroma rebuild."""
+        from rag.manifest import SCRUB_PENDING
+
         with self._write:
             self.manifest.compact()
-            self.store.compact()
+            keep = self.manifest.doc_ids()
+            if keep:
+                self.store.compact(keep)
+            else:  # nothing survives: the whole vector store goes
+                self._drop_store()
+            self.manifest.set_meta(SCRUB_PENDING, "0")
 
     def rename(self, old: str | os.PathLike, new: str | os.PathLike) -> int:
         """A file or folder moved: re-point its documents. Vectors key on doc_id, so no re-embed."""
@@ -175,12 +193,19 @@ class Library:
 
     def wipe(self) -> None:
         """Delete every document, vector and chunk of text in this library."""
+        from rag.manifest import SCRUB_PENDING
+
         with self._write:
-            self.manifest.wipe()
-            if self._store is not None:
-                self._store.close()
-                self._store = None
-            shutil.rmtree(self.data_dir / CHROMA_DIR, ignore_errors=True)
+            self.manifest.wipe()  # flags the scrub: a crash before the end is finished on open
+            self._drop_store()
+            self.manifest.set_meta(SCRUB_PENDING, "0")
+
+    def _drop_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if (self.data_dir / CHROMA_DIR).exists():  # errors propagate: the flag stays set
+            shutil.rmtree(self.data_dir / CHROMA_DIR)
 
     def close(self) -> None:
         if self._store is not None:

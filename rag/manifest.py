@@ -2,7 +2,9 @@
 
 A document is marked `indexed` only after its vectors are in the store; anything left `indexing`
 by a crash is redone on the next open. Chunk text is stored here only (FTS5 content), so a
-forget that deletes rows, optimises FTS5 and vacuums leaves no trace of it on disk.
+forget that deletes rows, optimises FTS5 and vacuums leaves no trace of it on disk. A forget is
+recorded (tombstones + a pending-scrub flag) in the same transaction that deletes the rows, so a
+crash or a full disk half-way through is finished by the next open or forget.
 """
 
 from __future__ import annotations
@@ -45,7 +47,11 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, title, tokenize = 'porter unicode61 remove_diacritics 2'
 );
+CREATE TABLE IF NOT EXISTS tombstones (doc_id INTEGER PRIMARY KEY);
 """
+# A forget first records tombstones (ids whose vectors must go) and, for a scrubbing forget, this
+# meta flag, in the same transaction that deletes the rows; both are cleared only once done.
+SCRUB_PENDING = "scrub_pending"
 SCHEMA_VERSION = "1"
 
 
@@ -81,9 +87,14 @@ class ChunkRow:
 class Manifest:
     """Thread-safe wrapper over one SQLite file (WAL, one connection guarded by a lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._df_cache: dict[str, int] = {}  # term -> chunks containing it; cleared on writes
+        self._chunk_count: int | None = None  # likewise
+        if read_only:  # `hearth status`: works on a full disk or read-only media
+            self._db = _open_read_only(self.path)
+            return
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         private_file(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -92,8 +103,6 @@ class Manifest:
         self._db.execute("PRAGMA secure_delete=ON")  # deleted text is zeroed, not left in free pages
         self._db.executescript(SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-        self._df_cache: dict[str, int] = {}  # term -> chunks containing it; cleared on writes
-        self._chunk_count: int | None = None  # likewise
 
     # -- library facts ---------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -106,6 +115,8 @@ class Manifest:
 
     # -- documents -------------------------------------------------------------------------------
     def get(self, path: str) -> DocumentRecord | None:
+        if not storable(path):  # a name with undecodable bytes can't be in the library
+            return None
         row = self._one("SELECT * FROM documents WHERE path = ?", (path,))
         return DocumentRecord(*row) if row else None
 
@@ -122,6 +133,8 @@ class Manifest:
 
     def under(self, path: str) -> list[DocumentRecord]:
         """Documents at `path` or anywhere below it (as a folder)."""
+        if not storable(path):
+            return []
         prefix = path.rstrip("/") + "/"
         # A range on the unique path index ("a/" <= p < "a0", '0' follows '/'): a lookup, not a
         # scan, which matters when the watcher asks this for every new file in a big library.
@@ -148,8 +161,10 @@ class Manifest:
                mtime: float = 0.0, reason: str = "") -> int:
         with self._lock:
             self._db.execute(
-                "INSERT INTO documents(path, title, sha256, size, mtime, status, reason, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET title=excluded.title, "
+                "INSERT INTO documents(id, path, title, sha256, size, mtime, status, reason, "
+                "updated_at) VALUES ((SELECT COALESCE(MAX(m), 0) + 1 FROM (SELECT MAX(id) AS m "
+                "FROM documents UNION ALL SELECT MAX(doc_id) FROM tombstones)),?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(path) DO UPDATE SET title=excluded.title, "
                 "sha256=excluded.sha256, size=excluded.size, mtime=excluded.mtime, "
                 "status=excluded.status, reason=excluded.reason, updated_at=excluded.updated_at",
                 (path, title, sha256, size, mtime, status, reason, time.time()),
@@ -208,9 +223,36 @@ class Manifest:
         self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
 
     def delete_document(self, doc_id: int) -> None:
+        self.bury([doc_id], scrub=False)
+
+    def bury(self, doc_ids: Iterable[int], *, scrub: bool) -> None:
+        """Delete documents and record, atomically, what must still happen: their vectors
+        deleted (a tombstone each) and, if `scrub`, the files rewritten (a pending flag).
+        New documents never take a tombstoned id, so a late vector delete can't hit them."""
+        ids = [int(d) for d in doc_ids]
         with self._lock, self._tx():
-            self._delete_chunks(doc_id)
-            self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+            for doc_id in ids:
+                self._db.execute("INSERT OR IGNORE INTO tombstones VALUES (?)", (doc_id,))
+                self._delete_chunks(doc_id)
+                self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+            if scrub:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (SCRUB_PENDING,))
+
+    def tombstones(self) -> list[int]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT doc_id FROM tombstones ORDER BY 1")]
+
+    def clear_tombstones(self, doc_ids: Iterable[int]) -> None:
+        with self._lock, self._tx():
+            self._db.executemany("DELETE FROM tombstones WHERE doc_id = ?",
+                                 [(int(d),) for d in doc_ids])
+
+    def scrub_pending(self) -> bool:
+        return self.get_meta(SCRUB_PENDING) == "1"
+
+    def doc_ids(self) -> set[int]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT id FROM documents")}
 
     def chunk_ids(self, doc_id: int) -> list[str]:
         with self._lock:
@@ -290,11 +332,14 @@ class Manifest:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def wipe(self) -> None:
+        """Delete every row; the scrub flag set in the same transaction is cleared by the caller
+        once the vectors are gone too."""
         self._changed()
         with self._lock, self._tx():
             self._db.execute("DELETE FROM chunks_fts")
             self._db.execute("DELETE FROM chunks")
             self._db.execute("DELETE FROM documents")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (SCRUB_PENDING,))
         self.compact()
 
     def close(self) -> None:
@@ -311,6 +356,35 @@ class Manifest:
 
     def _tx(self):
         return _Transaction(self._db)
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """Read without writing: `mode=ro` (shares the WAL with a live writer), else, where even
+    the WAL index can't be made (read-only media), the file as it is (`immutable`)."""
+    from urllib.parse import quote
+
+    uri = "file:" + quote(str(path.resolve()))
+    for flags in ("mode=ro", "mode=ro&immutable=1"):
+        db = sqlite3.connect(f"{uri}?{flags}", uri=True, check_same_thread=False,
+                             isolation_level=None)
+        try:
+            db.execute("SELECT COUNT(*) FROM documents").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+            if "immutable" in flags:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def storable(text: str) -> bool:
+    """False for names with bytes that aren't UTF-8 (Python keeps them as lone surrogates,
+    which SQLite can't store)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Transaction:

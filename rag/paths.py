@@ -25,9 +25,15 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def data_dir_path(explicit: str | os.PathLike | None = None) -> Path:
+    """Where the data dir is (argument > HEARTH_DATA_DIR > platform default), creating nothing:
+    for commands that only look (listing models must not leave a folder behind)."""
+    return Path(explicit).expanduser() if explicit else default_data_dir()
+
+
 def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """Pick the data dir (argument > HEARTH_DATA_DIR > platform default) and make it private."""
-    path = Path(explicit).expanduser() if explicit else default_data_dir()
+    path = data_dir_path(explicit)
     ensure_private_dir(path)
     return path
 

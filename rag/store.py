@@ -135,12 +135,13 @@ class ChromaStore:
             embedding_function=None,
         )
 
-    def compact(self) -> None:
+    def compact(self, keep: set[int] | None = None) -> None:
         """Rewrite the store from the surviving vectors so deleted ones leave chroma's files.
 
         chroma keeps every add (id + vector) in its write-ahead log until the HNSW index
         persists (every 1000 ops), and hnswlib only marks deletions: delete() scrubs neither.
         A forget must, so the collection is rebuilt beside the old one and swapped in.
+        `keep`: only vectors of these doc ids survive (drops any a crash left orphaned).
         """
         import chromadb
 
@@ -150,9 +151,11 @@ class ChromaStore:
         vecs: list[np.ndarray] = []
         for offset in range(0, self.count(), step):
             got = self._col.get(include=["embeddings", "metadatas"], limit=step, offset=offset)
-            ids += got["ids"]
-            metas += got["metadatas"]
-            vecs.append(np.asarray(got["embeddings"], dtype=np.float32))
+            rows = [i for i, m in enumerate(got["metadatas"])
+                    if keep is None or int((m or {}).get("doc_id", -1)) in keep]
+            ids += [got["ids"][i] for i in rows]
+            metas += [got["metadatas"][i] for i in rows]
+            vecs.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(-1, self.dim)[rows])
         meta = dict(self._col.metadata or {})
         self.close()
         new, old = _sibling(self.path, ".new"), _sibling(self.path, ".old")

@@ -9,8 +9,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.errors import LoadError
-from rag.loaders.base import clean_text, register
+from rag.loaders.base import clean_text, human_size, register
 from rag.types import LoadedDocument, Page
+
+# python-docx inflates every part of the package into memory and parses the XML ones into a
+# tree (~10x their size): a 1 MB zip bomb once reached 2 GB. Declared sizes are checked first;
+# zipfile never inflates past a declared size (it fails the CRC instead), so they are binding.
+MAX_XML_BYTES = 64 * 1024 * 1024
+MAX_PACKAGE_BYTES = 512 * 1024 * 1024
+
+
+def check_package(path: Path) -> None:
+    """Refuse a .docx whose parts would inflate past the caps, before anything is inflated."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise LoadError(f"not a readable Word document (corrupt zip package): {exc}") from exc
+    total = sum(i.file_size for i in infos)
+    xml = sum(i.file_size for i in infos if i.filename.lower().endswith((".xml", ".rels")))
+    if xml > MAX_XML_BYTES or total > MAX_PACKAGE_BYTES:
+        raise LoadError(
+            f"Word document too large when unpacked ({human_size(total)}; the limits are "
+            f"{human_size(MAX_XML_BYTES)} of text and {human_size(MAX_PACKAGE_BYTES)} in all)"
+        )
 
 
 def _table_lines(table, depth: int = 0) -> list[str]:  # noqa: ANN001
@@ -56,6 +80,7 @@ def _blocks(document) -> list[str]:  # noqa: ANN001
 def load_docx(path: Path) -> LoadedDocument:
     import docx
 
+    check_package(path)
     try:
         document = docx.Document(str(path))
     except OSError:

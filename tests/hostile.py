@@ -1,0 +1,179 @@
+"""Hostile files made on the spot, and a `hearth` subprocess runner that measures its peak RSS.
+
+Why a module: the regression tests (tests/test_hostile_files.py) and the fault-injection suite
+(tests/test_faults.py) feed the real CLI the same kinds of files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FILLER = " ".join(f"The ferry timetable lists crossing number {i} at the harbour." for i in range(40))
+
+
+def canary() -> str:
+    """Lower-case letters/digits ending in "xk": FTS5's porter stemmer leaves it unchanged."""
+    return "qz" + uuid.uuid4().hex[:20] + "xk"
+
+
+def note(path: Path, word: str) -> Path:
+    path.write_text(f"Note about {word}. {FILLER} The code word is {word}.", encoding="utf-8")
+    return path
+
+
+# --- hostile files ---------------------------------------------------------------------------
+def make_fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def make_dev_zero_link(path: Path) -> Path:
+    path.symlink_to("/dev/zero")
+    return path
+
+
+def make_bad_name(folder: Path, word: str) -> Path:
+    """A text file whose name holds bytes that are not UTF-8 (legal on Linux)."""
+    raw = os.fsencode(folder) + b"/bad\xff\xfe" + word.encode() + b".txt"
+    with open(raw, "wb") as fh:
+        fh.write(f"A note with a broken file name, about {word}. {FILLER}".encode())
+    return Path(os.fsdecode(raw))
+
+
+def make_deep_html(path: Path, depth: int = 100_000) -> Path:
+    path.write_text("<html><body>" + "<div>" * depth + "deep text at the bottom"
+                    + "</div>" * depth + "</body></html>", encoding="utf-8")
+    return path
+
+
+def make_zip_bomb_docx(path: Path, inflated: int = 160 << 20) -> Path:
+    """A small .docx whose word/document.xml inflates to `inflated` bytes."""
+    block = b"<w:p><w:r><w:t>bomb</w:t></w:r></w:p>" * 4096
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        with zf.open("word/document.xml", "w", force_zip64=True) as fh:
+            written = 0
+            while written < inflated:
+                fh.write(block)
+                written += len(block)
+    return path
+
+
+def make_sparse(path: Path, size: int, head: bytes = b"") -> Path:
+    """A file of `size` bytes that takes (almost) no disk: `head`, then a hole."""
+    with open(path, "wb") as fh:
+        fh.write(head)
+        fh.truncate(size)
+    return path
+
+
+def make_huge_word(path: Path, n: int = 5 * 1024 * 1024) -> Path:
+    path.write_text("# One long word\n\n" + "x" * n + "\n", encoding="utf-8")
+    return path
+
+
+def make_nested_gguf(path: Path, depth: int = 5000) -> Path:
+    """A GGUF v3 header whose only metadata value is an array nested `depth` levels deep."""
+    key = b"general.evil"
+    out = [b"GGUF", struct.pack("<IQQ", 3, 0, 1), struct.pack("<Q", len(key)), key,
+           struct.pack("<I", 9)]
+    out += [struct.pack("<IQ", 9, 1)] * (depth - 1)
+    out += [struct.pack("<IQ", 4, 1), struct.pack("<I", 7)]
+    path.write_bytes(b"".join(out) + b"\0" * 64)
+    return path
+
+
+# --- running the real CLI --------------------------------------------------------------------
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_rss: int  # bytes, of this process alone (from wait4)
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+def hearth_env(data: Path) -> dict:
+    return {**os.environ, "HEARTH_DATA_DIR": str(data), "PYTHONPATH": str(ROOT),
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+
+
+def start(data: Path, *args: str | os.PathLike, out=subprocess.PIPE) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "app", *map(os.fspath, args)],
+                            env=hearth_env(data), cwd=ROOT, stdout=out, stderr=subprocess.PIPE)
+
+
+def hearth(data: Path, *args: str | os.PathLike, timeout: float = 300) -> Run:
+    """Run `hearth ARGS` to the end (killed after `timeout`), with its own peak RSS."""
+    t0 = time.monotonic()
+    proc = start(data, *args)
+    import threading
+
+    out: dict[str, bytes] = {}
+    readers = [threading.Thread(target=lambda k=k, s=s: out.__setitem__(k, s.read()))
+               for k, s in (("out", proc.stdout), ("err", proc.stderr))]
+    for r in readers:
+        r.start()
+    timer = threading.Timer(timeout, lambda: os.kill(proc.pid, signal.SIGKILL))
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    for r in readers:
+        r.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Run(proc.returncode, out["out"].decode("utf-8", "replace"),
+               out["err"].decode("utf-8", "replace"), time.monotonic() - t0,
+               usage.ru_maxrss * 1024)
+
+
+def kill_when(proc: subprocess.Popen, condition, timeout: float = 240) -> bool:
+    """SIGKILL `proc` as soon as `condition()` holds; False if it ended first (not killed)."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if condition():
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.002)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("the process neither met the condition nor ended")
+    return False
+
+
+def find_in_dir(root: Path, needles: dict[str, bytes]) -> list[str]:
+    """'<needle> in <file>' for every needle found in any regular file under root."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            found += [f"{name} in {path.relative_to(root)}" for name, n in needles.items()
+                      if n in data]
+    return found
+
+
+def library_ids(data: Path, embedder) -> tuple[set[str], set[str]]:
+    """(chunk ids in the manifest, vector ids in chroma), through the real library."""
+    from rag.library import Library
+
+    with Library.open(data, embedder=embedder, owner="test invariants") as lib:
+        manifest = {cid for d in lib.documents() for cid in lib.manifest.chunk_ids(d.id)}
+        chroma = set(lib.store._col.get(include=[])["ids"])
+    return manifest, chroma

@@ -1,0 +1,189 @@
+"""Hostile files end in a reason, never a hang, a crash or a memory blow-up (issue 18).
+
+Each case is the reproduction from the issue, made on the spot: a FIFO and a link to /dev/zero
+(hung `hearth index` forever), a name with invalid UTF-8 (aborted the whole run), 100,000
+nested <div>s (~30 min in BeautifulSoup), a .docx zip bomb (2.1 GB RSS), sparse multi-GB files
+(minutes of hashing before being refused), a 5 MB one-word note (one 5 MB chunk), a GGUF header
+with arrays nested 5,000 deep (RecursionError; `hearth models` crashed), and a killed writer
+(`hearth status` kept saying "in use").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hostile import (
+    ROOT,
+    canary,
+    hearth,
+    make_bad_name,
+    make_deep_html,
+    make_dev_zero_link,
+    make_fifo,
+    make_huge_word,
+    make_nested_gguf,
+    make_sparse,
+    make_zip_bomb_docx,
+    note,
+)
+
+GIB = 1 << 30
+
+
+@pytest.mark.slow
+def test_hostile_folder_every_file_ends_in_a_reason(tmp_path):
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    docs.mkdir()
+    words = [canary(), canary()]
+    note(docs / "a-good.txt", words[0])
+    note(docs / "z-good.md", words[1])
+    make_fifo(docs / "pipe.txt")
+    make_dev_zero_link(docs / "zero.txt")
+    bad = make_bad_name(docs, canary())
+    make_deep_html(docs / "deep.html")
+    make_zip_bomb_docx(docs / "bomb.docx")
+    make_sparse(docs / "huge.docx", 4 * GIB, b"PK\x03\x04")
+    make_sparse(docs / "sparse.pdf", 400 << 20, b"%PDF-1.4\n")
+    (docs / "zeros.pdf").write_bytes(bytes(2 << 20))  # no PDF header: refused unread
+    make_huge_word(docs / "word.md", 1 << 20)  # 5 MB: test_chunks_have_a_hard_size_cap
+
+    run = hearth(data, "index", docs, "--json", timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    files = {Path(f["path"]).name: f for f in run.json()["files"]}
+    assert len(files) == 11, sorted(files)
+    reasons = {name: (f["status"], f["reason"]) for name, f in files.items()}
+    for name in ("a-good.txt", "z-good.md", "deep.html", "word.md"):
+        assert files[name]["status"] == "indexed", reasons[name]
+    assert "not a regular file" in files["pipe.txt"]["reason"]
+    assert "not a regular file" in files["zero.txt"]["reason"]
+    bad_name = Path(os.fsencode(bad).decode("utf-8", "backslashreplace")).name
+    assert files[bad_name]["status"] == "failed"
+    assert "not valid UTF-8" in files[bad_name]["reason"]
+    assert "too large when unpacked" in files["bomb.docx"]["reason"]
+    assert files["huge.docx"]["reason"].startswith("file too large")
+    assert files["sparse.pdf"]["reason"].startswith("mostly empty space")
+    assert "does not start like a PDF" in files["zeros.pdf"]["reason"]
+    # Refused cheaply: nothing was hashed or inflated in full (before: 26 s, 55 s, 2.1 GB).
+    assert run.peak_rss < 1.5 * GIB, run.peak_rss
+    assert run.seconds < 120, run.seconds
+    print(f"hostile folder: {run.seconds:.1f} s, peak RSS {run.peak_rss / 2**20:.0f} MiB")
+
+    again = hearth(data, "index", docs, "--json")  # the folder stays indexable, run after run
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.json()["indexed"] == 0
+    for word in words:
+        hits = hearth(data, "search", word, "--json", "--mode", "keyword").json()
+        assert [Path(h["path"]).name for h in hits if word in h["text"]][:1], word
+    deep = hearth(data, "search", "deep text at the bottom", "--json", "-k", "1").json()
+    assert deep[0]["path"].endswith("deep.html")
+
+
+def test_deep_html_parses_in_linear_time():
+    from rag.loaders.html import html_to_text
+
+    for depth in (10_000, 100_000):
+        page = "<div>" * depth + "bottom line" + "</div>" * depth
+        t0 = time.perf_counter()
+        title, text = html_to_text(page.encode())
+        seconds = time.perf_counter() - t0
+        assert text == "bottom line"
+        assert seconds < 5, (depth, seconds)  # BeautifulSoup: 52 s at 16k levels
+
+
+def test_chunks_have_a_hard_size_cap(embedder):
+    from rag.chunking import ChunkingConfig, chunk_pages
+    from rag.types import Page
+
+    text = "Intro line.\n" + "x" * (5 * 1024 * 1024) + "\nOutro line."
+    t0 = time.perf_counter()
+    _, chunks = chunk_pages([Page(None, text)], "Huge", embedder)
+    cap = ChunkingConfig().max_chunk_chars
+    assert chunks and max(len(c.text) for c in chunks) <= cap
+    assert sum(len(c.text) for c in chunks) >= len(text) - 100  # the text is all still there
+    assert all(text[c.start:c.end] == c.text for c in chunks)
+    assert time.perf_counter() - t0 < 30
+
+
+def test_failure_reasons_carry_no_garbage_bytes():
+    from rag.indexer import clean_reason
+
+    assert clean_reason("Unsupported filter /Flate\xe0\x88\xf0x") == "Unsupported filter /Flate…"
+    assert clean_reason("no text layer (scanned PDF?) — OCR is not supported") == (
+        "no text layer (scanned PDF?) — OCR is not supported")
+    assert len(clean_reason("word " * 500)) <= 300
+
+
+def test_nested_array_gguf_is_a_clean_model_error_and_discovery_survives(tmp_path):
+    from inference.base import ModelError
+    from inference.discovery import DiscoveryRoots, discover_models
+    from inference.gguf_info import read_gguf_info
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    evil = make_nested_gguf(folder / "evil.gguf")
+    with pytest.raises(ModelError, match="nested too deep"):
+        read_gguf_info(evil)
+    roots = DiscoveryRoots(hearth=[folder], include_bundled=False)
+    [entry] = discover_models(tmp_path, roots, with_info=True)
+    assert entry.info is None and "nested too deep" in entry.error
+
+
+@pytest.mark.slow
+def test_models_commands_with_a_nested_array_gguf(tmp_path):
+    """`hearth models` lists the bad file with its error; add and info refuse it in one line."""
+    data = tmp_path / "data"
+    (data / "models").mkdir(parents=True)
+    evil = make_nested_gguf(data / "models" / "evil.gguf")
+    listed = hearth(data, "models", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {Path(r["path"]).name: r for r in listed.json()["models"]}
+    assert "nested too deep" in rows["evil.gguf"]["error"]
+    for args in (("models", "add", evil), ("models", "info", evil)):
+        run = hearth(tmp_path / "other", *args)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1 and "nested too deep" in run.stderr
+
+
+def test_listing_models_does_not_create_the_data_folder(tmp_path, monkeypatch, capsys):
+    from app.cli import run_cli
+
+    data = tmp_path / "never-made"
+    monkeypatch.setenv("HEARTH_DATA_DIR", str(data))
+    assert run_cli(["models", "--json"]) == 0
+    assert "models" in json.loads(capsys.readouterr().out)
+    assert run_cli(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 0
+    assert not data.exists()
+
+
+def test_status_forgets_a_killed_writer(tmp_path, capsys):
+    """The lock note of a SIGKILLed writer stays in library.lock; its pid is gone."""
+    from app.cli import run_cli
+
+    data = tmp_path / "data"
+    data.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from rag.lock import LibraryLock; "
+         f"LibraryLock({str(data)!r}, 'hearth index').acquire(); print('locked', flush=True); "
+         "sys.stdin.read()"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+
+    def in_use():
+        assert run_cli(["status", "--json", "--data-dir", str(data)]) == 0
+        return json.loads(capsys.readouterr().out)["in_use_by"]
+
+    assert in_use() == "hearth index"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert (data / "library.lock").read_text()  # the dead writer's note is still there
+    assert in_use() is None
