@@ -110,16 +110,16 @@ def test_bad_inputs_get_reasons_and_the_rest_is_indexed(tmp_path, embedder):
     make_scanned_pdf(d / "scan.pdf")
     (d / "empty.txt").write_text("")
     (d / "binary.txt").write_bytes(bytes(range(256)) * 40)
-    (d / "image.png").write_bytes(b"\x89PNG\r\n")
+    (d / "sound.mp3").write_bytes(b"ID3\x04\x00")
     with Library.open(tmp_path / "data", embedder=embedder) as lib:
         report = lib.index([d])
         by_name = {Path(o.path).name: o for o in report.outcomes}
         assert by_name["good.pdf"].status == "indexed"
-        for bad in ("corrupt.pdf", "locked.pdf", "scan.pdf", "empty.txt", "binary.txt", "image.png"):
+        for bad in ("corrupt.pdf", "locked.pdf", "scan.pdf", "empty.txt", "binary.txt", "sound.mp3"):
             assert by_name[bad].status in ("failed", "skipped"), bad
             assert by_name[bad].reason, bad
         assert "password" in by_name["locked.pdf"].reason
-        assert "unsupported" in by_name["image.png"].reason
+        assert "unsupported" in by_name["sound.mp3"].reason
         assert lib.search("what do hedgehogs eat", k=1)[0].path.endswith("good.pdf")
         # failures are remembered and not retried while the file is unchanged
         assert lib.index([d]).count("failed") == 0

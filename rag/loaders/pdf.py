@@ -107,10 +107,13 @@ def load_pdf(path: Path) -> LoadedDocument:
                 pages.append(Page(number=number, text=text))
         title = _title(reader, path)
 
+    from rag.ocr import no_text_reason, ocr_missing_pages
+
+    pages = ocr_missing_pages(path, pages, page_count)  # scanned pages: OCR (rag/ocr.py)
     if not pages:
         if len(failed) == page_count:
             raise LoadError(f"not a readable PDF: no page could be read ({failed[0]})")
-        raise LoadError("no text layer (scanned PDF?) — OCR is not supported")
+        raise LoadError(no_text_reason())
     return LoadedDocument(path=str(path), title=title, pages=pages)
 
 

@@ -1,0 +1,31 @@
+"""Images (.png, .jpg, .tiff): their text, read by OCR (see rag/ocr.py).
+
+Why a loader of its own: photos of receipts, scanned letters and screenshots are documents too.
+A single image is one page (number None); each frame of a multi-page TIFF is a page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.errors import LoadError
+from rag.loaders.base import register
+from rag.types import LoadedDocument, Page
+
+
+@register(".png", ".jpg", ".jpeg", ".tif", ".tiff")
+def load_image(path: Path) -> LoadedDocument:
+    from rag import ocr
+
+    reason = ocr.unavailable_reason()
+    if reason is not None:
+        raise LoadError(f"an image: its text could only be read by OCR, and {reason[0].lower()}"
+                        f"{reason[1:]}")
+    texts = ocr.ocr_image_file(path)
+    if len(texts) == 1:
+        pages = [Page(None, texts[0])] if texts[0] else []
+    else:
+        pages = [Page(n, t) for n, t in enumerate(texts, 1) if t]
+    if not pages:
+        raise LoadError("no text found in this image (OCR read nothing)")
+    return LoadedDocument(path=str(path), title=path.stem, pages=pages)

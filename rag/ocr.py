@@ -1,0 +1,311 @@
+"""OCR for scanned PDF pages and images, offline, with rapidocr-onnxruntime.
+
+Why this engine: its wheel ships the detection, orientation and recognition ONNX models, so
+nothing is downloaded at run time, and it runs on the onnxruntime already installed. It supports
+Python < 3.13 only; elsewhere `unavailable_reason()` says so and scanned pages stay unindexed
+with that reason. OCR'd page text starts with `OCR_MARK` on a line of its own, so every front end
+(and the model) can tell recognised text from a real text layer.
+
+Long work reports progress and can be cancelled: the indexer wraps a load in
+`ocr_session(progress=..., cancel=...)`; each OCR'd page calls `progress(done, total, path)` and a
+cancelled token raises `OcrCancelled` between pages.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.cancel import CancelToken
+from rag.errors import LoadError
+from rag.pdfium import PDFIUM_LOCK
+from rag.types import Page
+
+OCR_MARK = "[Text recognised by OCR]"
+MAX_SIDE = 2000  # pixels: the engine scales larger images down to this anyway
+MAX_DPI = 300
+MIN_SCORE = 0.5  # recognition confidence below which a line is dropped as noise
+
+Progress = Callable[[int, int, str], None]
+
+
+class OcrCancelled(LoadError):
+    """OCR stopped because the user cancelled: not a fault of the file, don't remember it."""
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels (y down)
+    score: float
+
+
+_engine = None
+_engine_lock = threading.Lock()
+_session = threading.local()
+
+
+def unavailable_reason() -> str | None:
+    """None when OCR can run here, else why not in plain words."""
+    try:
+        _import_engine()
+    except ImportError as exc:
+        if sys.version_info >= (3, 13):
+            return ("OCR is not available: rapidocr-onnxruntime supports Python 3.12 and older "
+                    f"(this is Python {sys.version_info.major}.{sys.version_info.minor})")
+        return f"OCR is not available: rapidocr-onnxruntime could not be loaded ({exc})"
+    return None
+
+
+def _import_engine():  # noqa: ANN202
+    """Import RapidOCR without letting OpenCV's import rewrite Qt's plugin/font paths (the
+    opencv-python wheel sets QT_QPA_PLATFORM_PLUGIN_PATH to its own Qt build on import)."""
+    keep = {k: os.environ.get(k) for k in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR",
+                                           "LD_LIBRARY_PATH")}
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    finally:
+        for key, value in keep.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return RapidOCR
+
+
+def engine():  # noqa: ANN201 - a RapidOCR instance
+    """The one engine of the process (loading its models takes ~0.3 s); calls are serialised."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            rapid = _import_engine()
+            # No orientation classifier: on upright scans it flipped whole lines of justified
+            # text to 180 degrees (they came back empty).
+            _engine = rapid(print_verbose=False, use_cls=False)
+            _engine.text_rec.postprocess_op = _SpacedDecode(_engine.text_rec.postprocess_op)
+        return _engine
+
+
+_BROAD = frozenset("mwMW%@")
+
+
+class _SpacedDecode:
+    """CTC decoding that puts back the spaces the bundled (Chinese + English) recogniser drops
+    between Latin words ("Breadvillage", widest in justified lines): a gap between two
+    characters much wider than the line's usual pitch is a space."""
+
+    def __init__(self, original) -> None:  # noqa: ANN001
+        self.character = original.character
+
+    def __call__(self, preds, return_word_box: bool = False, **_kw) -> list:  # noqa: ANN001
+        import numpy as np
+
+        index, prob = preds.argmax(axis=2), preds.max(axis=2)
+        out = []
+        for row, row_prob in zip(index, prob, strict=True):
+            keep = np.ones(len(row), dtype=bool)
+            keep[1:] = row[1:] != row[:-1]
+            keep &= row != 0  # 0 is the CTC blank
+            cols = np.flatnonzero(keep)
+            chars = [self.character[i] for i in row[keep]]
+            if not chars:
+                out.append(("", 0.0))
+                continue
+            gaps = np.diff(cols)
+            pitch = float(np.median(gaps)) if len(gaps) else 0.0
+            wide = max(5.0, 1.6 * pitch)
+            text = [chars[0]]
+            for ch, gap in zip(chars[1:], gaps, strict=True):
+                broad = text[-1] in _BROAD or ch in _BROAD  # their pitch is wider anyway
+                if gap >= wide + broad and text[-1] != " " and ch != " " and ch.isascii():
+                    text.append(" ")
+                text.append(ch)
+            out.append(("".join(text), float(np.mean(row_prob[keep]))))
+        return out
+
+
+def ocr_array(image) -> list[OcrLine]:  # noqa: ANN001 - numpy array, H x W x 3 RGB uint8
+    """Text lines found in an image, in no particular order."""
+    import numpy as np
+
+    eng = engine()
+    with _engine_lock:
+        result, _elapsed = eng(np.ascontiguousarray(image))
+    lines: list[OcrLine] = []
+    for box, text, score in result or []:
+        xs = [float(p[0]) for p in box]
+        ys = [float(p[1]) for p in box]
+        if float(score) >= MIN_SCORE and str(text).strip():
+            lines.append(OcrLine(str(text).strip(), (min(xs), min(ys), max(xs), max(ys)),
+                                 float(score)))
+    return lines
+
+
+def lines_to_text(lines: list[OcrLine]) -> str:
+    """Reading order: rows top to bottom, boxes left to right. Boxes on one row far apart (table
+    cells, columns of a form) are joined with " | " so a table keeps its rows; a gap between
+    rows taller than a line starts a new paragraph."""
+    if not lines:
+        return ""
+    rows: list[list[OcrLine]] = []
+    for line in sorted(lines, key=lambda ln: (ln.box[1] + ln.box[3]) / 2):
+        mid = (line.box[1] + line.box[3]) / 2
+        if rows:
+            last = rows[-1]
+            top = min(ln.box[1] for ln in last)
+            bottom = max(ln.box[3] for ln in last)
+            if top <= mid <= bottom:
+                last.append(line)
+                continue
+        rows.append([line])
+    heights = sorted(ln.box[3] - ln.box[1] for ln in lines)
+    line_h = max(1.0, heights[len(heights) // 2])
+    out: list[str] = []
+    prev_bottom = None
+    for row in rows:
+        row.sort(key=lambda ln: ln.box[0])
+        parts = [row[0].text]
+        for left, right in zip(row, row[1:], strict=False):
+            gap = right.box[0] - left.box[2]
+            parts.append((" | " if gap > 1.5 * line_h else " ") + right.text)
+        top = min(ln.box[1] for ln in row)
+        if prev_bottom is not None:
+            out.append("\n\n" if top - prev_bottom > 1.0 * line_h else "\n")
+        out.append("".join(parts))
+        prev_bottom = max(ln.box[3] for ln in row)
+    return "".join(out)
+
+
+def marked(text: str) -> str:
+    """Page text as stored for an OCR'd page: the mark on its own line, then the text."""
+    return f"{OCR_MARK}\n{text}" if text.strip() else ""
+
+
+def is_ocr_text(text: str) -> bool:
+    return text.lstrip().startswith(OCR_MARK)
+
+
+def strip_mark(text: str) -> str:
+    stripped = text.lstrip()
+    return stripped[len(OCR_MARK):].lstrip() if stripped.startswith(OCR_MARK) else text
+
+
+# -- sessions: progress and cancel for the indexer -------------------------------------------
+@contextmanager
+def ocr_session(progress: Progress | None = None, cancel: CancelToken | None = None
+                ) -> Iterator[None]:
+    """Report OCR progress per page and honour `cancel` for loads run inside this block (this
+    thread only)."""
+    previous = getattr(_session, "value", None)
+    _session.value = (progress, cancel)
+    try:
+        yield
+    finally:
+        _session.value = previous
+
+
+def _check_cancel() -> None:
+    value = getattr(_session, "value", None)
+    if value is not None and value[1] is not None and value[1].cancelled:
+        raise OcrCancelled("OCR cancelled")
+
+
+def _report(done: int, total: int, path: str) -> None:
+    value = getattr(_session, "value", None)
+    if value is not None and value[0] is not None:
+        value[0](done, total, path)
+
+
+# -- PDFs and image files --------------------------------------------------------------------
+def _render(doc, number: int):  # noqa: ANN001, ANN202 - numpy RGB array or None
+    """Render page `number` for OCR, or None when it holds no image (nothing to recognise)."""
+    import pypdfium2.raw as raw
+
+    page = doc[number - 1]
+    try:
+        if not any(True for _ in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE], max_depth=3)):
+            return None
+        width, height = page.get_size()
+        scale = min(MAX_DPI / 72, MAX_SIDE / max(1.0, width, height))
+        bitmap = page.render(scale=scale, rev_byteorder=True)
+        try:
+            return bitmap.to_numpy().copy()
+        finally:
+            bitmap.close()
+    finally:
+        page.close()
+
+
+def ocr_pdf_pages(path: str | Path, numbers: list[int]) -> dict[int, str]:
+    """OCR the given 1-based pages of a PDF (those without a text layer). Returns marked text
+    for each page where text was found. Raises OcrCancelled when the session is cancelled."""
+    import pypdfium2 as pdfium
+
+    out: dict[int, str] = {}
+    with PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(str(path))
+    try:
+        for done, number in enumerate(numbers):
+            _check_cancel()
+            with PDFIUM_LOCK:
+                try:
+                    image = _render(doc, number)
+                except Exception:  # noqa: BLE001 - a page PDFium can't draw: skip it
+                    image = None
+            if image is not None:
+                text = lines_to_text(ocr_array(image[:, :, :3]))
+                if text.strip():
+                    out[number] = marked(text)
+            _report(done + 1, len(numbers), str(path))
+    finally:
+        with PDFIUM_LOCK:
+            doc.close()
+    return out
+
+
+def ocr_image_file(path: str | Path) -> list[str]:
+    """Marked text of each frame of an image file (a multi-page TIFF has several)."""
+    import numpy as np
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            frames = [f.convert("RGB") for f in ImageSequence.Iterator(img)]
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError,
+            ValueError) as exc:
+        raise LoadError(f"not a readable image: {exc}") from exc
+    texts: list[str] = []
+    for done, frame in enumerate(frames):
+        _check_cancel()
+        if max(frame.size) > MAX_SIDE:
+            frame.thumbnail((MAX_SIDE, MAX_SIDE))
+        texts.append(marked(lines_to_text(ocr_array(np.asarray(frame)))))
+        _report(done + 1, len(frames), str(path))
+    return texts
+
+
+def ocr_missing_pages(path: str | Path, pages: list[Page], page_count: int) -> list[Page]:
+    """The PDF loader's hook: add OCR'd text for the pages that have none (scanned pages), in
+    page order. Without OCR here, the pages are returned as they are."""
+    have = {p.number for p in pages}
+    missing = [n for n in range(1, page_count + 1) if n not in have]
+    if not missing or unavailable_reason() is not None:
+        return pages
+    found = ocr_pdf_pages(path, missing)
+    if not found:
+        return pages
+    added = [Page(number=n, text=t) for n, t in found.items()]
+    return sorted(pages + added, key=lambda p: p.number or 0)
+
+
+def no_text_reason() -> str:
+    """Why a PDF with no text layer gave nothing, in plain words."""
+    reason = unavailable_reason()
+    if reason is not None:
+        return f"no text layer (scanned PDF?) — {reason}"
+    return "no text layer, and OCR found no text on its pages (blank or drawings only?)"
