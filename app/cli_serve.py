@@ -97,7 +97,8 @@ def _serve(args, lib, sockets, hosts: list[str], token: str) -> int:
         loopback_only = all(_loopback(h) for h in hosts)
         app = create_app(engine, owner, token, cors_origins=args.cors,
                          hosts=LOOPBACK_HOSTS if loopback_only else None)
-        server = Server(app, sockets, max_connections=2 * args.max_queue + 16)
+        server = Server(app, sockets, max_connections=2 * args.max_queue + 16,
+                        on_exit=owner.cancel_all)
         info = {"urls": server.urls, "port": sockets[0].getsockname()[1],
                 "models": engine.model_names, "embedding_model": engine.embedding_model}
         if args.json:

@@ -50,6 +50,11 @@ def error(status: int, message: str, code: str | None = None) -> JSONResponse:
                                    "param": None, "code": code}}, status_code=status)
 
 
+def CANCELLED() -> JSONResponse:  # noqa: N802 - reads like the constant it stands for
+    return error(499, "The request was cancelled (its client went away, or the server is "
+                      "stopping).", "cancelled")
+
+
 class Guard:
     """Pure ASGI middleware in front of every route: Host check (DNS rebinding), bearer token,
     declared body size. Pure ASGI, not BaseHTTPMiddleware, so streaming is untouched."""
@@ -89,8 +94,7 @@ class Guard:
 
 
 async def read_json(request: Request, max_body: int) -> Any:
-    if "json" not in request.headers.get("content-type", "application/json"):
-        raise RequestError("Send the body as JSON (Content-Type: application/json).", 415)
+    # Any Content-Type: the body must parse as JSON (curl's -d sends form-urlencoded by default).
     body = bytearray()
     async for part in request.stream():
         body += part
@@ -125,6 +129,17 @@ class Job:
                 raise value
             else:
                 return
+
+
+async def next_or_gone(events: AsyncIterator, watcher: asyncio.Task) -> Any:
+    """The job's next item; None when it has ended or its client went away (a queued request
+    whose client hung up returns at once, not when the model reaches it)."""
+    step = asyncio.ensure_future(anext(events, None))
+    done, _ = await asyncio.wait({step, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    if step in done:
+        return step.result()
+    step.cancel()
+    return None
 
 
 async def watch_disconnect(request: Request, cancel: CancelToken) -> None:
@@ -168,11 +183,10 @@ class Api:
         job = Job(self.owner, work)
         watcher = asyncio.create_task(watch_disconnect(request, job.cancel))
         try:
-            async for _kind, payload in job.events():
-                return JSONResponse(payload)
+            item = await next_or_gone(job.events(), watcher)
         finally:
             watcher.cancel()
-        return error(499, "The request was cancelled.", "cancelled")
+        return JSONResponse(item[1]) if item is not None else CANCELLED()
 
     async def chat(self, request: Request) -> Response:
         req = api.parse_chat(await read_json(request, self.max_body), self.engine.settings)
@@ -183,20 +197,21 @@ class Api:
         events = job.events()
         watcher = asyncio.create_task(watch_disconnect(request, job.cancel))
         try:  # wait here (no headers yet) until the job starts: its errors can still be a 4xx
-            first = await anext(events, None)
+            first = await next_or_gone(events, watcher)
             if not req.stream:
-                return await self._complete(first, events, meta, req)
+                return await self._complete(first, events, watcher, meta, req)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
         if first is None:
-            return error(499, "The request was cancelled.", "cancelled")
+            return CANCELLED()
         return StreamingResponse(self._sse(first, events, job, meta, req),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    async def _complete(self, first, events, meta: dict, req: api.ChatRequest) -> Response:
+    async def _complete(self, first, events, watcher, meta: dict,
+                        req: api.ChatRequest) -> Response:
         final: dict | None = None
         parts: list[str] = []
         item = first
@@ -206,9 +221,9 @@ class Api:
                 parts.append(value)
             elif kind == "done":
                 final = value
-            item = await anext(events, None)
+            item = await next_or_gone(events, watcher)
         if final is None:
-            return error(499, "The request was cancelled.", "cancelled")
+            return CANCELLED()
         meta["model"] = final.get("model") or meta["model"]
         return JSONResponse({
             **meta, "object": "chat.completion",
@@ -243,8 +258,11 @@ class Api:
                         yield f"data: {json.dumps(body)}\n\n"
                 item = await anext(events, None)
             yield "data: [DONE]\n\n"
-        except HearthError as exc:  # headers are gone: report in the stream, then end it
-            yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
+        except Exception as exc:  # noqa: BLE001 - headers are gone: say it in the stream, end it
+            message = str(exc) if isinstance(exc, HearthError) else \
+                f"Unexpected error ({type(exc).__name__}); the server keeps running."
+            log.error("hearth serve: stream ended by %s: %s", type(exc).__name__, exc)
+            yield f"data: {json.dumps({'error': {'message': message, 'type': 'server_error'}})}\n\n"
         finally:
             job.cancel.cancel()  # the client went away mid-stream: stop generating
 

@@ -97,14 +97,20 @@ class ModelOwner:
             raise box["error"]
         return box.get("value")
 
+    def cancel_all(self) -> None:
+        """Cancel every queued and running job (shutting down): their clients are answered at
+        once instead of waiting for the model."""
+        with self._lock:
+            for token in self._live:
+                token.cancel()
+
     def close(self, final: Callable[[], None] | None = None, timeout: float = 30.0) -> None:
         """Stop taking jobs; run `final` (close the model) on the owner after the queued ones."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            for token in self._live:  # queued or running: their clients get no more
-                token.cancel()
+        self.cancel_all()
         self._queue.put(("final", final))
         self._thread.join(timeout)
 

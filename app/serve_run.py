@@ -142,15 +142,23 @@ def url_for(sock: socket.socket) -> str:
 class Server:
     """uvicorn on pre-bound sockets, in the foreground (`run`) or on a thread (`start`/`stop`)."""
 
-    def __init__(self, app, sockets: list[socket.socket], max_connections: int = 512) -> None:
+    def __init__(self, app, sockets: list[socket.socket], max_connections: int = 512,
+                 on_exit=None) -> None:
         import uvicorn
 
+        class _Server(uvicorn.Server):
+            def handle_exit(self, sig, frame) -> None:  # SIGINT/SIGTERM: stop queued work too
+                super().handle_exit(sig, frame)
+                if on_exit is not None:
+                    on_exit()
+
         self.sockets = sockets
+        self.on_exit = on_exit
         config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False,
                                 lifespan="off", limit_concurrency=max_connections,
                                 timeout_graceful_shutdown=3, server_header=False,
                                 proxy_headers=False)
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
 
@@ -193,6 +201,8 @@ class Server:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.server.should_exit = True
+        if self.on_exit is not None:
+            self.on_exit()
         if self._thread is not None:
             self._thread.join(timeout)
 

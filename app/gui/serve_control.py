@@ -72,7 +72,7 @@ class ApiServer:
         sockets = bind_sockets(DEFAULT_HOSTS, port)
         app = create_app(BackendEngine(backend), self.owner,
                          load_or_create_token(backend.data_dir))
-        self.server = Server(app, sockets)
+        self.server = Server(app, sockets, on_exit=self.owner.cancel_all)
         self.urls = self.server.urls
         self.port = sockets[0].getsockname()[1]
         self.server.start()
