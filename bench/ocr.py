@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import time
@@ -83,9 +84,9 @@ def bench_ocr(pages: int = 2, seed: int = 13) -> dict:
         pdf = Path(tmp) / "scan.pdf"
         truths = make_scanned_pdf(pdf, [page_text(rng) for _ in range(pages)])
         ocr.engine()  # model load, reported apart
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         doc = load_document(pdf)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     got = {p.number: ocr.strip_mark(p.text) for p in doc.pages}
     per_page = [round(char_accuracy(t, got.get(i, "")), 4) for i, t in enumerate(truths, 1)]
     chars = sum(len(" ".join(t.split())) for t in truths)
@@ -95,6 +96,8 @@ def bench_ocr(pages: int = 2, seed: int = 13) -> dict:
         "chars": chars,
         "seconds": round(seconds, 2),
         "pages_per_s": round(pages / seconds, 3),
+        "cpu_s_per_page": round(cpu / pages, 2),  # all threads; the wall time depends on load
+        "load_avg_1min": round(os.getloadavg()[0], 1),
         "char_accuracy": round(sum(a * len(" ".join(t.split())) for a, t in zip(per_page, truths,
                                                                           strict=True)) / chars, 4),
         "per_page_accuracy": per_page,

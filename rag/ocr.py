@@ -222,23 +222,28 @@ def _report(done: int, total: int, path: str) -> None:
 
 
 # -- PDFs and image files --------------------------------------------------------------------
-def _render(doc, number: int):  # noqa: ANN001, ANN202 - numpy RGB array or None
-    """Render page `number` for OCR, or None when it holds no image (nothing to recognise)."""
+def render_for_ocr(doc, number: int) -> tuple:  # noqa: ANN001
+    """(RGB numpy array, pixels per point) of page `number` rendered for OCR, or (None, 0) when
+    the page holds no image (nothing to recognise). The caller holds PDFIUM_LOCK."""
     import pypdfium2.raw as raw
 
     page = doc[number - 1]
     try:
         if not any(True for _ in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE], max_depth=3)):
-            return None
+            return None, 0.0
         width, height = page.get_size()
         scale = min(MAX_DPI / 72, MAX_SIDE / max(1.0, width, height))
         bitmap = page.render(scale=scale, rev_byteorder=True)
         try:
-            return bitmap.to_numpy().copy()
+            return bitmap.to_numpy().copy(), scale
         finally:
             bitmap.close()
     finally:
         page.close()
+
+
+def _render(doc, number: int):  # noqa: ANN001, ANN202 - numpy RGB array or None
+    return render_for_ocr(doc, number)[0]
 
 
 def ocr_pdf_pages(path: str | Path, numbers: list[int]) -> dict[int, str]:

@@ -177,3 +177,25 @@ def test_the_window_opens_sources_in_the_viewer_by_default(qapp, qtbot, tmp_path
     finally:
         window.close()
     assert not window.source_viewer._thread.isRunning()
+
+
+def test_a_scanned_page_highlights_the_quote_from_ocr_lines(viewer, qtbot, tmp_path):
+    from rag import ocr
+
+    if ocr.unavailable_reason():
+        pytest.skip(ocr.unavailable_reason())
+    from test_ocr import TEXT, scan_strip
+
+    scan = tmp_path / "scan.pdf"
+    scan_strip(tmp_path, TEXT, "scan").save(scan, resolution=300)
+    quote = f"{ocr.OCR_MARK}\nThe Zephyr lighthouse was built in 1887 by engineer Marta Kowalski."
+    shown: list = []
+    viewer.shown.connect(shown.append)
+    viewer.show_source(str(scan), 1, quote)
+    qtbot.waitUntil(lambda: any(r.highlights for r in shown), timeout=120_000)
+    assert not shown[0].has_text and "scanned image" in viewer.message.text()
+    rects = viewer.highlight_rects()
+    width, height = shown[-1].size_pt
+    # The first line of the strip is highlighted: inside the page, in its upper part.
+    assert rects and all(0 <= r[0] < r[2] <= width and height / 2 < r[1] < r[3] <= height
+                         for r in rects)

@@ -10,12 +10,12 @@ through a long PDF renders only the page the user stops on.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader
 
-from app.gui.quote_locate import locate
+from app.gui.quote_locate import locate, normalise
 from rag.pdfium import PDFIUM_LOCK
 
 Rect = tuple[float, float, float, float]  # PDF points: left, bottom, right, top
@@ -73,6 +73,7 @@ class PageWorker(QObject):
         self.latest = 0  # set by the GUI thread: jobs older than this are skipped
         self._doc = None
         self._doc_key: tuple | None = None
+        self._ocr_cache: dict[tuple, list] = {}  # the last scanned page's OCR lines
 
     @Slot(object)
     def run(self, job: PageJob) -> None:
@@ -93,6 +94,36 @@ class PageWorker(QObject):
                                 error=f"Could not show this file: {exc}")
         result.seconds = time.perf_counter() - t0
         self.done.emit(result)
+        if result.kind == "pdf" and not result.error and not result.has_text and job.quote:
+            self._ocr_highlight(job, result)
+
+    def _ocr_highlight(self, job: PageJob, shown: PageResult) -> None:
+        """A scanned page has no character boxes: find the quote's lines by OCR (seconds), then
+        send the same page again with them highlighted, unless the user has moved on."""
+        from rag import ocr
+
+        if ocr.unavailable_reason() is not None or job.seq < self.latest:
+            return
+        key = (job.path, shown.page)
+        lines = self._ocr_cache.get(key)
+        if lines is None:
+            with PDFIUM_LOCK:
+                try:
+                    doc = self._document(job.path)
+                    image, scale = ocr.render_for_ocr(doc, shown.page or 1)
+                except Exception:  # noqa: BLE001 - no highlight is better than an error here
+                    return
+            if image is None:
+                return
+            found = ocr.ocr_array(image[:, :, :3])
+            height = shown.size_pt[1]
+            lines = [(ln.text, (ln.box[0] / scale, height - ln.box[3] / scale,
+                                ln.box[2] / scale, height - ln.box[1] / scale)) for ln in found]
+            self._ocr_cache = {key: lines}
+        want = normalise(ocr.strip_mark(job.quote))[0]
+        rects = [box for text, box in lines if _mostly_in(normalise(text)[0], want)]
+        if rects and job.seq >= self.latest:
+            self.done.emit(replace(shown, highlights=rects))
 
     # -- PDF -------------------------------------------------------------------------------
     def _document(self, path: str):  # noqa: ANN202 - a pypdfium2 PdfDocument
@@ -184,6 +215,18 @@ def _page_text(textpage, chars: int) -> str:  # noqa: ANN001
         code = get(textpage, i)
         out.append(chr(code) if 0 < code < 0x110000 and not 0xD800 <= code < 0xE000 else " ")
     return "".join(out)
+
+
+def _mostly_in(line: str, quote: str) -> bool:
+    """Whether an OCR'd line belongs to the quote: most of the line is in it, or (a short
+    quote inside one line) all of the quote is in the line."""
+    from difflib import SequenceMatcher
+
+    if len(line) < 4 or len(quote) < 4:
+        return False
+    m = SequenceMatcher(None, line, quote, autojunk=False)
+    size = m.find_longest_match(0, len(line), 0, len(quote)).size
+    return size >= 0.6 * min(len(line), len(quote))
 
 
 def _first_page_with(doc, text: str, start: int, count: int) -> int | None:  # noqa: ANN001
