@@ -128,7 +128,8 @@ def fail(args, message: str, code: int) -> int:
 def open_library(args, owner: str):
     from rag.library import Library
 
-    return Library.open(args.data_dir, owner=f"`hearth {owner}` (command line)")
+    return Library.open(args.data_dir, owner=f"`hearth {owner}` (command line)",
+                        reads_only=owner in ("search", "ask"))  # these work on a full disk
 
 
 def missing_paths(paths: list[str]) -> list[str]:

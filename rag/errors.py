@@ -42,8 +42,8 @@ def plain_failure(exc: BaseException, data_dir: object = None) -> str:
     words = " ".join(str(e) for e in chain).lower()
     codes = {getattr(e, "errno", None) for e in chain}
     where = f" ({data_dir})" if data_dir else ""
-    if errno.ENOSPC in codes or errno.EDQUOT in codes or "disk is full" in words \
-            or "no space left" in words or "quota exceeded" in words:
+    if errno.ENOSPC in codes or errno.EDQUOT in codes or _nearly_full(data_dir) \
+            or "disk is full" in words or "no space left" in words or "quota exceeded" in words:
         return (f"The disk holding the library{where} is full. Free some space and run the "
                 "command again; what was already saved is kept.")
     if errno.EROFS in codes or "readonly database" in words or "read-only file system" in words:
@@ -54,3 +54,17 @@ def plain_failure(exc: BaseException, data_dir: object = None) -> str:
     first = (str(exc).strip().splitlines() or [""])[0][:200]
     return (f"Unexpected error ({type(exc).__name__}{': ' + first if first else ''}). "
             "Set HEARTH_DEBUG=1 to see the details.")
+
+
+def _nearly_full(data_dir: object) -> bool:
+    """SQLite often reports a full disk as a mere "disk I/O error": look at the disk itself."""
+    import os
+    import shutil
+
+    path = str(data_dir) if data_dir else ""
+    while path and not os.path.exists(path):
+        path = os.path.dirname(path)
+    try:
+        return bool(path) and shutil.disk_usage(path).free < (4 << 20)
+    except OSError:
+        return False

@@ -18,7 +18,8 @@ from rag.embeddings import Embedder, SentenceTransformerEmbedder
 from rag.indexer import norm_path
 from rag.lock import LibraryLock
 from rag.manifest import DocumentRecord, Manifest
-from rag.paths import resolve_data_dir
+from rag.errors import HearthError
+from rag.paths import data_dir_path, resolve_data_dir
 from rag.retrieval import RetrievalConfig, Retriever
 from rag.types import Hit, IndexProgress, IndexReport
 
@@ -29,15 +30,18 @@ CHROMA_DIR = "chroma"
 class Library:
     def __init__(self, data_dir: Path, *, embedder: Embedder | None = None, owner: str = "Hearth",
                  retrieval: RetrievalConfig | None = None, chunking: ChunkingConfig | None = None,
-                 store=None) -> None:
+                 store=None, reads_only: bool = False) -> None:
+        """`reads_only`: the caller only searches, so a library on a full disk or read-only
+        media is opened for reading rather than refused."""
         self.data_dir = Path(data_dir)
         from rag.privacy import set_log_dir
 
         set_log_dir(self.data_dir)
         self._lock = LibraryLock(self.data_dir, owner).acquire()
+        self.read_only = False
         try:
             self.embedder = embedder or SentenceTransformerEmbedder()
-            self.manifest = Manifest(self.data_dir / MANIFEST_NAME)
+            self.manifest = self._open_manifest(reads_only)
             self._store = store
             self._write = threading.RLock()
             self.retrieval_config = retrieval or RetrievalConfig()
@@ -46,13 +50,33 @@ class Library:
             self._lock.release()
             raise
         try:  # a forget that a crash or a full disk interrupted is finished first
-            self.finish_forgets()
+            if not self.read_only:
+                self.finish_forgets()
         except Exception:  # noqa: BLE001 - still pending; the next forget reports why
             pass
+
+    def _open_manifest(self, reads_only: bool) -> Manifest:
+        import sqlite3
+
+        path = self.data_dir / MANIFEST_NAME
+        try:
+            return Manifest(path)
+        except sqlite3.OperationalError:  # e.g. no room for the WAL index on a full disk
+            if not reads_only or not path.exists():
+                raise
+        self.read_only = True
+        return Manifest(path, read_only=True)
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike | None = None, **kwargs) -> Library:
         """Open (creating if needed) the library; raises LibraryInUse if another process has it."""
+        if kwargs.get("reads_only"):
+            path = data_dir_path(data_dir)
+            if (path / MANIFEST_NAME).exists():
+                try:
+                    return cls(resolve_data_dir(path), **kwargs)
+                except HearthError:  # not writable: reading needs no write access
+                    return cls(path, **kwargs)
         return cls(resolve_data_dir(data_dir), **kwargs)
 
     # -- lazily built parts ----------------------------------------------------------------------
@@ -67,7 +91,8 @@ class Library:
                                               model_id=self.embedder.model_id, dim=self.embedder.dim)
                     # The store has checked the model; note it where `hearth status` can read
                     # it without importing chromadb.
-                    if self.manifest.get_meta("embedding_model") != self._store.model_id:
+                    if not self.read_only and \
+                            self.manifest.get_meta("embedding_model") != self._store.model_id:
                         self.manifest.set_meta("embedding_model", self._store.model_id)
         return self._store
 
@@ -120,8 +145,17 @@ class Library:
         doc_ids = self.doc_ids_for(paths) if paths else None
         if self.manifest.chunk_count() == 0:
             return []
-        retriever = Retriever(self.manifest, self.store, self.embedder, self.retrieval_config)
+        store = self.store if not self.read_only else self._store_if_it_opens()
+        if store is None:  # full disk or read-only media and chroma can't open: words only
+            mode = "keyword"
+        retriever = Retriever(self.manifest, store, self.embedder, self.retrieval_config)
         return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
+
+    def _store_if_it_opens(self):
+        try:
+            return self.store
+        except HearthError:
+            return None
 
     def documents(self) -> list[DocumentRecord]:
         return self.manifest.documents()
