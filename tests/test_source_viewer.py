@@ -199,3 +199,29 @@ def test_a_scanned_page_highlights_the_quote_from_ocr_lines(viewer, qtbot, tmp_p
     # The first line of the strip is highlighted: inside the page, in its upper part.
     assert rects and all(0 <= r[0] < r[2] <= width and height / 2 < r[1] < r[3] <= height
                          for r in rects)
+
+
+def test_slides_and_images_open_in_the_viewer(viewer, qtbot, tmp_path):
+    from PySide6.QtGui import QColor, QImage
+    from test_formats import make_pptx
+
+    deck = make_pptx(tmp_path / "review.pptx")
+    with qtbot.waitSignal(viewer.shown, timeout=20_000) as blocker:
+        viewer.show_source(str(deck), 2, "The Zephyr lamp was replaced with LEDs in March")
+    assert blocker.args[0].kind == "text" and viewer.page_box.prefix() == "Slide "
+    (start, end), = viewer.text_spans
+    text = viewer.text.toPlainText()
+    assert text[start:end] == "The Zephyr lamp was replaced with LEDs in March"
+    assert text.rfind("— Slide 2 —", 0, start) > text.rfind("— Slide 1 —", 0, start)
+    image = QImage(300, 120, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    png = tmp_path / "photo.png"
+    assert image.save(str(png))
+    with qtbot.waitSignal(viewer.shown, timeout=20_000) as blocker:
+        viewer.show_source(str(png), None, "")
+    result = blocker.args[0]
+    assert result.kind == "image" and not result.error and result.image.width() == 300
+    with qtbot.waitSignal(viewer.shown, timeout=20_000) as blocker:
+        viewer.zoom_by(2.0)
+    assert blocker.args[0].image.width() == round(600 * viewer.devicePixelRatioF())
+    assert viewer.stack.currentWidget() is viewer.scroll

@@ -189,7 +189,13 @@ class PageWorker(QObject):
             return PageResult(job.seq, "image", job.path, number,
                               error=f"Could not show this image ({reader.errorString()}).")
         size = (float(image.width()), float(image.height()))
-        return PageResult(job.seq, "image", job.path, number, count, image, size, 1.0,
+        scale = job.zoom or min(1.0, job.fit_px / max(1.0, size[0]))  # big photos fit the width
+        if abs(scale * job.dpr - 1.0) > 0.01:
+            from PySide6.QtCore import Qt
+
+            image = image.scaledToWidth(max(1, round(size[0] * scale * job.dpr)),
+                                        Qt.TransformationMode.SmoothTransformation)
+        return PageResult(job.seq, "image", job.path, number, count, image, size, scale,
                           has_text=False)
 
     def _text(self, job: PageJob) -> PageResult:
