@@ -30,6 +30,7 @@ OCR_MARK = "[Text recognised by OCR]"
 MAX_SIDE = 2000  # pixels: the engine scales larger images down to this anyway
 MAX_DPI = 300
 MIN_SCORE = 0.5  # recognition confidence below which a line is dropped as noise
+MIN_TEXT_LAYER = 20  # characters: a page with less text (a stamp, a page number) is OCR'd too
 
 Progress = Callable[[int, int, str], None]
 
@@ -297,15 +298,18 @@ def ocr_image_file(path: str | Path) -> list[str]:
 def ocr_missing_pages(path: str | Path, pages: list[Page], page_count: int) -> list[Page]:
     """The PDF loader's hook: add OCR'd text for the pages that have none (scanned pages), in
     page order. Without OCR here, the pages are returned as they are."""
-    have = {p.number for p in pages}
-    missing = [n for n in range(1, page_count + 1) if n not in have]
+    usable = {p.number for p in pages if len(p.text.strip()) >= MIN_TEXT_LAYER}
+    missing = [n for n in range(1, page_count + 1) if n not in usable]
     if not missing or unavailable_reason() is not None:
         return pages
-    found = ocr_pdf_pages(path, missing)
+    found = ocr_pdf_pages(path, missing)  # pages without an image are skipped at no cost
     if not found:
         return pages
-    added = [Page(number=n, text=t) for n, t in found.items()]
-    return sorted(pages + added, key=lambda p: p.number or 0)
+    kept = [p for p in pages
+            if p.number not in found or len(p.text) >= len(strip_mark(found[p.number]))]
+    added = [Page(number=n, text=t) for n, t in found.items()
+             if not any(p.number == n for p in kept)]
+    return sorted(kept + added, key=lambda p: p.number or 0)
 
 
 def no_text_reason() -> str:

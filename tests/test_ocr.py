@@ -50,7 +50,17 @@ def test_a_scanned_pdf_becomes_searchable_by_its_words(tmp_path, embedder):
 
     docs = tmp_path / "docs"
     docs.mkdir()
-    scan_strip(tmp_path, TEXT, "lighthouse").save(docs / "scan.pdf", resolution=300)
+    # A scan with a stamped page number as its only text layer: too little to be the page's text.
+    strip = scan_strip(tmp_path, TEXT, "lighthouse")
+    strip.save(tmp_path / "strip.png")
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format=(strip.width * 72 / 300, strip.height * 72 / 300 + 20))
+    pdf.add_page()
+    pdf.image(str(tmp_path / "strip.png"), x=0, y=0, w=strip.width * 72 / 300)
+    pdf.set_font("Helvetica", size=8)
+    pdf.text(20, strip.height * 72 / 300 + 14, "12")
+    (docs / "scan.pdf").write_bytes(bytes(pdf.output()))
     make_pdf(docs / "bread.pdf", ["Sourdough bread needs a starter of flour and water."])
     with Library.open(tmp_path / "data", embedder=embedder) as lib:
         report = lib.index([docs])
