@@ -112,6 +112,12 @@ def test_viewer_opens_the_cited_page_and_highlights_the_quote(viewer, qtbot, tmp
     with qtbot.waitSignal(viewer.shown, timeout=10_000):
         viewer.find_next("Kowalski")
     assert viewer.result.page == 3 and viewer.result.finds
+    with qtbot.waitSignal(viewer.shown, timeout=10_000):
+        viewer.go(-1)  # paging on: no false "not found", the search stays for the next pages
+    assert not viewer.result.finds and not viewer.message.isVisible()
+    with qtbot.waitSignal(viewer.shown, timeout=10_000):
+        viewer.find_next("no such word anywhere")
+    assert "is not in this document" in viewer.message.text()
 
 
 def test_failing_system_opener_shows_a_message(viewer, qtbot, tmp_path):

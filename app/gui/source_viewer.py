@@ -76,6 +76,7 @@ class SourceViewer(QWidget):
         self.find_box.setAccessibleName("Find in page")
         self.find_box.setClearButtonEnabled(True)
         self.find_box.returnPressed.connect(lambda: self.find_next(self.find_box.text()))
+        self.find_box.textChanged.connect(self._find_changed)
         self.toolbar.addWidget(self.find_box)
         self._add(self, "Find", QKeySequence.StandardKey.Find, self._focus_find)
         self._add(self, "Find next", QKeySequence.StandardKey.FindNext,
@@ -132,8 +133,10 @@ class SourceViewer(QWidget):
     def show_source(self, path: str, page: int | None = None, quote: str = "") -> None:
         """Show `path` at `page` with `quote` highlighted; returns at once (rendering is async)."""
         self.path, self.kind, self.page, self.quote = str(path), kind_of(str(path)), page, quote
+        self._quote_page = page
         self.setWindowTitle(f"{Path(path).name} — Hearth")
         self.find_box.clear()
+        self._find_text = ""
         self.message.setVisible(False)
         self.show()
         self.raise_()
@@ -187,6 +190,8 @@ class SourceViewer(QWidget):
         self._request(r.page, find=text, find_from=(start - 1) % max(1, self.page_count) + 1)
 
     _find_text = ""
+    _searching = False
+    _quote_page: int | None = None
 
     # -- secondary actions -----------------------------------------------------------------
     def open_external(self) -> bool:
@@ -219,7 +224,16 @@ class SourceViewer(QWidget):
         return list(self.canvas.highlights)
 
     # -- rendering ---------------------------------------------------------------------------
+    def _find_changed(self, text: str) -> None:
+        if not text.strip() and self._find_text:
+            self._find_text = ""
+            if self.result is not None and self.kind == "pdf":
+                self.result.finds = []
+                self.canvas.set_marks(self.result.highlights, [])
+
     def _request(self, page: int | None, find: str = "", find_from: int = 0) -> None:
+        self._searching = find_from > 0
+        find = find or self._find_text  # matches stay marked while paging
         self._seq += 1
         self._worker.latest = self._seq
         fit = max(200, self.scroll.viewport().width() - 24)
@@ -257,12 +271,13 @@ class SourceViewer(QWidget):
         self.canvas.set_page(r.image, r.size_pt[1], r.scale, self.devicePixelRatioF())
         current = 0 if r.finds else -1
         self.canvas.set_marks(r.highlights, r.finds, current)
+        self.message.setVisible(False)
         if r.kind == "pdf" and not r.has_text:
             self.show_message("This page is a scanned image: the text Hearth indexed from it was "
                               "recognised by OCR and may contain errors.")
-        elif self._find_text and not r.finds and r.kind == "pdf":
+        elif self._searching and not r.finds and r.kind == "pdf":
             self.show_message(f"“{self._find_text}” is not in this document.")
-        elif self.quote and r.kind == "pdf" and not r.highlights:
+        elif self.quote and r.kind == "pdf" and not r.highlights and r.page == self._quote_page:
             self.show_message("The quoted passage could not be located exactly on this page.")
         target = r.finds[0] if r.finds else (r.highlights[0] if r.highlights else None)
         if target is not None:
