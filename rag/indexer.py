@@ -39,6 +39,7 @@ def clean_reason(reason: str) -> str:
     m = _GARBAGE.search(reason)
     if m:
         reason = re.sub(r"[^\x20-\x7e]+$", "", reason[:m.start()]).rstrip() + "…"
+        reason += ")" * max(0, reason.count("(") - reason.count(")"))
     reason = " ".join(reason.split())
     return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 1] + "…"
 

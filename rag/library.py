@@ -15,10 +15,10 @@ from pathlib import Path
 from rag.cancel import CancelToken
 from rag.chunking import ChunkingConfig
 from rag.embeddings import Embedder, SentenceTransformerEmbedder
+from rag.errors import HearthError
 from rag.indexer import norm_path
 from rag.lock import LibraryLock
 from rag.manifest import DocumentRecord, Manifest
-from rag.errors import HearthError
 from rag.paths import data_dir_path, resolve_data_dir
 from rag.retrieval import RetrievalConfig, Retriever
 from rag.types import Hit, IndexProgress, IndexReport

@@ -112,9 +112,20 @@ def test_chunks_have_a_hard_size_cap(embedder):
     assert time.perf_counter() - t0 < 30
 
 
-def test_failure_reasons_carry_no_garbage_bytes():
-    from rag.indexer import clean_reason
+def test_failure_reasons_carry_no_garbage_bytes(tmp_path, embedder):
+    """A PDF naming a garbled stream filter: pypdf quotes the raw bytes in its message."""
+    import makedocs
 
+    from rag.indexer import clean_reason
+    from rag.library import Library
+
+    pdf = makedocs.make_pdf(tmp_path / "garbled.pdf", ["Ferries run at dawn."])
+    pdf.write_bytes(pdf.read_bytes().replace(b"/FlateDecode", b"/Flate\xe0\x88\xf0   "))
+    with Library.open(tmp_path / "data", embedder=embedder) as lib:
+        [outcome] = lib.index([pdf]).outcomes
+        assert lib.documents()[0].reason == outcome.reason
+    assert outcome.status == "failed"
+    assert outcome.reason.endswith("(Unsupported filter /Flate…)"), outcome.reason
     assert clean_reason("Unsupported filter /Flate\xe0\x88\xf0x") == "Unsupported filter /Flate…"
     assert clean_reason("no text layer (scanned PDF?) — OCR is not supported") == (
         "no text layer (scanned PDF?) — OCR is not supported")
