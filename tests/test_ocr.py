@@ -45,7 +45,7 @@ def test_without_ocr_support_the_reason_names_the_python_limit():
 
 
 @needs_ocr
-def test_a_scanned_pdf_becomes_searchable_by_its_words(tmp_path, embedder):
+def test_a_scanned_pdf_and_an_image_become_searchable_by_their_words(tmp_path, embedder):
     from rag.library import Library
 
     docs = tmp_path / "docs"
@@ -62,9 +62,13 @@ def test_a_scanned_pdf_becomes_searchable_by_its_words(tmp_path, embedder):
     pdf.text(20, strip.height * 72 / 300 + 14, "12")
     (docs / "scan.pdf").write_bytes(bytes(pdf.output()))
     make_pdf(docs / "bread.pdf", ["Sourdough bread needs a starter of flour and water."])
+    scan_strip(tmp_path, "Meeting moved to Thursday at 14:30 in room B12.", "memo",
+               dpi=200).save(docs / "memo.png")
     with Library.open(tmp_path / "data", embedder=embedder) as lib:
         report = lib.index([docs])
-        assert report.count("indexed") == 2, report.to_json()
+        assert report.count("indexed") == 3, report.to_json()
+        memo = lib.search("when is the meeting on Thursday", k=1)[0]
+        assert memo.path.endswith("memo.png") and memo.page is None and "B12" in memo.text
         hits = lib.search("Kowalski lighthouse 1887", k=1)
         assert hits[0].path.endswith("scan.pdf") and hits[0].page == 1
         got = hits[0].text
