@@ -231,3 +231,16 @@ def test_slides_and_images_open_in_the_viewer(viewer, qtbot, tmp_path):
         viewer.zoom_by(2.0)
     assert blocker.args[0].image.width() == round(600 * viewer.devicePixelRatioF())
     assert viewer.stack.currentWidget() is viewer.scroll
+
+
+def test_ocr_sources_are_marked_in_the_list(qapp, tmp_path):
+    from rag.ocr import OCR_MARK
+
+    view = SourcesView(library_paths=lambda: {str(tmp_path)}, opener=lambda p, pg, q="": None)
+    view.set_sources([{"n": 1, "path": str(tmp_path / "scan.pdf"), "page": 1, "score": 0.9,
+                       "text": f"{OCR_MARK}\nThe lamp burned whale oil."},
+                      {"n": 2, "path": str(tmp_path / "a.pdf"), "page": 2, "score": 0.5,
+                       "text": "A real text layer."}])
+    first, second = view.topLevelItem(0), view.topLevelItem(1)
+    assert first.text(4) == "(OCR) The lamp burned whale oil." and "OCR" in first.toolTip(4)
+    assert second.text(4) == "A real text layer." and "OCR" not in second.toolTip(4)

@@ -16,6 +16,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from app.gui.linkcheck import file_url, resolve_library_link
+from rag.ocr import is_ocr_text, strip_mark
 
 # opener(path, page, quote="") -> None; `quote` is the passage to highlight. Openers written for
 # the older two-argument form (path, page) still work: `call_opener` leaves the quote out.
@@ -108,13 +109,15 @@ class SourcesView(QTreeWidget):
         for i, src in enumerate(self._sources, 1):
             n = src["n"] if src["n"] is not None else i
             src["n"] = n
-            snippet = " ".join(src["text"].split())
+            ocr = is_ocr_text(src["text"])
+            snippet = ("(OCR) " if ocr else "") + " ".join(strip_mark(src["text"]).split())
             page = "" if src["page"] is None else str(src["page"])
             score = "" if src["score"] is None else f"{float(src['score']):.3f}"
             item = QTreeWidgetItem([f"[{n}]", Path(src["path"]).name, page, score,
                                     snippet[:160] + ("…" if len(snippet) > 160 else "")])
             item.setToolTip(1, src["path"])
-            item.setToolTip(4, snippet[:600])
+            item.setToolTip(4, snippet[:600] + ("\n\nRecognised by OCR from a scanned page: it may "
+                                                "contain errors." if ocr else ""))
             item.setData(0, Qt.ItemDataRole.UserRole, i - 1)
             self.addTopLevelItem(item)
         rows = max(1, len(self._sources))
