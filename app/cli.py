@@ -11,7 +11,6 @@ import inspect
 import json
 import os
 import sys
-import threading
 from pathlib import Path
 
 from app.progress import TerminalProgress
@@ -54,14 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default=None)
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
-    p.add_argument("question")
-    p.add_argument("--model", default=None, help="model name or .gguf path (default: settings)")
-    p.add_argument("-k", type=int, default=None, help="sources to retrieve")
-    p.add_argument("--in", dest="scope", action="append", metavar="PATH")
-    p.add_argument("--max-tokens", type=int, default=None)
-    p.add_argument("--temperature", type=float, default=None)
-    p.set_defaults(func=cmd_ask)
+    from app.cli_ask import add_parser as add_ask
+
+    add_ask(sub, common)
 
     p = sub.add_parser("status", parents=[common], help="what the library holds")
     p.set_defaults(func=cmd_status)
@@ -95,6 +89,12 @@ def run_cli(argv: list[str]) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    try:
+        return int(args.func(args) or 0)
+    except HearthError as exc:
+        return fail(args, str(exc), 1)
+    except KeyboardInterrupt:
+        return fail(args, "Interrupted.", 130)
     except Exception as exc:  # full disk, read-only folder, ...: one plain line, no traceback
         if os.environ.get("HEARTH_DEBUG"):
             raise
@@ -102,12 +102,6 @@ def run_cli(argv: list[str]) -> int:
         from rag.paths import data_dir_path
 
         return fail(args, plain_failure(exc, data_dir_path(getattr(args, "data_dir", None))), 1)
-    try:
-        return int(args.func(args) or 0)
-    except HearthError as exc:
-        return fail(args, str(exc), 1)
-    except KeyboardInterrupt:
-        return fail(args, "Interrupted.", 130)
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -215,56 +209,6 @@ def search_many(args, scope: list[str] | None) -> int:
     return 0
 
 
-def cmd_ask(args) -> int:
-    from rag.answer import answer_stream
-    from rag.settings import Settings
-
-    scope = args.scope or None
-    if scope and missing_paths(scope):
-        return fail(args, "no such file or folder: " + ", ".join(missing_paths(scope)), 2)
-    with open_library(args, "ask") as lib:
-        settings = Settings.load(lib.data_dir)
-        from inference.models import load_model
-
-        warm = threading.Thread(target=getattr(lib.embedder, "load", lambda: None), daemon=True)
-        warm.start()  # the embedder loads while the chat model does
-        router = None
-        if len(settings.enabled_models) >= 2:  # route easy/hard questions; --model pins one
-            from inference.model_set import ModelSet
-
-            model = router = ModelSet(settings.enabled_models, settings, data_dir=lib.data_dir,
-                                      pinned=args.model)
-        else:
-            model = load_model(args.model or settings.model or None, settings,
-                               data_dir=lib.data_dir)
-        warm.join()
-        try:
-            gen = answer_stream(
-                lib, model, args.question, k=args.k or settings.top_k_sources, paths=scope,
-                max_tokens=args.max_tokens or settings.max_answer_tokens,
-                temperature=settings.temperature if args.temperature is None else args.temperature,
-                router=router,
-            )
-            final = None
-            for event in gen:
-                if event.kind == "token" and not args.json:
-                    sys.stdout.write(event.text)
-                    sys.stdout.flush()
-                elif event.kind == "done":
-                    final = event.answer
-        finally:
-            model.close()
-    if args.json:
-        emit(args, final.to_json())
-    else:
-        sys.stdout.write("\n")
-        for s in final.sources:
-            mark = "" if s.cited else " (retrieved, not cited)"
-            page = f", page {s.page}" if s.page else ""
-            print(f"[{s.n}] {s.path}{page}{mark}")
-    return 0
-
-
 def cmd_status(args) -> int:
     from rag.library import MANIFEST_NAME
     from rag.lock import LOCK_NAME, holder_info
@@ -303,7 +247,9 @@ def cmd_forget(args) -> int:
             lib.wipe()
             emit(args, {"forgotten": n, "all": True}, f"Deleted all data in {lib.data_dir}.")
             return 0
-        unknown = [p for p in args.paths if not lib.doc_ids_for([p])]
+        from rag.indexer import shown_path  # a name with undecodable bytes, printable
+
+        unknown = [shown_path(p) for p in args.paths if not lib.doc_ids_for([p])]
         kept_out = watched_folders(lib.data_dir, "exclude", args.paths)
         forgotten = lib.forget_many(args.paths)  # one scrub for all of them
     emit(args, {"forgotten": forgotten, "not_in_library": unknown, "kept_out": kept_out},

@@ -237,9 +237,12 @@ class History:
             lines += [f"## {who}", "", m["content"].strip(), ""]
             if m.get("route"):
                 lines += [f"*Answered by {m['model']}: {m['route']}*", ""]
-            for i, s in enumerate(m["sources"], 1):
+            # [n] in an answer means passage n when the answer has passages (saved with it)
+            refs = [s for s in m["sources"] if s.get("evidence")] or m["sources"]
+            for i, s in enumerate(refs, 1):
                 page = f", page {s['page']}" if s.get("page") is not None else ""
-                lines.append(f"- [{s.get('n', i)}] {s.get('path', '')}{page}")
+                quote = f": “{s['quote']}”" if s.get("quote") else ""
+                lines.append(f"- [{s.get('n', i)}] {s.get('path', '')}{page}{quote}")
             if m["sources"]:
                 lines.append("")
         return "\n".join(lines).rstrip() + "\n"

@@ -15,7 +15,7 @@ import time
 from bench.common import LATEST, load_results, log, offline_env, save_section
 
 PARTS = ("scifact", "indexing", "search", "generation", "coldstart", "memory", "watching",
-         "routing")
+         "routing", "answers", "serve", "pdfqa")
 
 
 def _run_part(name: str, args) -> dict:
@@ -56,6 +56,21 @@ def _run_part(name: str, args) -> dict:
         from bench.routing import bench_routing
 
         return bench_routing()
+    if name == "answers":
+        from bench.answers import bench_answers
+
+        configs = tuple(c for c in args.configs.split(",") if c)
+        return bench_answers(args.corpus, args.questions_file, configs=configs,
+                             library_dir=args.library)
+    if name == "serve":
+        from bench.serve import bench_serve
+
+        return bench_serve(args.scifact)
+    if name == "pdfqa":
+        from bench.pdfqa import bench_pdfqa
+
+        return bench_pdfqa(getattr(args, "corpus", None), getattr(args, "questions_file", None),
+                           fresh=getattr(args, "fresh", False), doc=not args.no_doc)
     raise ValueError(name)
 
 
@@ -74,6 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=100, help="search: timed queries per size")
     parser.add_argument("--profile", action="store_true", help="indexing: cProfile one run")
     parser.add_argument("--no-doc", action="store_true", help="don't touch docs/benchmarks.md")
+    parser.add_argument("--corpus", default=None,
+                        help="answers: folder with the pdfqa-dev PDFs (get-corpus.sh DIR)")
+    parser.add_argument("--questions-file", default=None,
+                        help="answers: questions.jsonl (default ../shared/data/pdfqa-dev)")
+    parser.add_argument("--configs", default="bundled,qwen,default",
+                        help="answers: comma-separated model configurations")
+    parser.add_argument("--fresh", action="store_true",
+                        help="pdfqa: re-index the PDFs (to time indexing) instead of the cache")
+    parser.add_argument("--library", default=None,
+                        help="answers: reuse (or build once into) this library folder")
     args = parser.parse_args(argv)
     offline_env()
 

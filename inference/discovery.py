@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.base import ModelError
-from inference.bundled import BUNDLED_NAME, bundled_model_path, gemma_model_path
+from inference.bundled import BUNDLED_NAME, bundled_model_path
 from inference.gguf_info import MAGIC, GGUFInfo, read_gguf_info
 
 SOURCES = ("bundled", "hearth", "gpt4all", "lmstudio", "ollama", "huggingface", "llamacpp")
@@ -191,15 +191,20 @@ def _scan_ollama(roots: list[Path]) -> list[ModelEntry]:
     return out
 
 
-def _bundled() -> list[ModelEntry]:
+def _bundled(data_dir: Path | None = None) -> list[ModelEntry]:
     out = []
     try:
         out.append(_entry(BUNDLED_NAME, bundled_model_path(), "bundled"))
     except ModelError:
         pass
-    gemma = gemma_model_path(assemble=False)
-    if gemma is not None and is_gguf(gemma):
-        out.append(_entry("gemma-3-270m", gemma, "bundled"))
+    # gemma-3-270m (also installed, for tests that need a second GGUF) is a base model, not a
+    # chat model: it is never offered. The answering model is, once its packages are installed.
+    from inference import answer_model
+
+    if answer_model.available(data_dir):
+        target = answer_model.target_path(data_dir)
+        out.append(ModelEntry(answer_model.ANSWER_NAME, str(target), "bundled",
+                              answer_model.ANSWER_SIZE, read_only=True))
     return out
 
 
@@ -207,7 +212,7 @@ def discover_models(data_dir: Path | None = None, roots: DiscoveryRoots | None =
                     with_info: bool = False) -> list[ModelEntry]:
     """All models found, bundled first then Hearth's own, then other tools'. Names are unique."""
     roots = roots or default_roots(data_dir)
-    found = _bundled() if roots.include_bundled else []
+    found = _bundled(data_dir) if roots.include_bundled else []
     found += _scan_simple(roots.hearth, "hearth", read_only=False)
     found += _scan_simple(roots.gpt4all, "gpt4all", read_only=True)
     found += _scan_lmstudio(roots.lmstudio)
@@ -226,10 +231,14 @@ def discover_models(data_dir: Path | None = None, roots: DiscoveryRoots | None =
         unique.append(e)
     if with_info:
         for e in unique:
+            if not Path(e.path).exists():  # the answering model before its first use
+                continue
             try:
                 e.info = read_gguf_info(e.path)
             except ModelError as exc:
                 e.error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - one bad file must not hide the others
+                e.error = f"{Path(e.path).name} could not be read ({type(exc).__name__})."
     return unique
 
 
@@ -237,8 +246,6 @@ def find_model(name: str, data_dir: Path | None = None,
                roots: DiscoveryRoots | None = None) -> ModelEntry | None:
     """Exact name, then file stem, then a unique case-insensitive substring."""
     entries = discover_models(data_dir, roots)
-            except Exception as exc:  # noqa: BLE001 - one bad file must not hide the others
-                e.error = f"{Path(e.path).name} could not be read ({type(exc).__name__})."
     key = name.lower().strip()
     for test in (lambda e: e.name.lower() == key,
                  lambda e: Path(e.path).stem.lower() == key,

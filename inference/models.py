@@ -19,11 +19,29 @@ NOT_CHAT = {"clip", "bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "t5e
             "wavtokenizer-dec", "modern-bert", "neo-bert"}
 
 
+def default_spec() -> str:
+    """What "no model chosen" means: `HEARTH_DEFAULT_MODEL` if set (tests pin the fast model),
+    else the answering model when installed, else the bundled SmolLM2."""
+    from inference import answer_model
+
+    pinned = os.environ.get("HEARTH_DEFAULT_MODEL", "").strip()
+    if pinned:
+        return pinned
+    return answer_model.ANSWER_NAME if answer_model.part_files() is not None else BUNDLED_NAME
+
+
 def resolve_spec(spec: str | os.PathLike | None, data_dir: Path | None = None) -> tuple[Path, str]:
-    """(path, friendly name) for "" / None (bundled), a file path, or a discovered model name."""
-    if spec is None or str(spec).strip() == "" or str(spec).lower() in ("bundled", "smollm2"):
+    """(path, friendly name) for None or "" (the default, see `default_spec`), "bundled"
+    (SmolLM2), a file path, or a discovered model name."""
+    if spec is None or str(spec).strip() == "":
+        spec = default_spec()
+    if str(spec).lower() in ("bundled", "smollm2", BUNDLED_NAME.lower()):
         return bundled_model_path(), BUNDLED_NAME
     text = str(spec)
+    from inference import answer_model
+
+    if text.lower() in (answer_model.ANSWER_NAME.lower(), "qwen", "answer"):
+        return answer_model.answer_model_path(data_dir), answer_model.ANSWER_NAME
     path = Path(text).expanduser()
     if path.is_file() or text.lower().endswith(".gguf") or os.sep in text:
         if not path.exists():
@@ -72,6 +90,10 @@ def load_model(
     and LoRA adapters; keyword `overrides` (n_ctx=..., n_gpu_layers=..., lora_path=...) win.
     `probe` defaults to True except for the bundled model."""
     path, name = resolve_spec(spec, data_dir)
+    from inference import answer_model
+
+    if path.name == answer_model.ANSWER_FILE:  # however it was named: checksum before use
+        answer_model.verify_file(path)
     info = check_model_file(path)
     bundled = _same_file(path, _bundled_or_none())
     if probe if probe is not None else not bundled:

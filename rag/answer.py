@@ -1,4 +1,9 @@
-"""Question -> retrieve -> budgeted prompt with numbered sources -> streamed, cited answer."""
+"""Question -> retrieve -> evidence -> short prompt -> streamed answer -> verified answer.
+
+The evidence (the passages that answer the question) is yielded before the model is even
+chosen, so a user sees the exact text with file and page at once; the model then reads only
+those passages, and its answer is checked against them sentence by sentence (rag.verify).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
 from rag.cancel import CancelToken
-from rag.prompts import EMPTY_LIBRARY, NOT_FOUND, build_messages
+from rag.evidence import Evidence, select_evidence
+from rag.prompts import EMPTY_LIBRARY, NOT_FOUND, build_evidence_messages
 from rag.types import Hit
+from rag.verify import Claim, verify
 
 CITATION = re.compile(r"\[(\d{1,2})(?:\s*[,;]\s*(\d{1,2}))*\]")
 MIN_SIMILARITY = 0.25  # below this cosine, MiniLM matches are noise, not evidence
@@ -39,19 +46,29 @@ class Answer:
     timings: dict = field(default_factory=dict)
     grounded: bool = True
     cancelled: bool = False
+    evidence: list[Evidence] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    raw_answer: str = ""  # what the model wrote, before verification
+    fallback: str = ""  # why the evidence replaced the model's text ("" = it didn't)
+    declined: bool = False  # the answer says the documents don't cover the question
 
     def to_json(self) -> dict:
-        return {"answer": self.answer, "sources": [s.to_json() for s in self.sources],
+        return {"answer": self.answer, "evidence": [e.to_json() for e in self.evidence],
+                "claims": [c.to_json() for c in self.claims],
+                "sources": [s.to_json() for s in self.sources],
                 "model": self.model, "route_reason": self.route_reason,
-                "grounded": self.grounded, "cancelled": self.cancelled, "timings": self.timings}
+                "grounded": self.grounded, "declined": self.declined, "fallback": self.fallback,
+                "cancelled": self.cancelled, "raw_answer": self.raw_answer,
+                "timings": self.timings}
 
 
 @dataclass
 class AnswerEvent:
-    kind: str  # "sources" | "token" | "done"
+    kind: str  # "evidence" | "sources" | "token" | "done"
     text: str = ""
     sources: list[Source] = field(default_factory=list)
     answer: Answer | None = None
+    evidence: list[Evidence] = field(default_factory=list)
 
 
 def relevant(hits: list[Hit], min_similarity: float = MIN_SIMILARITY) -> list[Hit]:
@@ -107,8 +124,10 @@ def answer_stream(library, model, question: str, *, k: int = 5,
                   cancel: CancelToken | None = None, max_tokens: int = 512,
                   temperature: float = 0.2,
                   router: Callable[[str, list[Hit], list[dict]], tuple[object, str]] | None = None,
+                  max_passages: int = 4,
                   ) -> Generator[AnswerEvent, None, Answer]:
-    """Yield `sources`, then `token` deltas, then `done` with the final `Answer` (also returned)."""
+    """Yield `evidence` and `sources` (before any model work), then `token` deltas, then `done`
+    with the final, verified `Answer` (also returned)."""
     from inference.budget import fit_prompt
 
     history = list(history or [])
@@ -120,22 +139,26 @@ def answer_stream(library, model, question: str, *, k: int = 5,
         return ans
     hits = relevant(library.search(question, k=k, paths=paths))
     t_retrieved = time.perf_counter()
-    route_reason = ""
-    if router is not None:
-        model, route_reason = router(question, hits, history)
     if not hits:
-        ans = Answer(question, NOT_FOUND, grounded=False, model=getattr(model, "name", ""),
-                     route_reason=route_reason,
+        ans = Answer(question, NOT_FOUND, grounded=False, declined=True,
+                     model=getattr(model, "name", ""),
                      timings={"retrieval_s": round(t_retrieved - t0, 4)})
         yield AnswerEvent("token", text=NOT_FOUND)
         yield AnswerEvent("done", answer=ans)
         return ans
-    plan = fit_prompt(model, lambda ns, nh: build_messages(question, hits[:ns], history[-nh:] if nh else []),
-                      len(hits), len(history), max_tokens)
-    used = hits[:plan.sources_used]
-    sources = [Source(n, h.path, h.page, h.text, h.score) for n, h in enumerate(used, 1)]
-    t_prompt = time.perf_counter()
+    evidence = select_evidence(question, hits, library.embedder, max_passages=max_passages)
+    sources = [Source(n, h.path, h.page, h.text, h.score) for n, h in enumerate(hits, 1)]
+    t_evidence = time.perf_counter()
+    yield AnswerEvent("evidence", evidence=evidence, sources=sources)
     yield AnswerEvent("sources", sources=sources)
+    route_reason = ""
+    if router is not None:
+        model, route_reason = router(question, hits, history)
+    plan = fit_prompt(model, lambda ns, nh: build_evidence_messages(
+        question, evidence[:ns], history[-nh:] if nh else []),
+        len(evidence), len(history), max_tokens)
+    shown = evidence[:plan.sources_used]
+    t_prompt = time.perf_counter()
     guard = LoopGuard()
     first_token_at = None
     cancelled = False
@@ -152,26 +175,34 @@ def answer_stream(library, model, question: str, *, k: int = 5,
             break
     cancelled = cancelled or bool(cancel is not None and cancel.cancelled)
     t_end = time.perf_counter()
-    text = guard.result()
-    cited = [n for n in cited_numbers(text) if 1 <= n <= len(sources)]
+    raw = guard.result()
+    # After Stop, the GUI's library stand-in no longer runs calls: check by words alone.
+    checked = verify(raw, shown, question, None if cancelled else library.embedder)
+    t_verified = time.perf_counter()
+    by_n = {e.n: e for e in evidence}
+    cited_chunks = {by_n[n].hit for c in checked.claims if c.supported for n in c.sources}
     for s in sources:
-        s.cited = s.n in cited
-    # Sources stay in retrieval-rank order (n = 1..k) with `cited` marking what the model cited:
-    # a 135M model's citations are a hint, the ranking is the evidence.
+        s.cited = (s.n - 1) in cited_chunks
     raw_stats = getattr(model, "last_stats", None)
     stats = raw_stats.to_dict() if hasattr(raw_stats, "to_dict") else dict(raw_stats or {})
+    first = first_token_at or t_end
     timings = {
         "retrieval_s": round(t_retrieved - t0, 4),
-        "prompt_s": round(t_prompt - t_retrieved, 4),
-        "first_token_s": round((first_token_at or t_end) - t_prompt, 4),
-        "generation_s": round(t_end - (first_token_at or t_end), 4),
-        "total_s": round(t_end - t0, 4),
+        "evidence_s": round(t_evidence - t0, 4),  # question -> passages shown
+        "prompt_s": round(t_prompt - t_evidence, 4),
+        "first_token_s": round(first - t_prompt, 4),
+        "question_to_first_token_s": round(first - t0, 4),
+        "generation_s": round(t_end - first, 4),
+        "verify_s": round(t_verified - t_end, 4),
+        "total_s": round(t_verified - t0, 4),
         "prompt_tokens": plan.prompt_tokens,
         "sources_used": plan.sources_used,
         **{k2: v for k2, v in stats.items() if k2 in ("completion_tokens", "tokens_per_s")},
     }
-    ans = Answer(question, text, sources, getattr(model, "name", ""), route_reason, timings,
-                 grounded=True, cancelled=cancelled)
+    ans = Answer(question, checked.text, sources, getattr(model, "name", ""), route_reason, timings,
+                 grounded=bool(shown) and not checked.declined, cancelled=cancelled,
+                 evidence=evidence, claims=checked.claims, raw_answer=raw,
+                 fallback=checked.fallback, declined=checked.declined)
     yield AnswerEvent("done", answer=ans)
     return ans
 

@@ -35,6 +35,29 @@ def format_sources(hits: list[Hit]) -> str:
     return "\n".join(f"Source [{n}]: {h.text}" for n, h in enumerate(hits, 1))
 
 
+EVIDENCE_SYSTEM = (
+    "You answer questions using ONLY the numbered passages from the user's own documents. "
+    "Answer in one or two short sentences. Copy names, numbers, commands and options exactly as "
+    "the passages write them. After each sentence, cite the passage it comes from, like [1]. "
+    "If the passages do not answer the question, say: The documents don't say."
+)
+
+
+def format_evidence(evidence: list) -> str:
+    return "\n".join(f"[{e.n}] {e.quote}" for e in evidence)
+
+
+def build_evidence_messages(question: str, evidence: list, history: list[dict]) -> list[dict]:
+    """Question, the selected passages (not whole chunks), then the question again: a short
+    prompt keeps a small model on the question and makes the first token come sooner."""
+    if not evidence:
+        return build_messages(question, [], history)
+    user = (f"Question: {question}\n\nPassages:\n{format_evidence(evidence)}\n\n"
+            f"Using only the passages, answer: {question}")
+    return [{"role": "system", "content": EVIDENCE_SYSTEM}, *history,
+            {"role": "user", "content": user}]
+
+
 def build_messages(question: str, hits: list[Hit], history: list[dict]) -> list[dict]:
     """Question first, sources, then the question again: measured on SmolLM2-135M, this order
     gets a direct one-sentence answer where "sources first" got the sources echoed back."""

@@ -8,6 +8,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from rag.privacy import set_offline_env  # noqa: E402
 
 set_offline_env()
+# The suite answers with the fast bundled SmolLM2-135M; the 0.5B answering model (the product's
+# default) has its own smoke tests (test_answer_model.py) and is measured by `bench answers`.
+os.environ.setdefault("HEARTH_DEFAULT_MODEL", "bundled")
 
 import time  # noqa: E402
 

@@ -28,14 +28,17 @@ def test_streams_tokens_and_gives_the_right_page_as_source_1(lib, chat_model):
     events = list(answer_stream(lib, chat_model, "How far away is Proxima Centauri?", k=3,
                                 max_tokens=60))
     kinds = [e.kind for e in events]
-    assert kinds[0] == "sources" and kinds[-1] == "done" and "token" in kinds
+    # the passages come first, before any model work; then the chunks they came from
+    assert kinds[:2] == ["evidence", "sources"] and kinds[-1] == "done" and "token" in kinds
+    assert "4.24 light-years" in events[0].evidence[0].quote
     final = events[-1].answer
     streamed = "".join(e.text for e in events if e.kind == "token")
-    assert final.answer and streamed.strip().startswith(final.answer[:20])
+    assert final.answer and streamed.strip().startswith(final.raw_answer[:20])
     top = final.sources[0]  # sources stay in rank order; `cited` marks what the model cited
     assert Path(top.path).name == "astronomy.pdf" and top.page == 2
     assert final.model == chat_model.name
-    for key in ("retrieval_s", "prompt_s", "first_token_s", "generation_s", "prompt_tokens"):
+    for key in ("retrieval_s", "evidence_s", "prompt_s", "first_token_s", "generation_s",
+                "question_to_first_token_s", "prompt_tokens"):
         assert key in final.timings
 
 

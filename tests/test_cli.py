@@ -89,6 +89,26 @@ def test_ask_json_shape_and_citation(lib_dirs):
     assert [s["n"] for s in out["sources"]] == list(range(1, len(out["sources"]) + 1))
 
 
+def test_ask_many_questions_one_load_json_lines(lib_dirs, tmp_path):
+    docs, data = lib_dirs
+    qfile = tmp_path / "questions.jsonl"
+    qfile.write_text(json.dumps({"id": "basalt", "question": "How many basalt columns make up "
+                                 "the Giant's Causeway?"}) + "\n"
+                     + json.dumps({"id": "star", "question": "How far away is Proxima "
+                                   "Centauri?"}) + "\n")
+    out = hearth("ask", "--questions", qfile, "--max-tokens", "40", "--json", data=data).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in rows] == ["basalt", "star"]
+    for row, needle in zip(rows, ("40,000", "4.24"), strict=True):
+        assert row["answer"].strip()  # never empty: a written answer or the passages
+        assert {"evidence", "claims", "sources", "timings"} <= set(row)
+        assert set(row["evidence"][0]) == {"n", "path", "page", "quote"}
+        assert needle in row["evidence"][0]["quote"]
+        assert all(set(c) == {"text", "sources", "supported"} for c in row["claims"])
+        assert row["timings"]["evidence_s"] <= row["timings"]["question_to_first_token_s"]
+    assert hearth("ask", "x", "--questions", qfile, data=data, check=False).returncode == 2
+
+
 def test_status_of_an_empty_folder_creates_nothing_and_names_no_model(tmp_path):
     data = tmp_path / "fresh"
     st = json.loads(hearth("status", "--json", data=data).stdout)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 from makedocs import make_pdf  # noqa: E402
 
+from app.gui.evidence_view import display_markdown  # noqa: E402
 from app.gui.heartbeat import Heartbeat  # noqa: E402
 from app.gui.launch import create_window  # noqa: E402
 from app.gui.ops import State  # noqa: E402
@@ -126,7 +127,7 @@ def test_ask_streams_text_and_shows_sources(qtbot, window, env):
     answer_widget = window.chat.messages()[-1]
     assert answer_widget.role == "assistant"
     assert texts, "no streamed text arrived"
-    assert answer_widget.text() and answer_widget.text() == op.result.answer
+    assert answer_widget.text() and answer_widget.text() == display_markdown(op.result)
     sources = answer_widget.sources.sources()
     assert sources and answer_widget.sources.isVisible()
     lighthouse = str((env["docs"] / "lighthouse.pdf").resolve())
@@ -141,6 +142,27 @@ def test_ask_streams_text_and_shows_sources(qtbot, window, env):
     assert [m.role for m in window.history.messages(cid)] == ["user", "assistant"]
 
 
+def test_passages_show_before_the_first_word_and_the_answer_is_never_empty(qtbot, window, env):
+    timeline: list[str] = []
+    op = ask(qtbot, window, "When was the Zephyr lighthouse electrified?")
+    op.event.connect(lambda ev: timeline.append(getattr(ev, "kind", "")))
+    op.text.connect(lambda _t: timeline.append("text"))
+    widget = window.chat.messages()[-1]
+    qtbot.waitUntil(lambda: widget.evidence.isVisible() or op.done, timeout=180_000)
+    assert widget.evidence.isVisible(), "the passages were not shown"
+    assert "1921" in " ".join(e["quote"] for e in widget.evidence.items())
+    assert "From your documents" in widget.evidence.text()
+    qtbot.waitUntil(lambda: op.done, timeout=180_000)
+    assert op.state is State.SUCCEEDED, op.error
+    if "text" in timeline and "evidence" in timeline:
+        assert timeline.index("evidence") < timeline.index("text")
+    assert widget.view.toPlainText().strip() and widget.text().strip()
+    # A raw "[1]: [1]" reply (Markdown link definitions) still shows as text, never as nothing.
+    widget.set_text("[1]: [1]\n[2]: [2]\n[3]: [3]")
+    assert "[1]" in widget.view.toPlainText() and "[3]" in widget.view.toPlainText()
+    widget.set_text(display_markdown(op.result))
+
+
 def test_citation_click_opens_the_file_at_its_page(qtbot, window, env):
     view = window.chat.messages()[-1].sources
     env["opened"].clear()
@@ -152,11 +174,11 @@ def test_citation_click_opens_the_file_at_its_page(qtbot, window, env):
         expected_page = src["page"] if src["path"].endswith(".pdf") else None
         assert env["opened"][-1] == (str(Path(src["path"]).resolve()), expected_page)
     assert len(env["opened"]) == view.topLevelItemCount()
-    # "[n]" markers in the answer text open source n the same way.
+    # "[n]" markers in the answer text open passage n (its file and page) the same way.
     answer = window.chat.messages()[-1]
-    first = view.sources()[0]
+    first = answer.evidence.items()[0]
     answer.view.anchorClicked.emit(QUrl(f"cite:{first['n']}"))
-    assert env["opened"][-1] == (first["path"], first["page"])
+    assert env["opened"][-1][:2] == (str(Path(first["path"]).resolve()), first["page"])
     # A file outside the library is refused, whatever a source claims.
     outside = env["root"] / "outside.pdf"
     make_pdf(outside, ["not in the library"])
@@ -190,7 +212,7 @@ def test_stop_interrupts_a_long_answer_within_half_a_second(qtbot, window):
     assert saved.role == "assistant" and saved.content == widget.text()
     final = op.result  # the stream's own final answer: what is shown and saved after Stop
     assert final is not None and final.cancelled and final.answer
-    assert saved.content == final.answer
+    assert saved.content == display_markdown(final)
     assert window.chat.send_button.isEnabled() and not window.chat.stop_button.isEnabled()
 
 

@@ -40,6 +40,8 @@ def window(qapp, tmp_path_factory):
         "Sourdough bread needs a starter of flour and water, fed daily for a week."])
     data = root / "data"
     data.mkdir()
+    (data / "models").mkdir()  # gemma is a base model: not discovered unless put here
+    os.symlink(gemma_model_path(), data / "models" / f"{LARGE}.gguf")
     Settings(enabled_models=[SMALL, LARGE], max_answer_tokens=40, n_ctx=2048).save(data)
     w = create_window(data, opener=lambda p, pg: None)
     w.show()

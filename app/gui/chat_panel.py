@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.backend import Backend
+from app.gui.evidence_view import display_markdown, evidence_fields
 from app.gui.message_widget import MessageWidget
 from app.gui.ops import Operation
 from app.gui.sources_view import Opener, source_fields
 from app.history import History, title_from_question
+from rag.prompts import NOT_FOUND
 
 HISTORY_TURNS = 6  # earlier messages sent with a follow-up question
 
@@ -183,7 +185,8 @@ class ChatPanel(QWidget):
             w.message_id = msg.id
             w.set_route(msg.model, msg.route)
             if msg.sources:
-                w.set_sources(msg.sources)
+                w.set_evidence([s for s in msg.sources if s.get("evidence")])
+                w.set_sources([s for s in msg.sources if not s.get("evidence")])
             w.set_actions_enabled(True)
 
     def _clear_messages(self) -> None:
@@ -246,7 +249,7 @@ class ChatPanel(QWidget):
 
     def _ask(self, question: str, prior: list[dict]) -> None:
         self._answer_widget = self._add_message("assistant", "")
-        self._answer_widget.set_status("thinking…")
+        self._answer_widget.set_status("Searching your documents…")
         op = self.backend.ask(question, history=prior, paths=self.scope or None)
         op.text.connect(self._on_text)
         op.event.connect(self._on_event)
@@ -267,25 +270,39 @@ class ChatPanel(QWidget):
     def _on_text(self, delta: str) -> None:
         if self._answer_widget is not None:
             if not self._answer_widget.text():
-                self._answer_widget.set_status("")
+                self._answer_widget.set_status("Writing…")
             self._answer_widget.append_text(delta)
 
     def _on_event(self, ev: object) -> None:
-        if getattr(ev, "kind", "") == "sources" and self._answer_widget is not None:
-            self._answer_widget.set_sources(list(getattr(ev, "sources", [])))
+        w, kind = self._answer_widget, getattr(ev, "kind", "")
+        if w is None:
+            return
+        if kind == "sources":
+            w.set_sources(list(getattr(ev, "sources", [])))
+        elif kind == "evidence":
+            passages = list(getattr(ev, "evidence", []))
+            w.set_evidence(passages)
+            n = len(passages)
+            w.set_status(f"Reading {n} passage{'s' if n != 1 else ''}…" if n else "Thinking…")
 
     def _on_answer(self, answer: object) -> None:
         w = self._answer_widget
         if w is None or answer is None:
             return
-        w.set_text(getattr(answer, "answer", "") or w.text())
+        w.set_text(display_markdown(answer) or w.text() or NOT_FOUND)
         sources = list(getattr(answer, "sources", []) or [])
+        evidence = list(getattr(answer, "evidence", []) or [])
         w.set_sources(sources)
+        if evidence:
+            w.set_evidence(evidence)
         model = getattr(answer, "model", "")
         route = getattr(answer, "route_reason", "") or ""
-        w.set_status(model + (" · stopped" if getattr(answer, "cancelled", False) else ""))
+        note = " · answer not checked, passages shown" if getattr(answer, "fallback", "") else ""
+        w.set_status(model + note + (" · stopped" if getattr(answer, "cancelled", False) else ""))
         w.set_route(model, route)
-        self._save_answer(w, sources, model, route)
+        saved = [source_fields(s) for s in sources] + [
+            {**evidence_fields(e), "evidence": True} for e in evidence]
+        self._save_answer(w, saved, model, route)
 
     def _on_cancelled(self) -> None:
         w = self._answer_widget
@@ -311,7 +328,8 @@ class ChatPanel(QWidget):
     def _save_answer(self, w: MessageWidget, sources: list, model: str, route: str = "") -> None:
         if self.conversation_id is None:
             return
-        data = [source_fields(s) for s in sources]
+        data = [s if isinstance(s, dict) and s.get("evidence") else source_fields(s)
+                for s in sources]
         msg = self.history.add_message(self.conversation_id, "assistant", w.text(), data, model,
                                        route)
         w.message_id = msg.id

@@ -46,9 +46,22 @@ _markdown = mistune.create_markdown(
 )
 
 
+_LINK_DEFINITION = re.compile(r"^( {0,3})\[([^\]\n]*)\]:", re.MULTILINE)
+_TAG = re.compile(r"<[^>]+>")
+
+
 def render_markdown(text: str) -> str:
-    """Markdown -> HTML that is safe to show: no raw HTML, no remote images."""
-    return str(_markdown(text or ""))
+    """Markdown -> HTML that is safe to show: no raw HTML, no remote images.
+
+    A line like `[1]: text` is a Markdown link definition, which renders as nothing: small models
+    write such lines, and they once turned a whole answer into an empty bubble. They are escaped
+    so they show as text, and any input that still renders to no visible text is shown verbatim.
+    """
+    text = _LINK_DEFINITION.sub(lambda m: f"{m.group(1)}\\[{m.group(2)}]:", text or "")
+    html = str(_markdown(text))
+    if text.strip() and not _TAG.sub("", html).strip():
+        return "<p>" + escape_text(text).replace("\n", "<br>") + "</p>"
+    return html
 
 
 class AnswerView(QTextBrowser):

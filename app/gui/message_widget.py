@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.evidence_view import EvidenceView
 from app.gui.markdown_view import AnswerView
 from app.gui.sources_view import Opener, SourcesView
 
@@ -55,6 +56,9 @@ class MessageWidget(QFrame):
         header.addStretch(1)
         layout.addLayout(header)
 
+        self.evidence = EvidenceView(self)  # the passages, shown before the model's first word
+        layout.addWidget(self.evidence)
+
         self.view = AnswerView(self, library_paths=library_paths, opener=opener, fit_height=True)
         self.view.setAccessibleName("Your question" if role == "user" else "Answer")
         self.view.setFrameShape(QFrame.Shape.NoFrame)
@@ -62,7 +66,8 @@ class MessageWidget(QFrame):
 
         self.sources = SourcesView(self, library_paths=library_paths, opener=opener)
         self.sources.setVisible(False)
-        self.view.citation_clicked.connect(self.sources.open_number)
+        self.view.citation_clicked.connect(self.open_citation)
+        self.evidence.evidence_clicked.connect(self.open_citation)
         layout.addWidget(self.sources)
 
         self.route_label = QLabel()  # which model answered and why (model routing)
@@ -109,6 +114,16 @@ class MessageWidget(QFrame):
 
     def set_sources(self, sources: list) -> None:
         self.sources.set_sources(sources)
+
+    def set_evidence(self, evidence: list) -> None:
+        self.evidence.set_evidence(evidence)
+
+    def open_citation(self, n: int) -> bool:
+        """`[n]` is passage n when the answer has passages (opened at the quote), else source n."""
+        item = self.evidence.item(n)
+        if item is None:
+            return self.sources.open_number(n)
+        return self.sources.open_source(item["path"], item["page"], item["quote"] or "")
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)

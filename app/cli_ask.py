@@ -1,0 +1,147 @@
+"""`hearth ask`: one question (evidence first, then the streamed, verified answer), or many with
+`--questions FILE` (one model load, JSON lines) so answer quality can be measured in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--questions", metavar="FILE",
+                   help="many questions, one per line or JSONL ({\"id\", \"question\"}); with "
+                        "--json prints one answer object per line")
+    p.add_argument("--model", default=None, help="model name or .gguf path (default: settings)")
+    p.add_argument("-k", type=int, default=None, help="sources to retrieve")
+    p.add_argument("--in", dest="scope", action="append", metavar="PATH")
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.set_defaults(func=cmd_ask)
+
+
+def read_questions(path: str) -> list[tuple[str, str]]:
+    """(id, question) from plain lines (id = line number) or JSONL with id/question fields."""
+    from app.cli import read_queries
+    from rag.errors import HearthError
+
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise HearthError(f"{path} line {n} is not valid JSON: {exc.msg}") from exc
+                text = obj.get("question") or obj.get("text") or obj.get("query") or ""
+                out.append((str(obj.get("id", obj.get("_id", n))), str(text)))
+            elif line:
+                out.append((str(n), line))
+    return out if out else read_queries(path)
+
+
+def _load(args, lib, settings):
+    from inference.models import load_model
+
+    warm = threading.Thread(target=getattr(lib.embedder, "load", lambda: None), daemon=True)
+    warm.start()  # the embedder loads while the chat model does
+    router = None
+    if len(settings.enabled_models) >= 2:  # route easy/hard questions; --model pins one
+        from inference.model_set import ModelSet
+
+        model = router = ModelSet(settings.enabled_models, settings, data_dir=lib.data_dir,
+                                  pinned=args.model)
+    else:
+        model = load_model(args.model or settings.model, settings, data_dir=lib.data_dir)
+    warm.join()
+    return model, router
+
+
+def cmd_ask(args) -> int:
+    from app.cli import emit, fail, missing_paths, open_library
+    from rag.answer import answer_stream
+    from rag.settings import Settings
+
+    scope = args.scope or None
+    if scope and missing_paths(scope):
+        return fail(args, "no such file or folder: " + ", ".join(missing_paths(scope)), 2)
+    if (args.question is None) == (args.questions is None):
+        return fail(args, "give one question, or --questions FILE", 2)
+    if args.questions is not None and not os.path.isfile(args.questions):
+        return fail(args, f"no such file: {args.questions}", 2)
+    questions = read_questions(args.questions) if args.questions else [("1", args.question)]
+    with open_library(args, "ask") as lib:
+        settings = Settings.load(lib.data_dir)
+        model, router = _load(args, lib, settings)
+        try:
+            for qid, question in questions:
+                gen = answer_stream(
+                    lib, model, question, k=args.k or settings.top_k_sources, paths=scope,
+                    max_tokens=args.max_tokens or settings.max_answer_tokens,
+                    temperature=settings.temperature if args.temperature is None
+                    else args.temperature, router=router)
+                final = _consume(gen, stream=not args.json and not args.questions)
+                if args.questions:
+                    _emit_line(args, qid, question, final)
+                elif args.json:
+                    emit(args, final.to_json())
+                else:
+                    _print_footer(final)
+        finally:
+            model.close()
+    return 0
+
+
+def _consume(gen, stream: bool):
+    final = None
+    for event in gen:
+        if not stream:
+            if event.kind == "done":
+                final = event.answer
+            continue
+        if event.kind == "evidence" and event.evidence:
+            sys.stdout.write("From your documents:\n")
+            for e in event.evidence:
+                sys.stdout.write(f"  [{e.n}] \u201c{e.quote}\u201d \u2014 {_where(e)}\n")
+            sys.stdout.write("\nAnswer: ")
+        elif event.kind == "token":
+            sys.stdout.write(event.text)
+        elif event.kind == "done":
+            final = event.answer
+        sys.stdout.flush()
+    return final
+
+
+def _where(item) -> str:
+    return Path(item.path).name + (f", page {item.page}" if item.page else "")
+
+
+def _emit_line(args, qid: str, question: str, final) -> None:
+    if args.json:
+        row = {"id": qid, "question": question, **final.to_json()}
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(f"{qid}\t{question[:60]}\t{final.answer[:200]!r}\n")
+    sys.stdout.flush()
+
+
+def _print_footer(final) -> None:
+    sys.stdout.write("\n")
+    if final.answer.strip() != final.raw_answer.strip():
+        sys.stdout.write(f"\nChecked answer: {final.answer}\n")
+    for c in final.claims:
+        if not c.supported:
+            sys.stdout.write(f"  (not found in your documents: \u201c{c.text}\u201d)\n")
+    used = {n for c in final.claims if c.supported for n in c.sources}
+    for e in final.evidence:
+        page = f", page {e.page}" if e.page else ""
+        print(f"[{e.n}] {e.path}{page}" + ("" if e.n in used else " (shown, not cited)"))
+    if not final.evidence:
+        for s in final.sources:
+            print(f"[{s.n}] {s.path}" + (f", page {s.page}" if s.page else ""))

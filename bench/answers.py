@@ -1,0 +1,186 @@
+"""`python -m bench answers`: answer quality and speed on the pdfqa-dev set (issue 11).
+
+For each configuration (the evidence alone, each model, the default), every question runs
+through the real pipeline (`rag.answer.answer_stream`, as `hearth ask` does) over a library of
+the four real PDF manuals. Measured per configuration:
+- key in evidence: a key string is in the quoted passages (whitespace- and case-insensitive);
+- key in answer: ...in the text the model wrote (fallbacks don't count; reported separately);
+- right-file citations: supported claims citing a passage from the question's file;
+- unanswerable declined; supported-claim rate; empty answers;
+- time from question to evidence and to first token (median, p90), prompt tokens.
+The "whole chunks" baseline re-measures the previous prompt (five whole chunks) for the
+before/after of prompt tokens and first-token time.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import log, percentile
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_QUESTIONS = REPO.parent / "shared" / "data" / "pdfqa-dev" / "questions.jsonl"
+
+
+def norm(text: str) -> str:
+    return "".join(text.split()).lower()
+
+
+def has_key(text: str, keys: list[str]) -> bool:
+    flat = norm(text)
+    return any(norm(k) in flat for k in keys)
+
+
+def load_questions(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def build_library(corpus: Path, data_dir: Path, embedder=None):
+    from rag.library import Library
+
+    lib = Library.open(data_dir, embedder=embedder)
+    t0 = time.perf_counter()
+    report = lib.index([corpus])
+    log(f"indexed {report.count('indexed')} PDFs in {time.perf_counter() - t0:.0f} s "
+        f"({lib.status()['chunks']} chunks)")
+    return lib
+
+
+def run_config(lib, model, questions: list[dict], *, router=None, max_tokens: int = 512) -> dict:
+    from rag.answer import answer_stream
+
+    rows = []
+    for q in questions:
+        t0 = time.perf_counter()
+        t_evidence = None
+        final = None
+        for ev in answer_stream(lib, model, q["question"], k=5, max_tokens=max_tokens,
+                                router=router):
+            if ev.kind == "evidence" and t_evidence is None:
+                t_evidence = time.perf_counter() - t0
+            elif ev.kind == "done":
+                final = ev.answer
+        rows.append(score_row(q, final, t_evidence))
+    return {"summary": summarise(rows), "questions": rows}
+
+
+def score_row(q: dict, ans, t_evidence: float | None) -> dict:
+    quotes = " ".join(e.quote for e in ans.evidence)
+    wrote = not ans.fallback and not ans.declined
+    by_n = {e.n: e for e in ans.evidence}
+    cites = [by_n[n] for c in ans.claims if c.supported for n in c.sources if n in by_n]
+    right = [e for e in cites if q["file"] and Path(e.path).name == q["file"]]
+    return {
+        "id": q["id"], "answerable": q["answerable"], "model": ans.model,
+        "key_in_evidence": bool(q["keys"]) and has_key(quotes, q["keys"]),
+        "key_in_answer": bool(q["keys"]) and wrote and has_key(ans.answer, q["keys"]),
+        "wrote": wrote, "fallback": bool(ans.fallback), "declined": ans.declined,
+        "empty": not ans.answer.strip(),
+        "claims": len(ans.claims), "supported": sum(c.supported for c in ans.claims),
+        "cites": len(cites), "right_file_cites": len(right),
+        "evidence_s": t_evidence, "first_token_s": ans.timings.get("question_to_first_token_s"),
+        "prompt_tokens": ans.timings.get("prompt_tokens"), "answer": ans.answer[:300],
+    }
+
+
+def summarise(rows: list[dict]) -> dict:
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    wrote = [r for r in answerable if r["wrote"]]
+    ev_t = [r["evidence_s"] for r in rows if r["evidence_s"] is not None]
+    ft = [r["first_token_s"] for r in rows if r["first_token_s"] is not None]
+    claims = sum(r["claims"] for r in rows)
+    cites = sum(r["cites"] for r in answerable)
+
+    def rate(part, of):
+        return round(len(part) / len(of), 3) if of else None
+
+    return {
+        "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "key_in_evidence": rate([r for r in answerable if r["key_in_evidence"]], answerable),
+        "key_in_answer_written": rate([r for r in wrote if r["key_in_answer"]], wrote),
+        "key_in_answer_all": rate([r for r in answerable if r["key_in_answer"]], answerable),
+        "fallback_rate": rate([r for r in answerable if r["fallback"]], answerable),
+        "declined_answerable": len([r for r in answerable if r["declined"]]),
+        "unanswerable_declined": len([r for r in unanswerable if r["declined"]]),
+        "right_file_citation_rate": round(sum(r["right_file_cites"] for r in answerable)
+                                          / cites, 3) if cites else None,
+        "supported_claim_rate": round(sum(r["supported"] for r in rows) / claims, 3)
+        if claims else None,
+        "empty_answers": len([r for r in rows if r["empty"]]),
+        "evidence_s_p50": round(statistics.median(ev_t), 3) if ev_t else None,
+        "evidence_s_p90": round(percentile(ev_t, 90), 3) if ev_t else None,
+        "first_token_s_p50": round(statistics.median(ft), 3) if ft else None,
+        "first_token_s_p90": round(percentile(ft, 90), 3) if ft else None,
+        "prompt_tokens_mean": round(statistics.fmean(r["prompt_tokens"] for r in rows
+                                                     if r["prompt_tokens"]), 1),
+    }
+
+
+def whole_chunk_baseline(lib, model, questions: list[dict]) -> dict:
+    """The previous prompt (five whole chunks): its size and time to first token."""
+    from inference.budget import fit_prompt
+    from rag.answer import relevant
+    from rag.prompts import build_messages
+
+    tokens, firsts = [], []
+    for q in questions:
+        t0 = time.perf_counter()
+        hits = relevant(lib.search(q["question"], k=5))
+        plan = fit_prompt(model, lambda ns, nh, h=hits, qq=q["question"]: build_messages(
+            qq, h[:ns], []), len(hits), 0, 512)
+        for _ in model.stream(plan.messages, max_tokens=1, temperature=0.2):
+            break
+        firsts.append(time.perf_counter() - t0)
+        tokens.append(plan.prompt_tokens)
+    return {"n": len(questions), "prompt_tokens_mean": round(statistics.fmean(tokens), 1),
+            "first_token_s_p50": round(statistics.median(firsts), 3),
+            "first_token_s_p90": round(percentile(firsts, 90), 3)}
+
+
+def bench_answers(corpus: str | None, questions_path: str | None = None,
+                  configs: tuple[str, ...] = ("bundled", "qwen", "default"),
+                  library_dir: str | None = None, baseline_n: int = 16) -> dict:
+    from inference.model_set import ModelSet
+    from inference.models import default_spec, load_model
+    from rag.settings import Settings
+
+    qpath = Path(questions_path) if questions_path else DEFAULT_QUESTIONS
+    if not corpus or not Path(corpus).is_dir() or not qpath.is_file():
+        return {"skipped": "needs --corpus DIR with the pdfqa-dev PDFs (../shared/data/pdfqa-dev/"
+                           "get-corpus.sh DIR) and its questions.jsonl"}
+    questions = load_questions(qpath)
+    tmp = tempfile.TemporaryDirectory(prefix="hearth-answers-")
+    data_dir = Path(library_dir) if library_dir else Path(tmp.name) / "data"
+    t0 = time.perf_counter()
+    lib = build_library(Path(corpus), data_dir)
+    out: dict = {"questions": len(questions), "index_s": round(time.perf_counter() - t0, 1),
+                 "default_model": default_spec(), "configs": {}}
+    settings = Settings()
+    try:
+        for name in configs:
+            log(f"answers: {name}")
+            router = None
+            if name == "default" and len(settings.enabled_models) >= 2:
+                model = router = ModelSet(settings.enabled_models, settings, data_dir=data_dir)
+            else:
+                spec = {"bundled": "bundled", "qwen": "Qwen2.5-Coder-0.5B-Instruct",
+                        "default": settings.model}.get(name, name)
+                model = load_model(spec, settings, data_dir=data_dir)
+            try:
+                result = run_config(lib, model, questions, router=router)
+                if name != "default" and baseline_n:
+                    result["whole_chunks_baseline"] = whole_chunk_baseline(
+                        lib, model, questions[:baseline_n])
+            finally:
+                model.close()
+            out["configs"][name] = result
+            log(f"answers {name}: {json.dumps(result['summary'])}")
+    finally:
+        lib.close()
+        tmp.cleanup()
+    return out

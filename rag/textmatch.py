@@ -1,0 +1,69 @@
+"""Word-level matching shared by evidence selection and answer verification.
+
+Why hand-rolled and tiny: both sides need the same notion of "this word is in that passage"
+(content words, loose stems, identifiers such as `is.na`, `--no-same-owner`, `4095`), and it must
+cost microseconds per sentence on a 2-core laptop.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.keyword import STOPWORDS
+
+# Identifiers first (dotted names, options, calls, numbers with separators), then plain words.
+_TOKEN = re.compile(
+    r"--?[A-Za-z][\w.-]*"  # --no-same-owner, -e
+    r"|[A-Za-z_][\w]*(?:[.:$@][\w]+)+(?:\(\))?"  # is.na, foo::bar, x$y, var.equal
+    r"|\d+(?:[.,]\d+)*"  # 4095, 10,000, 0.83
+    r"|[^\W\d_]+(?:['’][^\W\d_]+)?",
+    re.UNICODE,
+)
+EXTRA_STOP = frozenset("""
+use used using get gets make makes made want need needs like one way ways also thing things say says
+said tell know let lets able instead rather something anything everything someone much many way
+""".split())
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word and identifier tokens, in order."""
+    return [m.group(0).lower().replace("’", "'") for m in _TOKEN.finditer(text)]
+
+
+def stem(word: str) -> str:
+    """A crude suffix stripper: enough to match 'variances' to 'variance', 'plotting' to 'plot'."""
+    if not word.isalpha() or len(word) <= 4:
+        return word
+    for suffix in ("ations", "ation", "ings", "ing", "edly", "ies", "ied", "es", "ed", "ly", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)]
+            break
+    return word[:7]
+
+
+def is_identifier(token: str) -> bool:
+    """Numbers, options and dotted/namespaced names: the words a right answer must copy exactly."""
+    return any(c.isdigit() for c in token) or token.startswith("-") or any(
+        c in token for c in ".:$@_")
+
+
+def content_terms(text: str) -> list[str]:
+    """Stems of the words that carry meaning (no stop words, no 1-letter words), deduplicated."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for tok in tokens(text):
+        if tok in STOPWORDS or tok in EXTRA_STOP or (len(tok) < 2 and not tok.isdigit()):
+            continue
+        s = stem(tok) if not is_identifier(tok) else tok
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+    return out
+
+
+def identifiers(text: str) -> list[str]:
+    return [t for t in dict.fromkeys(tokens(text)) if is_identifier(t) and len(t) > 1]
+
+
+def normalise_space(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()

@@ -1,0 +1,170 @@
+"""Check a model's answer against the evidence it was given, sentence by sentence.
+
+Why: a small model cites [3] for what [1] says, invents citation numbers, echoes the prompt or
+emits bare `[1]: [1]` lines. Each answer sentence is compared with every evidence passage
+(content words, exact identifiers and numbers, embedding similarity): its citation moves to the
+passage that supports it, numbers that don't exist are dropped, and a sentence no passage
+supports is marked. Output with nothing supported falls back to the evidence itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rag.evidence import Evidence
+from rag.textmatch import content_terms, identifiers, normalise_space
+
+SUPPORT_THRESHOLD = 0.5  # combined score a sentence needs from one passage
+SIM_WEIGHT = 0.5
+_CITE = re.compile(r"\s*\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
+_LINK_DEF = re.compile(r"^\s*\[(\d{1,3})\]\s*:\s*", re.MULTILINE)
+_ECHO = re.compile(r"^\s*(?:question|answer|sources?(?: \[\d+\])?|context)\s*:\s*", re.I | re.M)
+_SPLIT = re.compile(r"(?<=[.!?])(?:\s*\[[\d,;\s]+\])*\s+(?=\S)|\n+")
+_DECLINE = re.compile(
+    r"\b(?:do(?:es)?n[o']?t (?:say|mention|contain|provide|specify|cover|answer|include)|"
+    r"(?:is|are) not (?:mentioned|provided|specified|covered|given|stated)|no (?:information|mention)|"
+    r"(?:cannot|can't|could not|couldn't) (?:find|answer|determine|tell)|not (?:found|available) in)",
+    re.I)
+
+NOT_IN_DOCUMENTS = "I couldn't find an answer to this in your documents."
+FALLBACK_NOTE = ("I couldn't find an answer that your documents back up, so here are the "
+                 "passages closest to your question:")
+
+
+@dataclass
+class Claim:
+    text: str
+    sources: list[int] = field(default_factory=list)
+    supported: bool = False
+    score: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "sources": self.sources, "supported": self.supported}
+
+
+@dataclass
+class Verified:
+    text: str  # the answer as shown: citations corrected, or the evidence fallback
+    claims: list[Claim]
+    declined: bool = False  # the model said the documents don't answer it
+    fallback: str = ""  # why the evidence replaced the model's text ("" = it didn't)
+
+    @property
+    def supported_rate(self) -> float:
+        return sum(c.supported for c in self.claims) / len(self.claims) if self.claims else 0.0
+
+
+def cited(sentence: str) -> list[int]:
+    nums: list[int] = []
+    for m in _CITE.finditer(sentence):
+        nums += [int(x) for x in re.split(r"[,;\s]+", m.group(1)) if x.isdigit()]
+    return list(dict.fromkeys(nums))
+
+
+def strip_citations(sentence: str) -> str:
+    return _CITE.sub("", sentence).strip()
+
+
+def clean(text: str, question: str) -> str:
+    """Undo the usual small-model noise: `[n]:` link-definition lines, echoed prompt labels."""
+    text = _LINK_DEF.sub(lambda m: f"[{m.group(1)}] ", text)
+    text = _ECHO.sub("", text)
+    q = question.strip()
+    if q and q in text:  # an echoed question is not part of the answer
+        text = text.replace(q, " ")
+    return text.strip()
+
+
+def sentences(text: str) -> list[str]:
+    parts = [p.strip(" \t-*•") for p in _SPLIT.split(text)]
+    return [p for p in parts if p]
+
+
+def support(sentence: str, passage: str, sim: float, question_terms: set[str]) -> float:
+    """0..1: how well `passage` backs `sentence` (words it shares, exact identifiers, meaning)."""
+    terms = [t for t in content_terms(sentence) if t not in question_terms] or content_terms(
+        sentence)
+    if not terms:
+        return 0.0
+    have = set(content_terms(passage))
+    overlap = sum(t in have for t in terms) / len(terms)
+    flat = normalise_space(passage)
+    ids = [i for i in identifiers(sentence) if i not in question_terms]
+    if ids and not all(normalise_space(i) in flat for i in ids):
+        overlap *= 0.5  # a number or name the passage doesn't have: likely invented
+    return (1 - SIM_WEIGHT) * overlap + SIM_WEIGHT * max(0.0, sim)
+
+
+def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
+           threshold: float = SUPPORT_THRESHOLD) -> Verified:
+    """Corrected answer text with per-sentence claims; evidence fallback for degenerate output."""
+    body = clean(answer_text, question)
+    parts = sentences(body)
+    q_terms = set(content_terms(question))
+    claims: list[Claim] = []
+    declined = False
+    seen: set[str] = set()
+    items = []
+    for part in parts:
+        bare = strip_citations(part)
+        key = normalise_space(bare)
+        if len(content_terms(bare)) < 2 and not identifiers(bare):
+            continue  # "[1]", "Answer.", stray labels: not a statement
+        if key in seen:
+            continue  # repetition
+        seen.add(key)
+        if _DECLINE.search(bare):
+            declined = True
+            continue
+        items.append((part, bare))
+    if items and evidence:
+        if embedder is not None:
+            vecs = embedder.embed([b for _, b in items] + [e.quote for e in evidence])
+            sims = (vecs[: len(items)] @ vecs[len(items):].T).tolist()
+        else:  # no embedder (a stopped answer): words alone must carry the support
+            sims = None
+        for i, (part, bare) in enumerate(items):
+            scores = [support(bare, e.quote, sims[i][j], q_terms) if sims is not None
+                      else support(bare, e.quote, 0.0, q_terms) / (1 - SIM_WEIGHT)
+                      for j, e in enumerate(evidence)]
+            valid = {e.n for e in evidence}
+            wanted = [n for n in cited(part) if n in valid]
+            ok = [n for n in wanted if scores[n - 1] >= threshold]
+            best = max(range(len(evidence)), key=lambda j: scores[j])
+            if not ok and scores[best] >= threshold:
+                ok = [evidence[best].n]
+            claims.append(Claim(bare, ok, bool(ok), round(max(scores), 4)))
+    elif items:
+        claims = [Claim(bare) for _, bare in items]
+    if any(c.supported for c in claims):
+        return Verified(render(claims), claims, declined)
+    if declined or not evidence:
+        return Verified(NOT_IN_DOCUMENTS, claims, True)
+    reason = "no statement in the answer is backed by a passage" if claims else (
+        "the model wrote no answer" if not body else "the model only echoed the prompt or "
+        "listed citations")
+    return Verified(fallback_text(evidence), claims, False, reason)
+
+
+def render(claims: list[Claim]) -> str:
+    """Answer text with each sentence followed by the passages that support it."""
+    out = []
+    for c in claims:
+        out.append(with_citations(c.text, c.sources))
+    return " ".join(out)
+
+
+def with_citations(text: str, numbers: list[int]) -> str:
+    """`text [1][2].`: the markers go before the sentence's closing punctuation."""
+    text = text.rstrip()
+    tail = "".join(f"[{n}]" for n in numbers)
+    if not tail:
+        return text
+    end = len(text.rstrip(".!?:;"))
+    return f"{text[:end]} {tail}{text[end:]}"
+
+
+def fallback_text(evidence: list[Evidence], n: int = 2) -> str:
+    quotes = "\n".join(f"> {e.quote} [{e.n}]" for e in evidence[:n])
+    return f"{FALLBACK_NOTE}\n\n{quotes}"

@@ -1,0 +1,112 @@
+"""Evidence selection and answer verification with the real embedder, on real text and a real
+PDF made here (a manual-like page: prose wrapped by layout, a code line, a table row)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.evidence import select_evidence, split_units
+from rag.library import Library
+from rag.types import Hit
+from rag.verify import FALLBACK_NOTE, NOT_IN_DOCUMENTS, verify
+
+MANUAL_PAGE = (
+    "Setting up the console\n"
+    "The console keeps a history of the commands you type, and the history can be\n"
+    "searched. Command lines entered at the console are limited to about 4095 bytes\n"
+    "(not characters). Longer input must be read from a file instead.\n"
+    "  x <- read.table(\"data.txt\", header = TRUE)\n"
+    "C-r text    Find the last command with the text string in it.\n"
+    "Colours and fonts can be changed in the preferences, e.g. the font size. The\n"
+    "default theme is light.\n"
+)
+GARDEN = ("We planted the tomatoes on 12 May, two weeks after the last frost. The beans went in "
+          "on 20 May. Water the seedlings every morning until they flower.")
+
+
+def _hits(*texts: str) -> list[Hit]:
+    return [Hit(f"{i}:x:0", f"/docs/doc{i}.pdf", i + 1, t, 1.0 - 0.1 * i, similarity=0.5)
+            for i, t in enumerate(texts)]
+
+
+def test_units_keep_code_lines_and_join_wrapped_prose():
+    units = [MANUAL_PAGE[s:e] for s, e in split_units(MANUAL_PAGE)]
+    assert "x <- read.table(\"data.txt\", header = TRUE)" in units  # code stays one line
+    joined = [u for u in units if "4095" in u]
+    assert joined and joined[0].startswith("Command lines entered")  # a sentence across lines
+    assert "e.g. the font size" in " ".join(units)  # no split after "e.g."
+    assert any(u.startswith("C-r text") for u in units)
+
+
+def test_evidence_picks_the_answering_sentence_with_a_neighbour(embedder):
+    hits = _hits(GARDEN, MANUAL_PAGE)
+    ev = select_evidence("Is there a maximum length for a line typed at the console?", hits,
+                         embedder)
+    assert ev[0].path == "/docs/doc1.pdf" and ev[0].page == 2
+    assert "4095 bytes" in ev[0].quote
+    assert len(ev[0].quote) > len("Command lines entered at the console are limited to about "
+                                  "4095 bytes (not characters).")  # context came along
+    assert [e.n for e in ev] == list(range(1, len(ev) + 1))
+    garden = select_evidence("When were the tomatoes planted?", hits, embedder)
+    assert "12 May" in garden[0].quote and garden[0].path == "/docs/doc0.pdf"
+
+
+def test_evidence_from_a_real_pdf_library(tmp_path, embedder):
+    from makedocs import make_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(docs / "manual.pdf", ["Introduction to the program and its licence.",
+                                   MANUAL_PAGE.replace("  x <-", "x <-")])
+    (docs / "garden.txt").write_text(GARDEN)
+    with Library.open(tmp_path / "data", embedder=embedder) as lib:
+        lib.index([docs])
+        hits = lib.search("How do I find a command I typed earlier?", k=3)
+        ev = select_evidence("How do I find a command I typed earlier?", hits, embedder)
+    top = ev[0]
+    assert top.path.endswith("manual.pdf") and top.page == 2
+    assert "C-r" in " ".join(e.quote for e in ev[:2])
+
+
+def test_verifier_marks_an_invented_sentence_and_moves_a_misnumbered_citation(embedder):
+    ev = select_evidence("When were the tomatoes and beans planted?", _hits(MANUAL_PAGE, GARDEN),
+                         embedder, max_passages=2)
+    garden_n = next(e.n for e in ev if "tomatoes" in e.quote)
+    other_n = next(e.n for e in ev if e.n != garden_n)
+    text = (f"The tomatoes were planted on 12 May [{other_n}]. "
+            f"The carrots were harvested in October by the Duke of Wellington [{garden_n}]. [7]")
+    checked = verify(text, ev, "When were the tomatoes and beans planted?", embedder)
+    first, second = checked.claims
+    assert first.supported and first.sources == [garden_n]  # re-attached to the right passage
+    assert not second.supported and second.sources == []  # invented: marked, citation dropped
+    assert "[7]" not in checked.text and f"12 May [{garden_n}]" in checked.text
+    assert not checked.fallback
+
+
+@pytest.mark.parametrize("output", [
+    "[1]: [1]\n[2]: [2]\n[3]: [3]\n[4]: [4]",  # the empty-bubble answer from issue 11
+    "Question: When were the tomatoes planted?\nAnswer:",  # a prompt echo
+    "[1] [2] [3]",
+    "",
+])
+def test_degenerate_output_falls_back_to_the_evidence(embedder, output):
+    q = "When were the tomatoes planted?"
+    ev = select_evidence(q, _hits(GARDEN), embedder)
+    checked = verify(output, ev, q, embedder)
+    assert checked.fallback and checked.text.startswith(FALLBACK_NOTE)
+    assert "12 May" in checked.text and checked.claims == [] or not any(
+        c.supported for c in checked.claims)
+
+
+def test_a_decline_is_kept_as_a_plain_not_found(embedder):
+    q = "What is the boiling point of mercury?"
+    ev = select_evidence(q, _hits(GARDEN), embedder)
+    checked = verify("The documents don't say.", ev, q, embedder)
+    assert checked.declined and checked.text == NOT_IN_DOCUMENTS and not checked.fallback
+
+
+def test_link_definition_lines_keep_their_text(embedder):
+    q = "When were the tomatoes planted?"
+    ev = select_evidence(q, _hits(GARDEN), embedder)
+    checked = verify("[1]: The tomatoes were planted on 12 May.", ev, q, embedder)
+    assert checked.claims[0].supported and checked.text.startswith("The tomatoes were planted")
