@@ -35,7 +35,8 @@ def _minmax(scored: Sequence[tuple[str, float]], floor: float | None = None) -> 
 
 def convex(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float] | None = None,
            group_of: Callable[[str], str] | None = None, group_weight: float = 0.0,
-           second_weight: float = 0.0, floors: Sequence[float | None] | None = None
+           second_weight: float = 0.0, floors: Sequence[float | None] | None = None,
+           window: int = 0, ordinal_of: Callable[[str], int] | None = None
            ) -> list[tuple[str, float]]:
     """Weighted sum of min-max normalised scores (missing = 0), plus document-level evidence.
 
@@ -50,6 +51,11 @@ def convex(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[floa
     `floors` gives each ranker a fixed score that maps to 0 (0 for cosine and for BM25: the
     "theoretical" min-max of Bruch et al.). Then a chunk's normalised score no longer depends
     on how deep the candidate lists go, so asking for 10 results gives the first 10 of 100.
+
+    `window` > 0 (with `ordinal_of`) narrows the evidence from the whole document to the chunks
+    within `window` positions of each chunk: in a 200-page manual the document's best match says
+    little about a passage 80 pages away, while its neighbours on the same page do. Short
+    documents (an abstract: 1-3 chunks) get the same evidence either way.
     """
     weights = list(weights) if weights is not None else [1.0] * len(scored)
     if len(weights) != len(scored):
@@ -63,6 +69,11 @@ def convex(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[floa
     for norm, w in zip(norms, weights, strict=True):
         for item, v in norm.items():
             scores[item] = scores.get(item, 0.0) + (w / total) * v
+    if group_of is not None and group_weight and window > 0 and ordinal_of is not None:
+        near = _window_evidence(norms, weights, total, group_of, ordinal_of, window, scores)
+        scale = 1.0 / (1.0 + group_weight)
+        return sorted(((item, (s + group_weight * near[item]) * scale)
+                       for item, s in scores.items()), key=lambda kv: (-kv[1], kv[0]))
     if group_of is not None and group_weight:
         group: dict[str, float] = {}
         for norm, w in zip(norms, weights, strict=True):
@@ -81,3 +92,26 @@ def convex(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[floa
         scores = {item: (s + group_weight * group[group_of(item)]) * scale
                   for item, s in scores.items()}
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _window_evidence(norms: list[dict[str, float]], weights: Sequence[float], total: float,
+                     group_of: Callable[[str], str], ordinal_of: Callable[[str], int],
+                     window: int, items: dict[str, float]) -> dict[str, float]:
+    """For each item: the weighted best normalised score, per ranker, among the items of its
+    group whose ordinal is within `window` of its own (itself included)."""
+    out = dict.fromkeys(items, 0.0)
+    for norm, w in zip(norms, weights, strict=True):
+        by_group: dict[str, dict[int, float]] = {}
+        for item, v in norm.items():
+            slots = by_group.setdefault(group_of(item), {})
+            o = ordinal_of(item)
+            slots[o] = max(slots.get(o, 0.0), v)
+        for item in items:
+            slots = by_group.get(group_of(item))
+            if not slots:
+                continue
+            o = ordinal_of(item)
+            best = max((slots.get(j, 0.0) for j in range(o - window, o + window + 1)),
+                       default=0.0)
+            out[item] += (w / total) * best
+    return out

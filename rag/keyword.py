@@ -18,16 +18,58 @@ your yours yourself yourselves also may might must shall yet within without upon
 """.split())
 
 
-def query_terms(question: str, max_terms: int = 48) -> list[str]:
+# Words of the asking, not of the answer ("I tried ... what should I use instead?"): in a
+# question they say nothing about which passage answers it.
+CHATTER = frozenset("""
+want wants wanted need needs needed way ways get gets getting got make makes making use uses
+using used instead tried try trying something anything everything someone thing things able
+possible happen happens happening going see seem seems say says tell know like just really
+already still even much many well keep put done doing anyway else every ever
+""".split())
+
+# A token that looks like code: a command (\thispagestyle), an option (--no-same-owner,
+# -march=native), a here-doc (<<EOD), a dotted, scoped or snake name (col.names, tools::foo,
+# R_HOME), a call (set.seed()).
+_RAW = re.compile(r"\S+")
+_CODE_MARK = re.compile(r"^(?:\\|--?|<<)[^\W_]|[^\W_](?:\.|::|->|_|\$|@|=)[^\W_]")
+_EDGE = "\"'`‘’“”()[]{},;:!?."
+_FTS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # how FTS5's unicode61 splits text
+
+
+def code_phrases(question: str) -> list[str]:
+    """Code-like tokens of the question as FTS5 phrases of their parts ("col names" for
+    `col.names`): the index splits them into words, and a phrase finds the words in order."""
+    out: list[str] = []
+    for m in _RAW.finditer(question):
+        token = m.group(0).strip(_EDGE) if not m.group(0).startswith(("\\", "-", "<<")) \
+            else m.group(0).rstrip(_EDGE)
+        if not _CODE_MARK.search(token):
+            continue
+        parts = [p.lower() for p in _FTS_TOKEN.findall(token)]
+        if len(parts) >= 2:
+            phrase = " ".join(parts)
+            if phrase not in out:
+                out.append(phrase)
+    return out
+
+
+def query_terms(question: str, max_terms: int = 48, *, chatter: bool = False,
+                phrases: bool = False) -> list[str]:
+    """The question's words for BM25 (stop words out); `chatter` also leaves out the words of
+    asking (CHATTER), `phrases` adds code-like tokens as phrases (`code_phrases`)."""
     terms: list[str] = []
     seen: set[str] = set()
     for m in _WORD.finditer(question.lower()):
         word = m.group(0).replace("’", "'")
         if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
             continue
+        if chatter and word in CHATTER:
+            continue
         if word not in seen:
             seen.add(word)
             terms.append(word)
+    if phrases:
+        terms = code_phrases(question) + terms
     return terms[:max_terms]
 
 

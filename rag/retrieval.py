@@ -28,11 +28,21 @@ class RetrievalConfig:
     normalise: str = "theoretical"  # theoretical (0 -> 0, depth-free) | minmax (lowest seen -> 0)
     doc_weight: float = 1.0  # weight of a chunk's document-level evidence (convex fusion)
     second_chunk_weight: float = 0.0  # 2nd-best chunk: train +0.002 (noise), test -0.003: off
+    evidence_window: int = 0  # >0: evidence from chunks within this many positions, not the doc
+    rescore_keyword: int = 0  # real cosine for this many top keyword-only candidates
+    code_phrases: bool = False  # BM25 query: code-like tokens (`col.names`) also as phrases
+    drop_chatter: bool = False  # BM25 query: leave out words of asking ("want", "tried")
 
 
 def doc_key(chunk_id: str) -> str:
     """Chunk ids are `<doc_id>:<sha>:<ordinal>` (rag.indexer), so the document is the prefix."""
     return chunk_id.split(":", 1)[0]
+
+
+def chunk_ordinal(chunk_id: str) -> int:
+    """The chunk's position in its document (the id's last part; 0 if it has none)."""
+    tail = chunk_id.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 class Retriever:
@@ -46,12 +56,26 @@ class Retriever:
         self.config = config or RetrievalConfig()
 
     def _keyword(self, query: str, n: int, doc_ids: list[int] | None) -> list[tuple[str, float]]:
-        terms = query_terms(query)
+        cfg = self.config
+        terms = query_terms(query, chatter=cfg.drop_chatter, phrases=cfg.code_phrases)
         total = self.manifest.chunk_count() if terms else 0
         if total >= self.PRUNE_FROM_CHUNKS:
             counts = self.manifest.term_doc_counts(terms)
             terms = drop_common(terms, counts, total, self.COMMON_TERM_FRACTION)
         return self.manifest.keyword_search(fts_query(query, terms), n, doc_ids)
+
+    def _rescore(self, keyword: list[tuple[str, float]], dense_sim: dict[str, float], vec,
+                 n: int) -> list[tuple[str, float]]:
+        """The real cosine of the best `n` keyword candidates the dense search did not return.
+
+        Why: without it such a chunk counts 0 on the dense side, so an exact match on a rare
+        word ("zqcanary011x") loses to chunks that merely look alike to the embedder.
+        """
+        missing = [cid for cid, _ in keyword[:n] if cid not in dense_sim]
+        found = self.store.vectors(missing) if missing else {}
+        out = [(cid, float(v @ vec)) for cid, v in found.items()]
+        dense_sim.update(out)
+        return out
 
     def search(self, query: str, k: int = 5, doc_ids: list[int] | None = None,
                mode: str | None = None) -> list[Hit]:
@@ -81,6 +105,9 @@ class Retriever:
             kw_thread.join()
         dense_rank = {cid: i for i, (cid, _) in enumerate(dense, 1)}
         dense_sim = {cid: 1.0 - dist for cid, dist in dense}
+        dense_scored = [(cid, 1.0 - dist) for cid, dist in dense]
+        if mode == "hybrid" and cfg.rescore_keyword and vec is not None:
+            dense_scored += self._rescore(keyword, dense_sim, vec, cfg.rescore_keyword)
         kw_rank = {cid: i for i, (cid, _) in enumerate(keyword, 1)}
         if mode == "dense":
             fused = [(cid, dense_sim[cid]) for cid, _ in dense]
@@ -91,11 +118,12 @@ class Retriever:
                 fused = rrf([[c for c, _ in dense], [c for c, _ in keyword]],
                             [cfg.dense_weight, cfg.keyword_weight], k=cfg.rrf_k)
             else:
-                fused = convex([[(c, 1.0 - d) for c, d in dense], keyword],
+                fused = convex([dense_scored, keyword],
                                [cfg.dense_weight, cfg.keyword_weight], group_of=doc_key,
                                group_weight=cfg.doc_weight,
                                second_weight=cfg.second_chunk_weight,
-                               floors=(0.0, 0.0) if cfg.normalise == "theoretical" else None)
+                               floors=(0.0, 0.0) if cfg.normalise == "theoretical" else None,
+                               window=cfg.evidence_window, ordinal_of=chunk_ordinal)
         fused = fused[:k]
         missing = [cid for cid, _ in fused if cid not in dense_sim]
         if missing and vec is not None:  # keyword-only hits still get a real similarity

@@ -1,0 +1,76 @@
+"""`python -m bench pdfqa` (issue 12): the hit rule, the scores, the skip, and a real small run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+for _p in (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1]):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+import makedocs  # noqa: E402
+
+from bench.pdfqa import bench_pdfqa, find_corpus, is_hit, render, score  # noqa: E402
+
+Q = {"id": "q1", "file": "a.pdf", "page": 10, "alt_pages": [40], "answerable": True,
+     "kind": "fact", "question": "?"}
+
+
+def test_hit_rule_is_file_and_page_within_one_or_alt():
+    assert is_hit(Q, "/x/a.pdf", 10) and is_hit(Q, "/x/a.pdf", 9) and is_hit(Q, "/x/a.pdf", 11)
+    assert is_hit(Q, "/y/a.pdf", 40)
+    assert not is_hit(Q, "/x/a.pdf", 12) and not is_hit(Q, "/x/b.pdf", 10)
+    assert not is_hit(Q, "/x/a.pdf", None)
+
+
+def test_scores_and_misses():
+    q2 = {**Q, "id": "q2"}
+    q3 = {**Q, "id": "q3"}
+    un = {"id": "u", "answerable": False, "file": None, "page": None}
+    results = {"q1": [("a.pdf", 10)], "q2": [("b.pdf", 1)] * 3 + [("a.pdf", 11)],
+               "q3": [("b.pdf", 1)] * 10, "u": [("a.pdf", 1)]}
+    s = score([Q, q2, q3, un], results)
+    assert s["questions"] == 3
+    assert s["hit@1"] == round(1 / 3, 4) and s["hit@3"] == round(1 / 3, 4)
+    assert s["hit@5"] == round(2 / 3, 4)
+    assert s["mrr@10"] == round((1 + 1 / 4) / 3, 4)
+    assert [m["id"] for m in s["misses"]] == ["q3"]
+
+
+def test_skips_cleanly_without_the_corpus(tmp_path):
+    out = bench_pdfqa(str(tmp_path / "nowhere"), str(tmp_path / "questions.jsonl"), save=False,
+                      doc=False)
+    assert "skipped" in out and "get-corpus.sh" in out["skipped"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert find_corpus(str(empty), tmp_path / "questions.jsonl") is None  # no PDFs in it
+    makedocs.make_pdf(empty / "x.pdf", ["text"])
+    assert find_corpus(str(empty), tmp_path / "questions.jsonl") == empty
+
+
+def test_small_real_run(tmp_path, monkeypatch):
+    """Two generated PDFs through the real pipeline: the right page is found in every mode."""
+    monkeypatch.setenv("HEARTH_BENCH_CACHE", str(tmp_path / "cache"))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    filler = "General remarks about the installation of software packages. " * 6
+    makedocs.make_pdf(corpus / "a.pdf", [filler, "The boiler pressure must stay below two bar "
+                                         "or the relief valve opens.", filler, filler])
+    makedocs.make_pdf(corpus / "b.pdf", [filler, filler, "Radiators are bled with a square key "
+                                         "turned a quarter turn.", filler])
+    qfile = tmp_path / "questions.jsonl"
+    qs = [{"id": "a1", "file": "a.pdf", "page": 2, "kind": "fact", "answerable": True,
+           "question": "What pressure makes the relief valve open on the boiler?",
+           "alt_pages": []},
+          {"id": "b1", "file": "b.pdf", "page": 3, "kind": "howto", "answerable": True,
+           "question": "How do I bleed a radiator?", "alt_pages": []}]
+    qfile.write_text("\n".join(json.dumps(q) for q in qs) + "\n")
+    out = bench_pdfqa(str(corpus), str(qfile), save=False, doc=False)
+    assert out["index"]["chunks"] >= 4 and out["index"]["chunks_per_s"] > 0
+    for mode in ("dense", "keyword", "hybrid"):
+        assert out["scores"][mode]["hit@1"] == 1.0, out["scores"][mode]
+    assert out["text"]["files"]["a.pdf"]["hearth (pdfium)"]["long_per_1000"] == 0
+    table = render(out)
+    assert "hybrid (default) | 1.000 | 1.000 | 1.000 | 1.000" in table
