@@ -43,9 +43,8 @@ def cmd_serve(args) -> int:
     from app.serve_run import UsageError, bind_sockets, check_hosts, load_or_create_token, say
     from rag.paths import resolve_data_dir
 
-    data_dir = resolve_data_dir(args.data_dir)
     if args.show_token or args.new_token:
-        token = load_or_create_token(data_dir, renew=args.new_token)
+        token = load_or_create_token(resolve_data_dir(args.data_dir), renew=args.new_token)
         if args.json:
             sys.stdout.write(json.dumps({"token": token}) + "\n")
         else:
@@ -69,7 +68,7 @@ def cmd_serve(args) -> int:
             return fail(args, f"{exc} If the Hearth window has it open, turn on "
                               "Settings > Local API there instead.", 1)
         try:
-            return _serve(args, lib, sockets, hosts, load_or_create_token(data_dir))
+            return _serve(args, lib, sockets, hosts, load_or_create_token(lib.data_dir))
         finally:
             lib.close()
     finally:

@@ -175,6 +175,8 @@ def test_malformed_requests_get_4xx_json_and_the_server_lives_on(client, server)
         client.chat.completions.create(model="x", messages=[{"role": "assistant",
                                                              "content": "hi"}])
     assert [m.id for m in client.models.list()]  # still serving
+    page = httpx.get(url + "/models", headers={**auth, "Origin": "https://site.example"})
+    assert page.status_code == 200 and "access-control-allow-origin" not in page.headers  # no CORS
 
 
 def test_concurrent_requests_queue_and_all_complete(client):
