@@ -226,3 +226,5 @@ def test_non_loopback_bind_is_refused_unless_allowed_and_then_the_guard_still_re
                      data=server["data"])
     assert "WARNING" in allowed.stderr and "privacy guard" in allowed.stderr
     assert allowed.returncode == 1 and "Traceback" not in allowed.stderr
+    second = hearth("serve", "--port", "0", data=server["data"])  # the first server holds it
+    assert second.returncode == 1 and "Settings > Local API" in second.stderr
