@@ -217,6 +217,16 @@ def test_a_client_that_disconnects_cancels_its_generation(client, server):
                              .json())["cancelled"] > before and s["pending"] == 0 and s,
                     timeout=60)
     assert done["pending"] == 0
+    # Non-streamed: a client that gives up waiting (read timeout) cancels it the same way.
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(server["url"] + "/chat/completions", headers=auth,
+                   timeout=httpx.Timeout(60, read=1.5),
+                   json={"model": "x", "max_tokens": 2000, "temperature": 1.5,
+                         "messages": [{"role": "user", "content": "Tell a very long story."}],
+                         "hearth": {"retrieval": False}})
+    wait_for(lambda: (s := httpx.get(server["url"] + "/hearth/status", headers=auth)
+                      .json())["cancelled"] > done["cancelled"] and s["pending"] == 0,
+             timeout=60)
 
 
 def test_non_loopback_bind_is_refused_unless_allowed_and_then_the_guard_still_refuses(server):
