@@ -100,7 +100,10 @@ def test_repeated_body_lines_are_not_headers():
     assert strip_running_lines(pages) == pages
 
 
-def test_headers_stripped_through_the_loader(tmp_path):
+def test_headers_stripped_through_the_loader(tmp_path, monkeypatch):
+    import rag.loaders.pdf as pdf_loader
+
+    monkeypatch.setattr(pdf_loader, "STRIP_RUNNING", True)  # an option, off by default
     vocab = sample_text(400, seed=5).split()
     bodies = [" ".join(vocab[i * 40:(i + 1) * 40]) for i in range(8)]
     pages = [f"Heating Manual, chapter 1\n{b}\n{i + 1}" for i, b in enumerate(bodies)]

@@ -30,6 +30,9 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 _PAGE_NUMBER = re.compile(r"\b(?:\d+|[ivxlcdm]+)\b", re.IGNORECASE)
+# Off: measured on pdfqa-dev, stripping cost one question at hit@3/hit@5 (hybrid 0.932/0.977 ->
+# 0.909/0.955, dense hit@5 0.955 -> 0.932): the chapter title in the header helps the embedder.
+STRIP_RUNNING = False
 RUNNING_MIN_PAGES = 3  # a top/bottom line repeated on this many pages is a running header
 RUNNING_MAX_CHARS = 80  # ...and short: a full line of body text is not a header
 
@@ -181,7 +184,7 @@ def strip_running_lines(texts: list[str], min_pages: int = RUNNING_MIN_PAGES) ->
 
 def _finish(path: Path, title: str, pages: list[Page], failed: list[str], page_count: int
             ) -> LoadedDocument:
-    if len(pages) >= 2 * RUNNING_MIN_PAGES:
+    if STRIP_RUNNING and len(pages) >= 2 * RUNNING_MIN_PAGES:
         kept = strip_running_lines([p.text for p in pages])
         pages = [Page(number=p.number, text=t) for p, t in zip(pages, kept, strict=True) if t]
     from rag.ocr import no_text_reason, ocr_missing_pages
