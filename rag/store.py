@@ -140,7 +140,9 @@ class ChromaStore:
 
         chroma keeps every add (id + vector) in its write-ahead log until the HNSW index
         persists (every 1000 ops), and hnswlib only marks deletions: delete() scrubs neither.
-        A forget must, so the collection is rebuilt beside the old one and swapped in.
+        A forget must, so the collection is rebuilt beside the old one and swapped in. The new
+        one is written by a fresh process: the HNSW files were seen to carry stale heap bytes
+        (chunk ids of forgotten documents) when written by a process that had held them.
         `keep`: only vectors of these doc ids survive (drops any a crash left orphaned).
         """
         import chromadb
@@ -160,13 +162,9 @@ class ChromaStore:
         self.close()
         new, old = _sibling(self.path, ".new"), _sibling(self.path, ".old")
         shutil.rmtree(new, ignore_errors=True)
-        client = chromadb.PersistentClient(path=str(new), settings=_chroma_settings())
-        col = client.get_or_create_collection(COLLECTION, metadata=meta, embedding_function=None)
         allv = np.concatenate(vecs) if vecs else np.zeros((0, self.dim), np.float32)
-        for i in range(0, len(ids), step):
-            col.add(ids=ids[i:i + step], embeddings=allv[i:i + step], metadatas=metas[i:i + step])
-        client.clear_system_cache()
-        del col, client
+        _rebuild_in_child(new, meta, ids, metas, allv, step)
+        zero_unused_hnsw(new)
         os.replace(self.path, old)
         os.replace(new, self.path)
         shutil.rmtree(old, ignore_errors=True)
@@ -179,6 +177,70 @@ class ChromaStore:
             self._client.clear_system_cache()  # releases file handles of the persistent client
         except Exception:
             pass
+        zero_unused_hnsw(self.path)
+
+
+def zero_unused_hnsw(chroma_dir: Path) -> None:
+    """Zero the HNSW slots chroma wrote but does not use (call with no client open).
+
+    Why: chroma saves `data_level0.bin` at its full capacity (100 elements at first) while
+    only `cur_element_count` are in use; the rest is uninitialised heap, seen to hold chunk
+    ids of documents forgotten earlier in the same process. hnswlib never reads those bytes.
+    """
+    import struct
+
+    for header in Path(chroma_dir).glob("*/header.bin"):
+        try:
+            head = header.read_bytes()
+            if len(head) < 36 or struct.unpack_from("<i", head, 0)[0] != 1:
+                continue  # a layout we don't know: leave it alone
+            _capacity, used, per_element = struct.unpack_from("<QQQ", head, 12)
+            _zero_from(header.with_name("data_level0.bin"), used * per_element)
+            _zero_from(header.with_name("length.bin"), used * 4)
+        except OSError:
+            continue
+
+
+def _zero_from(path: Path, offset: int) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if offset >= size:
+        return
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        left = size - offset
+        while left:
+            n = min(left, 1 << 20)
+            fh.write(bytes(n))
+            left -= n
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _rebuild_in_child(path: Path, meta: dict, ids: list[str], metas: list[dict],
+                      vectors: np.ndarray, step: int) -> None:
+    """Write a new collection at `path` from these rows only, in a process that never saw
+    anything else (its memory, and so any stale bytes it writes, holds only survivors)."""
+    import errno
+    import pickle
+    import subprocess
+    import sys
+
+    payload = pickle.dumps({"path": str(path), "meta": meta, "ids": ids, "metas": metas,
+                            "vectors": vectors, "step": step, "collection": COLLECTION})
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [root, *filter(None, [os.environ.get("PYTHONPATH")])]), "ANONYMIZED_TELEMETRY": "False"}
+    proc = subprocess.run([sys.executable, "-m", "rag.store_rebuild"], input=payload, env=env,
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        last = err[-1] if err else f"exit status {proc.returncode}"
+        if any(w in last.lower() for w in ("disk is full", "no space left", "errno 28")):
+            raise OSError(errno.ENOSPC, f"No space left to rewrite the vector store ({last})")
+        raise HearthError(f"Could not rewrite the vector store: {last}")
 
 
 def _sibling(path: Path, suffix: str) -> Path:

@@ -112,9 +112,11 @@ def hearth_env(data: Path) -> dict:
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
 
 
-def start(data: Path, *args: str | os.PathLike, out=subprocess.PIPE) -> subprocess.Popen:
+def start(data: Path, *args: str | os.PathLike, quiet: bool = False) -> subprocess.Popen:
+    """`hearth ARGS` started; `quiet`: its output is dropped (nobody reads a process we kill)."""
+    out = subprocess.DEVNULL if quiet else subprocess.PIPE
     return subprocess.Popen([sys.executable, "-m", "app", *map(os.fspath, args)],
-                            env=hearth_env(data), cwd=ROOT, stdout=out, stderr=subprocess.PIPE)
+                            env=hearth_env(data), cwd=ROOT, stdout=out, stderr=out)
 
 
 def hearth(data: Path, *args: str | os.PathLike, timeout: float = 300) -> Run:
@@ -156,6 +158,30 @@ def kill_when(proc: subprocess.Popen, condition, timeout: float = 240) -> bool:
         proc.wait()
         raise AssertionError("the process neither met the condition nor ended")
     return False
+
+
+def holds_lock(data: Path, pid: int) -> bool:
+    """The process `pid` has opened the library (its note is in library.lock)."""
+    try:
+        return json.loads((data / "library.lock").read_text() or "{}").get("pid") == pid
+    except (OSError, ValueError):
+        return False
+
+
+def kill_after_open(proc: subprocess.Popen, data: Path, delay: float) -> tuple[bool, float]:
+    """SIGKILL `proc` `delay` seconds after it opened the library (startup imports are not
+    where faults matter). Returns (killed, seconds from opening to the kill or the end)."""
+    opened: list[float] = []
+
+    def due() -> bool:
+        if not opened:
+            if holds_lock(data, proc.pid):
+                opened.append(time.monotonic())
+            return False
+        return time.monotonic() - opened[0] >= delay
+
+    killed = kill_when(proc, due)
+    return killed, (time.monotonic() - opened[0]) if opened else 0.0
 
 
 def find_in_dir(root: Path, needles: dict[str, bytes]) -> list[str]:

@@ -50,7 +50,7 @@ def test_forget_killed_while_rewriting_vectors_is_finished_by_the_rerun(tmp_path
     assert find_in_dir(data, needles)  # positive control: the scan sees it before
 
     for _attempt in range(3):  # the rewrite lasts ~0.1 s; a poll may miss it, then retry
-        proc = start(data, "forget", secret, "--json")
+        proc = start(data, "forget", secret, "--json", quiet=True)
         if kill_when(proc, lambda: (data / "chroma.new").exists()):
             break
         hearth(data, "index", docs)  # it finished: put the note back and try again
