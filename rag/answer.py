@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rag.cancel import CancelToken
 from rag.evidence import Evidence, select_evidence
-from rag.prompts import EMPTY_LIBRARY, NOT_FOUND, build_evidence_messages
+from rag.prompts import EMPTY_LIBRARY, NOT_FOUND, PROMPT_PASSAGES, build_evidence_messages
 from rag.types import Hit
 from rag.verify import Claim, verify
 
@@ -154,10 +154,10 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     route_reason = ""
     if router is not None:
         model, route_reason = router(question, hits, history)
+    candidates = evidence[:PROMPT_PASSAGES]
     plan = fit_prompt(model, lambda ns, nh: build_evidence_messages(
-        question, evidence[:ns], history[-nh:] if nh else []),
-        len(evidence), len(history), max_tokens)
-    shown = evidence[:plan.sources_used]
+        question, candidates[:ns], history[-nh:] if nh else []),
+        len(candidates), len(history), max_tokens)
     t_prompt = time.perf_counter()
     guard = LoopGuard()
     first_token_at = None
@@ -177,7 +177,8 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     t_end = time.perf_counter()
     raw = guard.result()
     # After Stop, the GUI's library stand-in no longer runs calls: check by words alone.
-    checked = verify(raw, shown, question, None if cancelled else library.embedder)
+    # Checked against every passage the user sees (the model read the best few of them).
+    checked = verify(raw, evidence, question, None if cancelled else library.embedder)
     t_verified = time.perf_counter()
     by_n = {e.n: e for e in evidence}
     cited_chunks = {by_n[n].hit for c in checked.claims if c.supported for n in c.sources}
@@ -200,7 +201,7 @@ def answer_stream(library, model, question: str, *, k: int = 5,
         **{k2: v for k2, v in stats.items() if k2 in ("completion_tokens", "tokens_per_s")},
     }
     ans = Answer(question, checked.text, sources, getattr(model, "name", ""), route_reason, timings,
-                 grounded=bool(shown) and not checked.declined, cancelled=cancelled,
+                 grounded=bool(evidence) and not checked.declined, cancelled=cancelled,
                  evidence=evidence, claims=checked.claims, raw_answer=raw,
                  fallback=checked.fallback, declined=checked.declined)
     yield AnswerEvent("done", answer=ans)
