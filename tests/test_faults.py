@@ -88,6 +88,7 @@ def test_random_sigkill_during_index(tmp_path, embedder):
         work = work or seconds
         killed += was_killed
     assert killed >= KILLS, (killed, attempts)
+    print(f"index: {killed} kills in {attempts} runs")
     final = hearth(data, "index", docs, "--json")
     assert final.returncode == 0, final.stderr
     assert final.json()["failed"] == 0
@@ -125,6 +126,7 @@ def test_random_sigkill_during_forget(tmp_path, embedder):
         secret.unlink()
         check_invariants(data, embedder, kept, gone)
     assert killed >= KILLS, (killed, trial)
+    print(f"forget: {killed} kills in {trial} runs")
 
 
 def hostile_corpus(folder: Path, rng: random.Random) -> dict[str, Path]:
@@ -172,4 +174,6 @@ def test_hostile_corpus_in_one_run(tmp_path, embedder):
         assert f["status"] == "indexed" or f["reason"], f
     assert run.peak_rss < 1.5 * GIB, run.peak_rss
     assert run.seconds < 300, run.seconds
+    print(f"hostile corpus: {n_files} files in {run.seconds:.1f} s, "
+          f"peak RSS {run.peak_rss / 2**20:.0f} MiB")
     check_invariants(data, embedder, good, {})
