@@ -60,8 +60,13 @@ def _run_part(name: str, args) -> dict:
         from bench.answers import bench_answers
 
         configs = tuple(c for c in args.configs.split(",") if c)
-        return bench_answers(args.corpus, args.questions_file, configs=configs,
+        data = bench_answers(args.corpus, args.questions_file, configs=configs,
                              library_dir=args.library)
+        if "configs" in data and not args.no_doc:
+            from bench.answers import update_doc
+
+            update_doc({**data, "measured_at": time.strftime("%Y-%m-%d %H:%M")})
+        return data
     if name == "serve":
         from bench.serve import bench_serve
 
