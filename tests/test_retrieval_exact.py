@@ -48,14 +48,8 @@ def test_library_has_a_thousand_chunks(big_library):
 @pytest.mark.parametrize("query", ["zqcanary011x", "what is zqcanary011x",
                                    "shed access code zqcanary011x"])
 def test_rare_exact_word_comes_first(big_library, query):
-    """With the top keyword candidates rescored by their real cosine (`rescore_keyword`); with
-    a dense score of 0 (the setting 0) the first two queries returned look-alike notes."""
-    default = big_library.retrieval_config
-    big_library.retrieval_config = replace(default, rescore_keyword=10)
-    try:
-        hits = big_library.search(query, k=5)
-    finally:
-        big_library.retrieval_config = default
+    """Default settings: the top keyword candidates get their real cosine (`rescore_keyword`)."""
+    hits = big_library.search(query, k=5)
     assert hits, "no results"
     assert hits[0].path.endswith("note0613.txt"), [h.path for h in hits]
     assert "zqcanary011x" in hits[0].text
@@ -78,3 +72,14 @@ def test_window_evidence_stays_local():
     assert local["1:s:1"] > local["1:s:40"]  # local evidence lifts the best one's neighbour
     assert local["1:s:40"] < whole["1:s:40"] and local["1:s:1"] == whole["1:s:1"]
     assert local["1:s:0"] == pytest.approx(1.0) and local["2:s:0"] == whole["2:s:0"]
+
+
+def test_without_rescoring_the_exact_word_lost(big_library):
+    """What the default fixes: with keyword-only candidates at dense 0, look-alikes won."""
+    default = big_library.retrieval_config
+    big_library.retrieval_config = replace(default, rescore_keyword=0)
+    try:
+        hits = big_library.search("zqcanary011x", k=5)
+    finally:
+        big_library.retrieval_config = default
+    assert not hits[0].path.endswith("note0613.txt")
