@@ -30,7 +30,8 @@ from app.gui.ops import Operation
 from app.gui.watch_panel import WatchedFoldersView
 from rag.paths import is_under
 
-SUPPORTED = "Documents (*.pdf *.docx *.txt *.md *.markdown *.html *.htm *.rst *.csv);;All files (*)"
+SUPPORTED = ("Documents (*.pdf *.docx *.odt *.epub *.pptx *.txt *.md *.markdown *.html *.htm "
+             "*.rst *.csv *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)")
 
 
 def eta_text(done: int, total: int, elapsed: float) -> str:

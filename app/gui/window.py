@@ -151,6 +151,11 @@ class MainWindow(QMainWindow):
         """Begin the slow work (after the window is on screen): open the library, load model."""
         self.backend.open_library()
         self.backend.load_model()
+        from app.gui.serve_control import autostart
+
+        note = autostart(self.backend)  # the Local API, if it was left on in Settings
+        if note:
+            self.show_message(note)
         last = self.state.value("last_conversation")
         if last is not None and self.history.get(int(last)) is not None:
             self.chat.load_conversation(int(last))
