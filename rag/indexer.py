@@ -130,7 +130,7 @@ class Indexer:
                 report.cancelled = True
                 break
             prog.current = shown_path(str(path))
-            outcome = self._prepare_safely(path, loaders, pending, force)
+            outcome = self._prepare_safely(path, loaders, pending, force, cancel)
             if outcome is not None:
                 report.outcomes.append(outcome)
                 prog.files_done += 1
@@ -147,14 +147,14 @@ class Indexer:
         return report
 
     # -- steps -----------------------------------------------------------------------------------
-    def _prepare_safely(self, path: Path, loaders, pending: list[_Pending], force: bool
-                        ) -> FileOutcome | None:
+    def _prepare_safely(self, path: Path, loaders, pending: list[_Pending], force: bool,
+                        cancel: CancelToken | None = None) -> FileOutcome | None:
         """Every file ends in an outcome: an unforeseen error in one file (not the library's
         own storage failing, which must stop the run) becomes its reason."""
         import sqlite3
 
         try:
-            return self._prepare(path, loaders, pending, force)
+            return self._prepare(path, loaders, pending, force, cancel)
         except sqlite3.Error:
             raise
         except MemoryError:
@@ -167,8 +167,8 @@ class Indexer:
             return FileOutcome(shown_path(str(path)), "failed",
                                clean_reason(f"could not index this file: {exc}"))
 
-    def _prepare(self, path: Path, loaders, pending: list[_Pending], force: bool = False
-                 ) -> FileOutcome | None:
+    def _prepare(self, path: Path, loaders, pending: list[_Pending], force: bool = False,
+                 cancel: CancelToken | None = None) -> FileOutcome | None:
         """Decide what to do with one file; load+chunk it if it needs indexing (None = queued)."""
         spath = str(path)
         if not storable(spath):  # nothing of it can be stored or printed as it is
@@ -195,8 +195,14 @@ class Indexer:
         if settled and rec.sha256 == sha:
             self.manifest.touch(rec.id, st.st_size, st.st_mtime)
             return FileOutcome(spath, "unchanged", chunks=rec.chunks)
+        from rag.ocr import OcrCancelled, ocr_session
+
         try:
-            doc = loaders.load_document(path)
+            with ocr_session(cancel=cancel):  # OCR of scanned pages stops between pages
+                doc = loaders.load_document(path)
+        except OcrCancelled:
+            return FileOutcome(spath, "unchanged" if settled else "skipped",
+                               "cancelled before this file was read")
         except UnsupportedFormat as exc:
             return self._mark(spath, "skipped", str(exc), st, sha)
         except LoadError as exc:
