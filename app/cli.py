@@ -166,7 +166,7 @@ def read_queries(path: str) -> list[tuple[str, str]]:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise HearthError(f"{path} line {n} is not valid JSON: {exc.msg}") from exc
-                text = obj.get("text") or obj.get("query") or ""
+                text = obj.get("text") or obj.get("query") or obj.get("question") or ""
                 out.append((str(obj.get("_id", obj.get("id", n))), str(text)))
             else:
                 out.append((str(n), line))

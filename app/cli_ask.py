@@ -26,24 +26,11 @@ def add_parser(sub, common) -> None:
 
 
 def read_questions(path: str) -> list[tuple[str, str]]:
-    """(id, question) from plain lines (id = line number) or JSONL with id/question fields."""
+    """(id, question) from plain lines (id = line number) or JSONL with an id and a question
+    (or text/query) field: the same reader as `search --queries`."""
     from app.cli import read_queries
-    from rag.errors import HearthError
 
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            line = line.strip()
-            if line.startswith("{"):
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise HearthError(f"{path} line {n} is not valid JSON: {exc.msg}") from exc
-                text = obj.get("question") or obj.get("text") or obj.get("query") or ""
-                out.append((str(obj.get("id", obj.get("_id", n))), str(text)))
-            elif line:
-                out.append((str(n), line))
-    return out if out else read_queries(path)
+    return read_queries(path)
 
 
 def _load(args, lib, settings):
