@@ -68,7 +68,8 @@ def render(outdir: Path) -> list[Path]:
     for name, pages in SAMPLES.items():
         _make_pdf(docs / name, pages)
     window = create_window(work / "data", opener=lambda _p, _pg: None)
-    window.resize(1280, 800)
+    width, height = (int(v) for v in os.environ.get("HEARTH_SHOT_SIZE", "1280x800").split("x"))
+    window.resize(width, height)  # HEARTH_SHOT_SIZE=800x600 checks the small-window layout
     window.show()
     window.start()
     written: list[Path] = []
