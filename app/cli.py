@@ -15,6 +15,7 @@ from pathlib import Path
 
 from app.progress import TerminalProgress
 from rag.errors import HearthError
+from rag.plain_reasons import with_detail
 
 EXTRA_COMMANDS = ("app.cli_models", "app.cli_watch", "app.cli_serve")
 
@@ -147,8 +148,8 @@ def cmd_index(args) -> int:
     lines = [f"Indexed {payload['indexed']}, unchanged {payload['unchanged']}, "
              f"skipped {payload['skipped']}, failed {payload['failed']}, "
              f"removed {payload['removed']} in {payload['seconds']:.1f} s."]
-    lines += [f"  {f['status']}: {f['path']} — {f['reason']}" for f in payload["files"]
-              if f["status"] in ("skipped", "failed", "removed")]
+    lines += [f"  {f['status']}: {f['path']} — {with_detail(f['reason'])}"
+              for f in payload["files"] if f["status"] in ("skipped", "failed", "removed")]
     emit(args, payload, "\n".join(lines))
     return 0
 
