@@ -25,7 +25,8 @@ def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
     p.add_argument("--host", action="append", metavar="ADDRESS",
                    help="address to listen on (default 127.0.0.1 and ::1; repeatable)")
     p.add_argument("--allow-remote", action="store_true",
-                   help="allow a non-loopback --host (the privacy guard still refuses it)")
+                   help="allow a non-loopback --host: other machines with the token can ask "
+                        "your documents (inbound only; Hearth still connects nowhere)")
     p.add_argument("--model", default=None, help="model name or .gguf path (default: settings)")
     p.add_argument("--show-token", action="store_true",
                    help="print the API key clients must send, then exit")
@@ -58,8 +59,14 @@ def cmd_serve(args) -> int:
         return fail(args, str(exc), 2)
     remote = [h for h in hosts if not _loopback(h)]
     if remote:
-        say(f"hearth: WARNING: --allow-remote: asked to listen on {', '.join(remote)}; anyone "
-            "who can reach it and has the token could read your documents.")
+        from rag.privacy import allow_listen
+
+        say(f"hearth: WARNING: --allow-remote: listening on {', '.join(remote)}. Anyone who can "
+            "reach this address and has the API key (`hearth serve --show-token`) can ask "
+            "about your documents and read passages from them. Traffic is plain HTTP: use it "
+            "only on a network you trust, or tunnel over ssh instead.")
+        for host in remote:
+            allow_listen(host)  # the guard lets this process listen there; outbound stays refused
     sockets = bind_sockets(hosts, args.port)  # first: a taken port fails before models load
     try:
         try:

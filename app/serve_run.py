@@ -3,8 +3,9 @@
 
 Why we bind the sockets ourselves: uvicorn binds one host; Hearth listens on 127.0.0.1 and ::1
 (same port), and a bind is where the "loopback only" promise is kept. A non-loopback address
-is refused unless `--allow-remote` is given, and even then the privacy guard (rag/privacy.py)
-still refuses it in a process where the guard is installed: documents do not leave the machine.
+is refused unless `--allow-remote` is given; then `hearth serve` tells the privacy guard
+(rag/privacy.py `allow_listen`) that this one address may be listened on. The guard still
+refuses every outbound connect and lookup, so Hearth only ever answers, it never calls out.
 """
 
 from __future__ import annotations
@@ -117,9 +118,10 @@ def bind_sockets(hosts: Sequence[str], port: int) -> list[socket.socket]:
             for s in socks:
                 s.close()
             raise HearthError(
-                f"Hearth's privacy guard refused to listen on {host}: this build only serves "
-                f"this computer. To use it from another machine, tunnel to loopback instead "
-                f"(ssh -L {port or DEFAULT_PORT}:127.0.0.1:{port or DEFAULT_PORT} THIS_HOST)."
+                f"Hearth's privacy guard refused to listen on {host}: only this computer may "
+                f"ask unless you start `hearth serve --allow-remote --host {host}`. A tunnel "
+                f"to loopback also works (ssh -L {port or DEFAULT_PORT}:127.0.0.1:"
+                f"{port or DEFAULT_PORT} THIS_HOST)."
             ) from None
         except OSError as exc:
             sock.close()

@@ -3,8 +3,10 @@
 Why: Hearth promises that documents never leave the machine. Libraries we depend on have their own
 ideas (Hugging Face hub checks, telemetry); environment switches turn those off, and an audit hook
 (PEP 578) refuses any Python-level socket operation that is not loopback or a Unix socket, so a
-regression fails loudly instead of leaking quietly. Native code that opens sockets itself is not
-visible to audit hooks; the strace and `unshare -rn` tests (tests/test_privacy_os.py) cover that.
+regression fails loudly instead of leaking quietly. The one exception is opt-in and inbound only:
+`hearth serve --allow-remote --host ADDR` may listen on ADDR (allow_listen). Native code that
+opens sockets itself is not visible to audit hooks; the strace and `unshare -rn` tests
+(tests/test_privacy_os.py) cover that.
 
 This module must stay cheap: no heavy imports, and the hook filters on the event name first
 because it runs on every audit event in the process (file opens, imports, ...).
@@ -64,6 +66,7 @@ _lock = threading.Lock()
 _installed = False
 _reported: set[str] = set()
 _attempts: list[dict] = []
+_listen_on: set[str] = set()  # addresses `hearth serve --allow-remote` may bind (see allow_listen)
 
 
 class NetworkBlocked(OSError):
@@ -109,6 +112,36 @@ def guard_installed() -> bool:
 def set_log_dir(data_dir: str | os.PathLike) -> None:
     """Once the data dir is known, log refused attempts to `<data_dir>/privacy.log` as well."""
     os.environ[LOG_ENV] = os.path.join(os.fspath(data_dir), LOG_NAME)
+
+
+def allow_listen(host: str) -> None:
+    """Let this process bind (listen on) the non-loopback address `host`.
+
+    Why: `hearth serve --allow-remote --host ADDR` is the user's explicit choice to answer other
+    machines. Only binding that exact address is allowed; connects, sends and name lookups to
+    any non-loopback host stay refused, so Hearth still never opens a connection outwards.
+    """
+    with _lock:
+        _listen_on.add(_normal_ip(host))
+
+
+def listen_allowed() -> list[str]:
+    """The non-loopback addresses this process was allowed to listen on, sorted."""
+    with _lock:
+        return sorted(_listen_on)
+
+
+def _normal_ip(host: object) -> str:
+    """A literal address in one spelling ('::0' and '0:0::' are '::'), else the text as given."""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    text = str(host).strip().strip("[]").split("%", 1)[0].lower()
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
 
 
 def blocked_attempts() -> list[dict]:
@@ -158,6 +191,9 @@ def _socket_destination(event: str, args: tuple) -> str | None:
         return None
     if family in _INET and is_loopback_host(_host_of(address)):
         return None
+    if event == "socket.bind" and family in _INET and _listen_on \
+            and _normal_ip(_host_of(address)) in _listen_on:
+        return None  # hearth serve --allow-remote: listening only, never connecting
     return _format(address)  # non-loopback IP, wildcard bind, raw/packet/bluetooth sockets...
 
 
