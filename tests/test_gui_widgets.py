@@ -229,9 +229,14 @@ def test_geometry_and_splitter_survive_a_restart(qtbot, tmp_path):
     qtbot.addWidget(w2)
     w2.show()
     # The offscreen screen is 800x600, so the restored width is clamped to fit it; the height
-    # and the side panes (the chat pane absorbs the difference) come back as they were.
+    # and the library pane come back as they were, and the chat keeps half the width (the
+    # chats list folds away: app/gui/layout.py).
     assert w2.height() == 640
-    assert w2.splitter.sizes()[0] == sizes[0] and w2.splitter.sizes()[2] == sizes[2]
+    restored = w2.splitter.sizes()
+    assert restored[2] == sizes[2] and restored[0] == 0 and restored[1] >= sum(restored) / 2
+    w2.resize(1300, 640)  # room again: the chats list comes back at its minimum width
+    qtbot.waitUntil(lambda: w2.splitter.sizes()[0] > 0)
+    assert w2.splitter.sizes()[0] == w2.history_panel.minimumSizeHint().width()
     w2.close()
     with History.open(data) as h:  # the history file was created alongside, private
         assert h.list() == []

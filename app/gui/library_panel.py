@@ -6,12 +6,14 @@ folder of thousands of files still costs the GUI ~25 redraws a second at most.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -29,6 +31,7 @@ from app.gui.buttons import make_button
 from app.gui.ops import Operation
 from app.gui.watch_panel import WatchedFoldersView
 from rag.paths import is_under
+from rag.plain_reasons import plain_reason
 
 SUPPORTED = ("Documents (*.pdf *.docx *.odt *.epub *.pptx *.txt *.md *.markdown *.html *.htm "
              "*.rst *.csv *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)")
@@ -61,9 +64,10 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.counts_label)
 
         self.stack = QStackedWidget()
-        self.empty_label = QLabel(
-            "<h3>Drop documents here…</h3><p>Drag files or folders anywhere on this window, or "
-            "use <b>Add files…</b> (Ctrl+O). PDF, Word, HTML, Markdown and text are supported.</p>")
+        self.empty_label = QLabel(  # the chat column says "Drop documents here": not twice
+            "<p><b>No documents yet.</b></p><p>Use <b>Add files…</b> (Ctrl+O) or "
+            "<b>Add folder…</b> below. PDF, Word, OpenDocument, e-books, PowerPoint, HTML, "
+            "Markdown, text and images are read.</p>")
         self.empty_label.setWordWrap(True)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setAccessibleName("Library is empty")
@@ -75,15 +79,27 @@ class LibraryPanel(QWidget):
         self.tree.setSortingEnabled(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setAccessibleName("Documents in the library")
+        # The name takes the room left; Status is short plain words (the detail is in its
+        # tooltip) and Chunks fits its numbers, so no column hides behind a sideways scrollbar.
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(40)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.resizeSection(1, self.fontMetrics().horizontalAdvance("Indexing  ") + 16)
         self.stack.addWidget(self.empty_label)
         self.stack.addWidget(self.tree)
         layout.addWidget(self.stack, 1)
+        self.reason_label = QLabel()  # why the selected document failed, in plain words
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setAccessibleName("Why this document was not indexed")
+        self.reason_label.setVisible(False)
+        layout.addWidget(self.reason_label)
 
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two rows of two: a narrow library panel keeps them whole
         self.add_button = self._button("Add files…", "Add files to the library (Ctrl+O)",
                                        self.add_files_dialog)
         self.add_folder_button = self._button("Add folder…", "Add a folder to the library",
@@ -92,8 +108,9 @@ class LibraryPanel(QWidget):
                                           self.remove_selected)
         self.reindex_button = self._button("Re-index", "Index the selected documents again",
                                            self.reindex_selected)
-        for b in (self.add_button, self.add_folder_button, self.remove_button, self.reindex_button):
-            buttons.addWidget(b)
+        for i, b in enumerate((self.add_button, self.add_folder_button, self.remove_button,
+                               self.reindex_button)):
+            buttons.addWidget(b, i // 2, i % 2)
         layout.addLayout(buttons)
 
         self.progress_box = QWidget()
@@ -137,12 +154,17 @@ class LibraryPanel(QWidget):
         for d in docs:
             chunks += d.chunks or 0
             by_status[d.status] = by_status.get(d.status, 0) + 1
-            status = d.status + (f": {d.reason}" if d.reason else "")
+            # Plain words first ("This PDF is damaged or incomplete."), the recorded technical
+            # reason under it in the tooltip.
+            plain = plain_reason(d.reason)
+            tip = d.status.capitalize() + (f": {plain}\n\nDetail: {d.reason}" if plain else "")
             # The file name is what the user recognises (and what citations show); title in tooltip.
-            item = QTreeWidgetItem([Path(d.path).name, status, str(d.chunks or 0)])
+            item = QTreeWidgetItem([Path(d.path).name, d.status.capitalize(), str(d.chunks or 0)])
             item.setData(0, Qt.ItemDataRole.UserRole, d.path)
-            item.setToolTip(0, f"{d.title}\n{d.path}" if d.title else d.path)
-            item.setToolTip(1, status)
+            item.setToolTip(0, (f"{d.title}\n{d.path}" if d.title else d.path)
+                            + (f"\n\n{plain}" if plain else ""))
+            item.setToolTip(1, tip)
+            item.setData(1, Qt.ItemDataRole.UserRole, plain)
             item.setData(2, Qt.ItemDataRole.DisplayRole, int(d.chunks or 0))
             self.tree.addTopLevelItem(item)
             if d.path in selected:
@@ -160,7 +182,13 @@ class LibraryPanel(QWidget):
         return [i.data(0, Qt.ItemDataRole.UserRole) for i in self.tree.selectedItems()]
 
     def _update_buttons(self) -> None:
-        has = bool(self.tree.selectedItems())
+        items = self.tree.selectedItems()
+        has = bool(items)
+        plain = items[0].data(1, Qt.ItemDataRole.UserRole) if len(items) == 1 else ""
+        name = html.escape(items[0].text(0)) if plain else ""
+        self.reason_label.setText(f"<b>{name}</b>: {html.escape(plain)}" if plain else "")
+        self.reason_label.setToolTip(items[0].toolTip(1) if plain else "")
+        self.reason_label.setVisible(bool(plain))
         self.remove_button.setEnabled(has)
         self.reindex_button.setEnabled(has)
 

@@ -72,3 +72,18 @@ def list_models(data_dir: Path | None, n_ctx: int, extra_paths: tuple[str, ...] 
             rows.append(row(Path(path).stem, path, "file", Path(path).stat().st_size, info, error))
     return rows
 
+
+
+def known_rows(data_dir: Path | None) -> list[ModelRow]:
+    """The models shipped with Hearth and those in Hearth's own models folder, found in
+    milliseconds (no headers read, no other tools' folders searched): what the picker shows at
+    once while `list_models` looks further. Their fit verdict says "checking…" until then."""
+    from inference.discovery import DiscoveryRoots, discover_models
+
+    if data_dir is None:
+        from rag.paths import data_dir_path
+
+        data_dir = data_dir_path(None)
+    roots = DiscoveryRoots(hearth=[Path(data_dir) / "models"])
+    return [ModelRow(e.name, str(e.path), e.source, e.size, fit="checking…")
+            for e in discover_models(data_dir=data_dir, roots=roots, with_info=False)]

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.model_catalog import ModelRow, human_params, human_size
+from app.gui.model_catalog import ModelRow, human_params, human_size, known_rows
 from app.gui.ops import Operation
 
 BUNDLED_LABEL = "SmolLM2-135M-Instruct (bundled)"
@@ -107,6 +107,13 @@ class ModelPicker(QWidget):
 
         self._rebuild_choice(self._initial_model)
         self._show_selected()
+        try:  # Hearth's own models at once; the search of other tools' folders takes longer
+            self.set_rows(known_rows(backend.data_dir))
+        except Exception as exc:  # noqa: BLE001 - the full list below still comes
+            self.hint.setText(f"Looking for models on this computer… ({exc})")
+        else:
+            self.hint.setText("Looking for more models on this computer (GPT4All, LM Studio, "
+                              "Ollama, Hugging Face)…")
         self.models_op: Operation = backend.list_models()
         self.models_op.succeeded.connect(self.set_rows)
         self.models_op.failed.connect(lambda msg: self.hint.setText(f"Could not list models: {msg}"))

@@ -96,10 +96,16 @@ class SourcesView(QTreeWidget):
         self.setAccessibleName("Sources of this answer")
         self.setAccessibleDescription("Press Enter on a source to show it at its page, "
                                       "with the passage highlighted")
+        # The snippet takes what is left after #, page and score; a long file name is elided
+        # (its full path is in the tooltip) so the snippet is never pushed behind a sideways
+        # scrollbar in a narrow chat column.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.header()
         header.setStretchLastSection(True)
-        for col in range(4):
+        header.setMinimumSectionSize(24)
+        for col in (0, 2, 3):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         self.itemClicked.connect(lambda item, _col: self._open_item(item))
         self.itemActivated.connect(lambda item, _col: self._open_item(item))
 
@@ -120,9 +126,20 @@ class SourcesView(QTreeWidget):
                                                 "contain errors." if ocr else ""))
             item.setData(0, Qt.ItemDataRole.UserRole, i - 1)
             self.addTopLevelItem(item)
+        self._fit_file_column()
         rows = max(1, len(self._sources))
         self.setFixedHeight(self.header().sizeHint().height() + rows * (self.fontMetrics().height() + 8) + 6)
         self.setVisible(bool(self._sources))
+
+    def _fit_file_column(self) -> None:
+        """File names as wide as they need, but at most a quarter of the row."""
+        names = [Path(s["path"]).name for s in self._sources] or ["File"]
+        want = max(self.fontMetrics().horizontalAdvance(n) for n in names) + 16
+        self.header().resizeSection(1, max(60, min(want, self.viewport().width() // 4)))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_file_column()
 
     def sources(self) -> list[dict]:
         return list(self._sources)

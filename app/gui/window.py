@@ -11,12 +11,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QMessageBox
 
 from app.gui.backend import Backend
 from app.gui.chat_panel import ChatPanel, local_paths
 from app.gui.heartbeat import Heartbeat
+from app.gui.help_dialog import AboutDialog, ShortcutsDialog, open_folder
 from app.gui.history_panel import HistoryPanel
+from app.gui.icon import app_icon
+from app.gui.layout import ChatFirstSplitter
 from app.gui.library_panel import LibraryPanel
 from app.gui.ops import Operation
 from app.gui.scope_dialog import ScopeDialog
@@ -30,12 +33,18 @@ from rag.settings import Settings
 GUI_STATE_FILE = "gui.ini"
 
 
+def usable_paths(docs: list) -> list[str]:
+    """Documents a question can be asked about: indexed ones (not failed, skipped or pending)."""
+    return [d.path for d in docs if getattr(d, "status", "indexed") == "indexed"]
+
+
 class MainWindow(QMainWindow):
     def __init__(self, data_dir: Path, settings: Settings | None = None, *,
                  opener: Opener | None = None) -> None:
         super().__init__()
         self.data_dir = Path(data_dir)
         self.setWindowTitle("Hearth")
+        self.setWindowIcon(app_icon())
         self.setAccessibleName("Hearth")
         self.setAcceptDrops(True)
         self.state = QSettings(str(self.data_dir / GUI_STATE_FILE), QSettings.Format.IniFormat)
@@ -43,12 +52,12 @@ class MainWindow(QMainWindow):
         self.history = History.open(self.data_dir)
         self.source_viewer: SourceViewer | None = None  # made on the first citation opened
         self.opener = opener or self.show_source
+        self.folder_opener = open_folder  # replaceable in tests (no file manager offscreen)
 
         self.history_panel = HistoryPanel(self.history)
         self.chat = ChatPanel(self.backend, self.history, self.opener)
         self.library = LibraryPanel(self.backend)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setObjectName("mainSplitter")
+        self.splitter = ChatFirstSplitter()
         for w in (self.history_panel, self.chat, self.library):
             self.splitter.addWidget(w)
         self.splitter.setStretchFactor(1, 1)
@@ -82,7 +91,8 @@ class MainWindow(QMainWindow):
         self.history_panel.conversation_selected.connect(self.chat.load_conversation)
         self.history_panel.new_chat_requested.connect(self.new_chat)
         self.history_panel.conversation_deleted.connect(self._on_conversation_deleted)
-        b.documents_changed.connect(lambda docs: self.chat.update_empty_state(len(docs)))
+        b.documents_changed.connect(
+            lambda docs: self.chat.update_empty_state(len(usable_paths(docs))))
         b.library_failed.connect(self._library_failed)
         b.model_loading.connect(lambda what: self.model_label.setText(f"Loading {what}…"))
         b.model_loaded.connect(lambda name: self.model_label.setText(f"Model: {name}")
@@ -136,6 +146,16 @@ class MainWindow(QMainWindow):
         self._action(view, "Focus &chats", "Ctrl+1", lambda: self.history_panel.list.setFocus())
         self._action(view, "Focus &question", "Ctrl+2", lambda: self.chat.input.setFocus())
         self._action(view, "Focus &library", "Ctrl+3", lambda: self.library.tree.setFocus())
+        view.addSeparator()
+        self._action(view, "Show c&hats list", "Ctrl+Shift+1", lambda: self.splitter.unfold(0))
+        self._action(view, "Show li&brary", "Ctrl+Shift+3", lambda: self.splitter.unfold(2))
+
+        help_menu = menu.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents,
+                     self.show_shortcuts)
+        self._action(help_menu, "Open &data folder", None, self.open_data_folder)
+        help_menu.addSeparator()
+        self._action(help_menu, "&About Hearth", None, self.show_about)
 
     def _action(self, menu, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -171,6 +191,7 @@ class MainWindow(QMainWindow):
         splitter = self.state.value("splitter")
         if splitter is not None:
             self.splitter.restoreState(splitter)
+        self.splitter.fit_chat()  # a state saved in a wider window may squeeze the chat
 
     def save_state(self) -> None:
         self.state.setValue("geometry", self.saveGeometry())
@@ -212,8 +233,12 @@ class MainWindow(QMainWindow):
         self.history_panel.list.clearSelection()
         self.history_panel.list.setCurrentItem(None)
 
+    def scope_choices(self) -> list[str]:
+        """What a chat can be limited to: indexed documents (a failed file has no text)."""
+        return usable_paths(self.backend.documents)
+
     def choose_scope(self) -> None:
-        dialog = ScopeDialog([d.path for d in self.backend.documents], self.chat.scope, self)
+        dialog = ScopeDialog(self.scope_choices(), self.chat.scope, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.chat.set_scope(dialog.selected_paths())
         dialog.deleteLater()  # a child of the window: free it, or each opening leaves one behind
@@ -248,8 +273,33 @@ class MainWindow(QMainWindow):
         return op
 
     def _on_sync_status(self, status: object) -> None:
-        self.sync_label.setText(status_text(status))
-        self.sync_label.setToolTip(getattr(status, "message", ""))
+        # Nothing watched and nothing to do: no "Watching for changes" for an empty watch list.
+        idle = not (getattr(status, "folders", None) or getattr(status, "pending", 0)
+                    or getattr(status, "current", ""))
+        self.sync_label.setText("" if idle else status_text(status))
+        self.sync_label.setToolTip("" if idle else getattr(status, "message", ""))
+        self.sync_label.setVisible(not idle)
+
+    # -- Help ------------------------------------------------------------------------------
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self._menu_actions(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def _menu_actions(self) -> list[QAction]:
+        return [a for menu_action in self.menuBar().actions() if menu_action.menu()
+                for a in menu_action.menu().actions() if not a.isSeparator()]
+
+    def open_data_folder(self) -> None:
+        if not self.folder_opener(self.data_dir):
+            self.show_message(f"Your data folder is {self.data_dir} (no file manager to open it).")
 
     def add_dropped(self, paths: list[str]) -> None:
         """Dropped .gguf files become models; everything else is indexed."""

@@ -1,0 +1,164 @@
+"""First-run polish on the real window, offscreen: the chat keeps half the width, panels give
+way, failed files are not offered, plain words for failures, one "Drop documents here", the
+Help menu, the icon, the model list at once."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import pytest  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtSvg import QSvgRenderer  # noqa: E402
+from PySide6.QtWidgets import QLabel  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from makedocs import make_pdf  # noqa: E402
+
+from app.gui.help_dialog import BUNDLED_MODELS, version  # noqa: E402
+from app.gui.icon import SIZES, assets_dir  # noqa: E402
+from app.gui.launch import create_window  # noqa: E402
+from app.gui.settings_dialog import SettingsDialog  # noqa: E402
+
+LONG = "a-report-with-a-very-long-file-name-that-people-really-do-use-for-their-papers"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = create_window(tmp_path / "data", opener=lambda p, pg: None)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def _chat_share(w) -> float:
+    sizes = w.splitter.sizes()
+    return sizes[1] / sum(sizes)
+
+
+def _answer_with_sources(w):
+    m = w.chat._add_message("assistant", "The lighthouse was built in 1887 [1].")
+    src = {"n": 1, "path": f"/docs/{LONG}.pdf", "page": 2, "score": 0.91,
+           "text": "Snippet: the Zephyr lighthouse was built in 1887 by Marta Kowalski."}
+    m.set_evidence([{**src, "quote": src["text"]}])
+    m.set_sources([src])
+    return m
+
+
+def test_chat_keeps_half_the_width_at_800x600(qtbot, window):
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: window.width() == 1400)
+    assert min(window.splitter.sizes()) > 0  # a wide window shows all three panels
+    message = _answer_with_sources(window)
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: window.width() == 800)
+    assert _chat_share(window) >= 0.5, window.splitter.sizes()
+    assert window.splitter.sizes()[0] == 0  # the chats list folded first, the library kept
+    assert window.splitter.sizes()[2] > 0
+    sources = message.sources
+    # laid out: the sources span the chat column (less margins and the vertical scrollbar)
+    qtbot.waitUntil(lambda: sources.width() > window.splitter.sizes()[1] * 0.8)
+    # Nothing of the answer hides behind a sideways scrollbar; the snippet column is readable.
+    assert window.chat.scroll.horizontalScrollBar().maximum() == 0
+    assert sources.header().length() <= sources.viewport().width(), (
+        sources.header().length(), sources.viewport().width())
+    assert sources.header().sectionSize(4) >= 150
+    assert sources.header().sectionSize(1) <= sources.viewport().width() // 4
+    # Back to a wide window: the folded panel returns; View -> Show chats list also brings it.
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: window.splitter.sizes()[0] > 0)
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: window.splitter.sizes()[0] == 0)
+    window.splitter.unfold(0)
+    assert window.splitter.sizes()[0] > 0 and _chat_share(window) >= 0.5
+
+
+def test_drop_documents_here_is_said_once(window):
+    shown = [lbl for lbl in window.findChildren(QLabel)
+             if "Drop documents here" in lbl.text() and lbl.isVisibleTo(window)]
+    assert len(shown) == 1 and shown[0] is window.chat.empty_label
+
+
+def test_help_menu_about_shortcuts_and_data_folder(qtbot, window):
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    items = [a.text().replace("&", "") for a in menus["Help"].actions() if not a.isSeparator()]
+    assert items == ["Keyboard shortcuts", "Open data folder", "About Hearth"]
+    about = window.show_about()
+    qtbot.addWidget(about)
+    text = about.text.text()
+    assert version() in text and "no network connections" in text
+    assert all(name in text and lic in text for name, _r, lic, _b in BUNDLED_MODELS)
+    assert not about.windowIcon().isNull()
+    keys = window.show_shortcuts()
+    qtbot.addWidget(keys)
+    rows = {keys.tree.topLevelItem(i).text(0): keys.tree.topLevelItem(i).text(1)
+            for i in range(keys.tree.topLevelItemCount())}
+    assert rows["Send"].startswith("Ctrl+Return") and rows["Add files"] == "Ctrl+O"
+    assert "Keyboard shortcuts" in rows and len(rows) >= 20
+    opened = []
+    window.folder_opener = lambda path: opened.append(path) or True
+    next(a for a in menus["Help"].actions() if "data folder" in a.text()).trigger()
+    assert opened == [window.data_dir]
+
+
+def test_icon_set_made_from_the_svg(window):
+    folder = assets_dir()
+    assert folder is not None and QSvgRenderer(str(folder / "hearth.svg")).isValid()
+    for size in SIZES:
+        image = QImage(str(folder / "icons" / f"hearth-{size}.png"))
+        assert (image.width(), image.height()) == (size, size)
+        assert image.pixelColor(size // 2, size // 2).alpha() == 255  # drawn, not blank
+    icon = window.windowIcon()
+    assert not icon.isNull()
+    assert {s.width() for s in icon.availableSizes()} >= set(SIZES)
+
+
+def test_model_list_shows_bundled_models_at_once(window):
+    dialog = SettingsDialog(window.backend, window)
+    try:
+        rows = {r.name: r for r in dialog.picker.rows()}  # before the discovery job ran
+        assert rows["SmolLM2-135M-Instruct"].source == "bundled"
+        assert "Looking for more models" in dialog.picker.hint.text()
+    finally:
+        dialog.close()
+        dialog.deleteLater()
+
+
+@pytest.mark.slow
+def test_failed_files_are_not_offered_and_say_why_plainly(qtbot, window, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(docs / f"{LONG}.pdf", ["The harbour ferry leaves at 07:40 on weekdays."])
+    good = make_pdf(docs / "lighthouse.pdf", ["The Zephyr lighthouse was built in 1887."])
+    (docs / "broken.pdf").write_bytes(good.read_bytes()[:300])  # a cut-off download
+    window.resize(1400, 900)
+    window.start()
+    qtbot.waitUntil(lambda: window.backend._lib is not None, timeout=120_000)
+    qtbot.waitUntil(lambda: window.backend.watch.status is not None or
+                    window.backend.watch.running, timeout=60_000)
+    assert not window.sync_label.isVisible()  # nothing watched: no "Watching for changes"
+    window.library.add_paths([str(docs)])
+    qtbot.waitUntil(lambda: len(window.backend.documents) == 3 and all(
+        d.status in ("indexed", "failed") for d in window.backend.documents), timeout=180_000)
+    qtbot.waitUntil(lambda: not window.library.indexing, timeout=10_000)
+    assert "Ask about your 2 documents" in window.chat.empty_label.text()
+    offered = window.scope_choices()  # what Chat -> Limit to documents… lists
+    assert sorted(Path(p).name for p in offered) == sorted([f"{LONG}.pdf", "lighthouse.pdf"])
+    tree = window.library.tree
+    items = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(3)}
+    broken = items["broken.pdf"]
+    assert broken.text(1) == "Failed"
+    assert broken.toolTip(1).startswith("Failed: This PDF is damaged")
+    assert "Detail: not a readable PDF" in broken.toolTip(1)
+    tree.clearSelection()
+    broken.setSelected(True)
+    assert "This PDF is damaged" in window.library.reason_label.text()
+    # Every column, Chunks included, is inside the visible part of the list at 1400x900.
+    header = tree.header()
+    assert header.sectionPosition(2) + header.sectionSize(2) <= tree.viewport().width()
+    assert header.length() <= tree.viewport().width()
+
