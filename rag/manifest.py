@@ -9,6 +9,7 @@ crash or a full disk half-way through is finished by the next open or forget.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -135,10 +136,11 @@ class Manifest:
         """Documents at `path` or anywhere below it (as a folder)."""
         if not storable(path):
             return []
-        prefix = path.rstrip("/") + "/"
+        sep = os.sep  # stored paths are absolute in the platform's form ('\\' on Windows)
+        prefix = path.rstrip(sep) + sep
         # A range on the unique path index ("a/" <= p < "a0", '0' follows '/'): a lookup, not a
         # scan, which matters when the watcher asks this for every new file in a big library.
-        upper = prefix[:-1] + chr(ord("/") + 1)
+        upper = prefix[:-1] + chr(ord(sep) + 1)
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM documents WHERE path = ? OR (path >= ? AND path < ?) ORDER BY path",
