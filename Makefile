@@ -13,9 +13,11 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup lint bench screenshots clean-venv sysdeps
+.PHONY: run test setup lint bench screenshots clean-venv sysdeps package package-check
 
+# app.qtlibs names the missing X11/xcb system packages in plain words (Qt's own message misleads).
 run: $(STAMP)
+	@$(BIN)/python -m app.qtlibs
 	$(BIN)/hearth
 
 test: $(STAMP) sysdeps
@@ -64,6 +66,17 @@ screenshots: $(STAMP)
 	if command -v xvfb-run >/dev/null; then QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1400x900x24" \
 	  $(BIN)/python -m app.gui.screenshots docs/screenshots; \
 	else QT_QPA_PLATFORM=offscreen $(BIN)/python -m app.gui.screenshots docs/screenshots; fi
+
+# One-folder desktop bundle (PyInstaller, packaging/hearth.spec) in build/dist/Hearth; ~10 min on
+# 2 cores, so not part of `make test`. package-check runs the *frozen* app: window offscreen, a
+# folder indexed, a question answered, zero network connects (strace); figures in docs/packaging.md.
+package: $(STAMP)
+	$(BIN)/pip install -q -e ".[package]"
+	$(BIN)/pyinstaller --noconfirm --distpath build/dist --workpath build/pyi packaging/hearth.spec
+	@du -sh build/dist/Hearth
+
+package-check: $(STAMP) sysdeps
+	$(BIN)/python packaging/check_bundle.py build/dist/Hearth
 
 clean-venv:
 	rm -rf $(VENV)

@@ -19,5 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(args)
 
 
+def gui_main() -> int:
+    """`hearth-desktop` (the launcher's entry, a gui-script): always the window, no terminal."""
+    from rag.privacy import install_guard
+
+    install_guard()
+    from app.gui.launch import run_gui
+
+    return run_gui()
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,6 +27,10 @@ def application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("Hearth")
     app.setOrganizationName("Hearth")
     app.setApplicationDisplayName("Hearth")
+    app.setDesktopFileName("io.github.hearth.Hearth")  # Wayland/X11 match it to the .desktop file
+    from app.gui.icon import app_icon
+
+    app.setWindowIcon(app_icon())
     return app  # type: ignore[return-value]
 
 
@@ -39,6 +43,12 @@ def create_window(data_dir: str | os.PathLike | None = None, *,
 
 def run_gui(data_dir: str | os.PathLike | None = None) -> int:
     """`hearth` with no arguments: show the window, then open the library and load the model."""
+    from app.qtlibs import check
+
+    problem = check()  # missing X11 libraries: say which packages, before Qt aborts vaguely
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     app = application()
     window = create_window(data_dir)
     window.show()
