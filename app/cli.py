@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", parents=[common], help="add files or folders to the library")
     p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--ocr", action=argparse.BooleanOptionalAction, default=None,
+                   help="read scanned pages and images by OCR, or skip them (--no-ocr); "
+                        "default: the setting (on)")
+    p.add_argument("--force", action="store_true",
+                   help="read unchanged files again too (e.g. scans skipped while OCR was off)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", parents=[common], help="find passages (no model)")
@@ -121,10 +126,13 @@ def fail(args, message: str, code: int) -> int:
 
 
 def open_library(args, owner: str):
+    from rag import ocr
     from rag.library import Library
 
-    return Library.open(args.data_dir, owner=f"`hearth {owner}` (command line)",
-                        reads_only=owner in ("search", "ask"))  # these work on a full disk
+    lib = Library.open(args.data_dir, owner=f"`hearth {owner}` (command line)",
+                       reads_only=owner in ("search", "ask"))  # these work on a full disk
+    ocr.configure(lib.data_dir, getattr(args, "ocr", None))  # scanned pages: OCR'd or skipped
+    return lib
 
 
 def missing_paths(paths: list[str]) -> list[str]:
@@ -140,7 +148,7 @@ def cmd_index(args) -> int:
         bar = TerminalProgress(enabled=not args.json and sys.stderr.isatty())
         resumed = lib.resume(progress=bar.update) if lib.unfinished() else None
         watched_folders(lib.data_dir, "include", args.paths)  # added again: watch them again
-        report = lib.index(args.paths, progress=bar.update)
+        report = lib.index(args.paths, progress=bar.update, force=args.force)
         bar.close()
     payload = report.to_json()
     if resumed is not None:

@@ -78,6 +78,9 @@ def _open(args, action: str, **kw):
 
     lib = Library.open(_data_dir(args), owner=f"`hearth watch {action}` (command line)")
     try:
+        from rag import ocr
+
+        ocr.configure(lib.data_dir)  # the OCR setting (Settings > Documents) applies here too
         return lib, WatchService(lib, **kw)
     except BaseException:
         lib.close()

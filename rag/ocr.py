@@ -6,6 +6,10 @@ Python < 3.13 only; elsewhere `unavailable_reason()` says so and scanned pages s
 with that reason. OCR'd page text starts with `OCR_MARK` on a line of its own, so every front end
 (and the model) can tell recognised text from a real text layer.
 
+OCR can be turned off (Settings > Documents, `"ocr": false` in settings.json, `hearth index
+--no-ocr`): then a scanned PDF or an image is skipped with that reason instead of read. The switch
+is the HEARTH_OCR environment variable, so the file-reading child processes see it too.
+
 Long work reports progress and can be cancelled: the indexer wraps a load in
 `ocr_session(progress=..., cancel=...)`; each OCR'd page calls `progress(done, total, path)` and a
 cancelled token raises `OcrCancelled` between pages.
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.cancel import CancelToken
-from rag.errors import LoadError
+from rag.errors import LoadError, UnsupportedFormat
 from rag.pdfium import PDFIUM_LOCK
 from rag.types import Page
 
@@ -33,6 +37,9 @@ MIN_SCORE = 0.5  # recognition confidence below which a line is dropped as noise
 MIN_TEXT_LAYER = 20  # characters: a page with less text (a stamp, a page number) is OCR'd too
 
 Progress = Callable[[int, int, str], None]
+ENV = "HEARTH_OCR"  # "off" turns OCR off in this process and the loader children it starts
+OFF_REASON = ("OCR is turned off (turn it on in Settings > Documents and re-index, or run "
+              "`hearth index --ocr --force`)")
 
 
 class OcrCancelled(LoadError):
@@ -49,6 +56,35 @@ class OcrLine:
 _engine = None
 _engine_lock = threading.Lock()
 _session = threading.local()
+
+
+def enabled() -> bool:
+    """Whether scanned pages and images are read by OCR (on unless turned off)."""
+    return os.environ.get(ENV, "on").strip().lower() not in ("0", "off", "false", "no")
+
+
+def set_enabled(on: bool) -> None:
+    """Turn OCR on or off for this process and the file readers it starts from now on.
+
+    Why the idle reader children are stopped: they copied the environment when they started,
+    so a change must reach new ones. A file being read at this moment finishes as it began.
+    """
+    value = "on" if on else "off"
+    if os.environ.get(ENV) == value:
+        return
+    os.environ[ENV] = value
+    worker = sys.modules.get("rag.loaders.worker")
+    if worker is not None and hasattr(worker, "close_workers"):
+        worker.close_workers()
+
+
+def configure(data_dir: str | os.PathLike, override: bool | None = None) -> bool:
+    """Apply the library's OCR setting (or `override`, e.g. `--no-ocr`); returns it."""
+    from rag.settings import Settings
+
+    on = Settings.load(Path(data_dir)).ocr if override is None else override
+    set_enabled(on)
+    return on
 
 
 def unavailable_reason() -> str | None:
@@ -275,7 +311,10 @@ def ocr_pdf_pages(path: str | Path, numbers: list[int]) -> dict[int, str]:
 
 
 def ocr_image_file(path: str | Path) -> list[str]:
-    """Marked text of each frame of an image file (a multi-page TIFF has several)."""
+    """Marked text of each frame of an image file (a multi-page TIFF has several).
+    Raises UnsupportedFormat (the file is skipped, with the reason) when OCR is off."""
+    if not enabled():
+        raise UnsupportedFormat(f"an image: its text can only be read by OCR, and {OFF_REASON}")
     import numpy as np
     from PIL import Image, ImageSequence, UnidentifiedImageError
 
@@ -300,6 +339,10 @@ def ocr_missing_pages(path: str | Path, pages: list[Page], page_count: int) -> l
     page order. Without OCR here, the pages are returned as they are."""
     usable = {p.number for p in pages if len(p.text.strip()) >= MIN_TEXT_LAYER}
     missing = [n for n in range(1, page_count + 1) if n not in usable]
+    if missing and not enabled():
+        if not pages and _has_images(path, missing):  # a scan: skipped, saying why
+            raise UnsupportedFormat(f"scanned PDF (no text layer): {OFF_REASON}")
+        return pages  # the pages with text are indexed; scanned ones are left out
     if not missing or unavailable_reason() is not None:
         return pages
     found = ocr_pdf_pages(path, missing)  # pages without an image are skipped at no cost
@@ -310,6 +353,32 @@ def ocr_missing_pages(path: str | Path, pages: list[Page], page_count: int) -> l
     added = [Page(number=n, text=t) for n, t in found.items()
              if not any(p.number == n for p in kept)]
     return sorted(kept + added, key=lambda p: p.number or 0)
+
+
+def _has_images(path: str | Path, numbers: list[int]) -> bool:
+    """Whether any of these pages holds an image (something OCR could read). No rendering."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    with PDFIUM_LOCK:
+        try:
+            doc = pdfium.PdfDocument(str(path))
+        except Exception:  # noqa: BLE001 - unreadable: the loader's own reason applies
+            return False
+        try:
+            for number in numbers:
+                page = doc[number - 1]
+                try:
+                    if any(True for _ in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE],
+                                                          max_depth=3)):
+                        return True
+                finally:
+                    page.close()
+        except Exception:  # noqa: BLE001 - a page PDFium can't parse: no image found there
+            return False
+        finally:
+            doc.close()
+    return False
 
 
 def no_text_reason() -> str:

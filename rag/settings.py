@@ -25,6 +25,7 @@ class Settings:
     top_k_sources: int = 5
     lora_adapters: dict[str, str] = field(default_factory=dict)
     enabled_models: list[str] = field(default_factory=list)  # for routing; empty = just `model`
+    ocr: bool = True  # read scanned pages and images by OCR; off: they are skipped (rag/ocr.py)
 
     @classmethod
     def load(cls, data_dir: Path) -> Settings:

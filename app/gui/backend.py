@@ -24,6 +24,7 @@ from app.gui.ops import Lane, Operation
 from app.gui.watch_control import WatchControl
 from rag.cancel import CancelToken
 from rag.errors import HearthError
+from rag.ocr import set_enabled as set_ocr
 from rag.settings import Settings
 
 MODEL_KEYS = ("model", "n_threads", "n_ctx", "n_gpu_layers", "lora_adapters")
@@ -68,6 +69,7 @@ class Backend(QObject):
         super().__init__(parent)
         self.data_dir = Path(data_dir)
         self.settings = settings
+        set_ocr(settings.ocr)  # scanned pages and images: read by OCR, or skipped with a reason
         self.writer = Lane("hearth-writer", self)
         self.model_lane = Lane("hearth-model", self)
         self.io_lane = Lane("hearth-io", self)  # model discovery and copies: slow, no core state
@@ -263,6 +265,7 @@ class Backend(QObject):
         old_key = self._wanted_key()
         self.settings = settings
         settings.save(self.data_dir)
+        set_ocr(settings.ocr)
         if self._wanted_key() != old_key:
             self.load_model()
 

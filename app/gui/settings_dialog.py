@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -62,6 +63,7 @@ class SettingsDialog(QDialog):
                                      "Longest answer in tokens")
         form.addRow("Longest answer (t&okens):", self.max_tokens)
         layout.addWidget(generation)
+        layout.addWidget(self._documents_group(settings))
         from app.gui.serve_control import ApiToggle  # `hearth serve`'s API, in this window
 
         self.api = ApiToggle(backend)
@@ -79,6 +81,19 @@ class SettingsDialog(QDialog):
         if self.api_message.startswith("Local API not started"):
             QMessageBox.warning(self, "Local API", self.api_message)
         super().accept()
+
+    def _documents_group(self, settings: Settings) -> QGroupBox:
+        """OCR on/off: reading scans costs seconds a page; some people want only real text."""
+        group = QGroupBox("Documents")
+        box = QVBoxLayout(group)
+        self.ocr = QCheckBox("Read scanned pages and images with &OCR (text recognition)")
+        self.ocr.setChecked(settings.ocr)
+        self.ocr.setToolTip("On: pages without a text layer and .png/.jpg/.tiff files are read "
+                            "by OCR, on this computer (seconds a page). Off: they are skipped, "
+                            "with the reason shown in the library. Applies to files indexed "
+                            "from now on; re-index a skipped file after turning it on.")
+        box.addWidget(self.ocr)
+        return group
 
     def _spin(self, lo: int, hi: int, value: int, name: str) -> QSpinBox:
         box = QSpinBox()
@@ -99,4 +114,5 @@ class SettingsDialog(QDialog):
             temperature=round(self.temperature.value(), 2),
             top_k_sources=self.top_k.value(),
             max_answer_tokens=self.max_tokens.value(),
+            ocr=self.ocr.isChecked(),
         )
