@@ -43,6 +43,9 @@ _RULES: list[tuple[str, str]] = [
     (r"not a readable pdf: no page could be read",
      "This PDF is damaged: none of its pages could be read."),
     (r"not a readable pdf", "This PDF is damaged or incomplete."),
+    (r"scanned pdf \(no text layer\): ocr is turned off",
+     "This PDF is scanned pages without text, and text recognition (OCR) is turned off "
+     "(Settings → Documents)."),
     (r"no text layer \(scanned pdf\?\)",
      "This PDF is scanned pages without text, and text recognition (OCR) is not available "
      "here."),
@@ -68,6 +71,8 @@ _RULES: list[tuple[str, str]] = [
     (r"looks like a binary file", "This is not a text file, although its name says so."),
     (r"not valid utf-\d+ text|not valid .* text",
      "This text file uses an encoding Hearth can't read."),
+    (r"an image: its text can only be read by ocr, and ocr is turned off",
+     "This is an image, and text recognition (OCR) is turned off (Settings → Documents)."),
     (r"an image: its text could only be read by ocr",
      "This is an image, and text recognition (OCR) is not available here."),
     (r"no text found in this image", "No text could be read in this image."),

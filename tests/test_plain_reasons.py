@@ -147,3 +147,19 @@ def test_precheck_reasons_on_real_things(tmp_path):
     assert plain_reason(precheck(fifo)).startswith("This is not an ordinary file")
     assert plain_reason(precheck(tmp_path / "gone.pdf")) == \
         "The file is no longer there (moved or deleted)."
+
+
+@pytest.mark.slow
+def test_cli_index_prints_the_same_plain_words(tmp_path):
+    import subprocess
+    import sys
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fake.pdf").write_text("hello, not a pdf at all")
+    proc = subprocess.run([sys.executable, "-m", "app", "index", str(docs), "--data-dir",
+                           str(tmp_path / "data")], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if "fake.pdf" in ln)
+    assert "This file is named .pdf but is not a PDF. (not a readable PDF:" in line
