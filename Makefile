@@ -52,6 +52,8 @@ sysdeps:
 	@command -v strace >/dev/null || { (apt-get install -y -q strace >/dev/null 2>&1 || \
 	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q strace >/dev/null 2>&1)) \
 	  || echo "note: strace unavailable; network proof tests will be skipped"; }
+	@command -v desktop-file-validate >/dev/null || apt-get install -y -q desktop-file-utils \
+	  >/dev/null 2>&1 || echo "note: desktop-file-utils unavailable; .desktop validation skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check app rag inference tests bench
