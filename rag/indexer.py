@@ -1,9 +1,17 @@
 """Indexing as a generator: files -> text -> chunks -> vectors -> store, reporting every step.
 
-Crash-safe order per document: mark `indexing` (with the new hash) -> delete its old vectors ->
-upsert new vectors under deterministic ids -> swap its chunk text and mark `indexed` in one SQLite
-transaction. A kill at any point leaves either the old state or an `indexing` row that the next
-run redoes; deterministic ids mean a redo overwrites rather than duplicates.
+Crash-safe order per document: read and embed (nothing written yet: a cancel or a kill here
+leaves the previous version as it was) -> mark `indexing` (with the new hash) -> delete its old
+vectors -> upsert new vectors under deterministic ids -> swap its chunk text and mark `indexed` in
+one SQLite transaction. A kill after the mark leaves an `indexing` row that the next run redoes;
+deterministic ids mean a redo overwrites rather than duplicates.
+
+Per-chunk reuse: each chunk row keeps a hash of (embedding model id, the text embedded). Before
+embedding, chunks whose hash an `indexed` document already has take that vector from the store,
+so an edit embeds only the chunks whose text changed, and a moved or copied file none.
+
+Files are read in a warm child process with a time and memory limit (`rag/loaders/worker.py`);
+cancel is checked between pages and between embedding batches of `CANCEL_BATCH` chunks.
 """
 
 from __future__ import annotations
@@ -21,12 +29,15 @@ from pathlib import Path
 from rag.cancel import CancelToken
 from rag.chunking import ChunkingConfig, chunk_pages, embedding_text
 from rag.errors import LoadError, UnsupportedFormat
-from rag.loaders.base import os_reason
+from rag.jobprogress import JobProgress
+from rag.loaders.base import LoadCancelled, load_session, os_reason
 from rag.manifest import Manifest, storable
+from rag.ocr import OcrCancelled, ocr_session
 from rag.types import Chunk, FileOutcome, IndexProgress, IndexReport
 
 FINAL = ("indexed", "skipped", "failed")
 EMBED_BATCH = 128
+CANCEL_BATCH = 32  # chunks per embedder call: a cancel waits for at most one of these
 BAD_NAME = "the file name is not valid UTF-8 text; rename the file to index it"
 MAX_REASON = 300
 _GARBAGE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd]")
@@ -46,13 +57,21 @@ def clean_reason(reason: str) -> str:
 
 @dataclass
 class _Pending:
-    doc_id: int
     path: str
     title: str
     sha: str
+    size: int
+    mtime: float
     chunks: list[Chunk]
     texts: list[str] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
     known: bool = False  # had a row before (may have old vectors to delete)
+    doc_id: int = 0  # given at commit time
+
+
+def content_hash(model_id: str, text: str) -> str:
+    """What a chunk's vector depends on: the model and the exact text it embedded."""
+    return hashlib.sha256(f"{model_id}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -68,6 +87,13 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def shown_path(path: str) -> str:
     """A path fit to print and store in reports: undecodable bytes shown as \\xNN escapes."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -79,32 +105,60 @@ def norm_path(path: str | Path) -> str:
 
 
 def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
-    """(files to consider, folders walked); hidden files and folders are left out of walks."""
+    """(files to consider, folders walked); hidden files and folders are left out of walks.
+
+    Each file once, by its real path: one named twice, inside a folder also named, or reached
+    through a symlink too is listed at its first spelling only (a duplicate would put the same
+    chunk ids twice into one store upsert and fail the whole run)."""
     files: list[Path] = []
     folders: list[Path] = []
+    seen: set[str] = set()
+
+    def add(path: Path) -> None:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
     for raw in paths:
         p = Path(norm_path(raw))
         if p.is_dir():
+            if p in folders:
+                continue
             folders.append(p)
             for root, dirs, names in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                files.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
+                for n in sorted(names):
+                    if not n.startswith("."):
+                        add(Path(root) / n)
         else:
-            files.append(p)
+            add(p)
     return files, folders
 
 
 class Indexer:
     def __init__(self, manifest: Manifest, store, embedder, write_lock,
-                 chunking: ChunkingConfig | None = None, embed_batch: int = EMBED_BATCH) -> None:
+                 chunking: ChunkingConfig | None = None, embed_batch: int = EMBED_BATCH,
+                 isolate: bool | None = None, time_limit: float | None = None,
+                 memory_limit: int | None = None) -> None:
         """`store` may be a zero-argument callable: opened only when vectors are touched, so a
-        re-index that finds nothing changed never starts chromadb."""
+        re-index that finds nothing changed never starts chromadb. `isolate`: read files in a
+        child process with `time_limit` (s without progress) and `memory_limit` (bytes)."""
+        from rag.loaders import worker
+
         self.manifest = manifest
         self._store = store
         self.embedder = embedder
         self.write_lock = write_lock
         self.chunking = chunking or ChunkingConfig()
         self.embed_batch = embed_batch
+        self.isolate = (os.environ.get("HEARTH_LOAD_IN_PROCESS") != "1") if isolate is None \
+            else isolate
+        self.time_limit = worker.TIME_LIMIT_S if time_limit is None else time_limit
+        self.memory_limit = worker.MEMORY_LIMIT if memory_limit is None else memory_limit
+        self.embedded = 0  # chunks sent to the embedder (the rest reused stored vectors)
+        self.reused = 0
+        self.force = False
 
     @property
     def store(self):
@@ -120,20 +174,31 @@ class Indexer:
 
         t0 = time.perf_counter()
         report = IndexReport()
+        prog = IndexProgress(stage="finding files")
+        yield prog
         files, folders = expand(paths)
-        prog = IndexProgress(files_total=len(files))
-        if prune_folders:
-            self._prune_vanished(folders, report)
+        prog.files_total = len(files)
+        job = self.job = JobProgress(prog)
+        self.force = force
+        for path in files:  # weigh first: the bar's total never changes afterwards
+            if self._needs_work(path, force):
+                job.add(str(path), _size(path))
+        job.start()
         pending: list[_Pending] = []
         for path in files:
             if cancel is not None and cancel.cancelled:
                 report.cancelled = True
                 break
             prog.current = shown_path(str(path))
-            outcome = self._prepare_safely(path, loaders, pending, force, cancel)
+            prog.stage, prog.pages_done, prog.pages_total = "reading", 0, 0
+            outcome = yield from self._prepare_safely(path, loaders, pending, force, cancel)
             if outcome is not None:
+                if outcome.status == "cancelled":
+                    report.cancelled = True
+                    break
                 report.outcomes.append(outcome)
                 prog.files_done += 1
+                job.complete(str(path))
             else:
                 prog.chunks_total += len(pending[-1].chunks)
             if sum(len(p.chunks) for p in pending) >= self.embed_batch:
@@ -141,20 +206,42 @@ class Indexer:
             yield prog
         if not report.cancelled:
             yield from self._flush(pending, report, prog, cancel)
+        if prune_folders:  # after the files: a file moved within them reuses its vectors
+            self._prune_vanished(folders, report)
         prog.current = ""
+        prog.stage = "cancelled" if report.cancelled else "done"
+        if not report.cancelled:
+            prog.fraction, prog.eta_s = 1.0, 0.0
         report.seconds = time.perf_counter() - t0
         yield prog
         return report
 
+    def _needs_work(self, path: Path, force: bool) -> bool:
+        """The cheap half of `_prepare`'s test: False for a file whose size and time match."""
+        if force:
+            return True
+        spath = str(path)
+        if not storable(spath):
+            return False
+        rec = self.manifest.get(spath)
+        if rec is None or rec.status not in FINAL:
+            return True
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        return not (rec.size == st.st_size and rec.mtime == st.st_mtime)
+
     # -- steps -----------------------------------------------------------------------------------
     def _prepare_safely(self, path: Path, loaders, pending: list[_Pending], force: bool,
-                        cancel: CancelToken | None = None) -> FileOutcome | None:
+                        cancel: CancelToken | None = None
+                        ) -> Generator[IndexProgress, None, FileOutcome | None]:
         """Every file ends in an outcome: an unforeseen error in one file (not the library's
         own storage failing, which must stop the run) becomes its reason."""
         import sqlite3
 
         try:
-            return self._prepare(path, loaders, pending, force, cancel)
+            return (yield from self._prepare(path, loaders, pending, force, cancel))
         except sqlite3.Error:
             raise
         except MemoryError:
@@ -168,8 +255,10 @@ class Indexer:
                                clean_reason(f"could not index this file: {exc}"))
 
     def _prepare(self, path: Path, loaders, pending: list[_Pending], force: bool = False,
-                 cancel: CancelToken | None = None) -> FileOutcome | None:
-        """Decide what to do with one file; load+chunk it if it needs indexing (None = queued)."""
+                 cancel: CancelToken | None = None
+                 ) -> Generator[IndexProgress, None, FileOutcome | None]:
+        """Decide what to do with one file; load+chunk it if it needs indexing (None = queued).
+        Nothing is written for a file that is queued: its row changes only at commit."""
         spath = str(path)
         if not storable(spath):  # nothing of it can be stored or printed as it is
             return FileOutcome(shown_path(spath), "failed", BAD_NAME)
@@ -195,14 +284,10 @@ class Indexer:
         if settled and rec.sha256 == sha:
             self.manifest.touch(rec.id, st.st_size, st.st_mtime)
             return FileOutcome(spath, "unchanged", chunks=rec.chunks)
-        from rag.ocr import OcrCancelled, ocr_session
-
         try:
-            with ocr_session(cancel=cancel):  # OCR of scanned pages stops between pages
-                doc = loaders.load_document(path)
-        except OcrCancelled:
-            return FileOutcome(spath, "unchanged" if settled else "skipped",
-                               "cancelled before this file was read")
+            doc = yield from self._load(path, loaders, cancel)
+        except (OcrCancelled, LoadCancelled):
+            return FileOutcome(spath, "cancelled", "cancelled before this file was read")
         except UnsupportedFormat as exc:
             return self._mark(spath, "skipped", str(exc), st, sha)
         except LoadError as exc:
@@ -212,12 +297,37 @@ class Indexer:
         title, chunks = chunk_pages(doc.pages, doc.title, self.embedder, self.chunking)
         if not chunks:
             return self._mark(spath, "skipped", "no text to index", st, sha)
-        with self.write_lock:
-            doc_id = self.manifest.upsert(spath, status="indexing", title=doc.title, sha256=sha,
-                                          size=st.st_size, mtime=st.st_mtime)
         texts = [embedding_text(title, c.text) for c in chunks]
-        pending.append(_Pending(doc_id, spath, doc.title, sha, chunks, texts, known=rec is not None))
+        model = self.embedder.model_id
+        pending.append(_Pending(spath, doc.title, sha, st.st_size, st.st_mtime, chunks, texts,
+                                [content_hash(model, t) for t in texts], known=rec is not None))
         return None
+
+    def _load(self, path: Path, loaders, cancel: CancelToken | None
+              ) -> Generator[IndexProgress, None, object]:
+        """Read a file: in the warm child with limits, or here (isolate=False)."""
+        key = str(path)
+        if not self.isolate:
+            def report(stage: str, done: int, total: int) -> None:
+                self.job.reading(key, stage, done, total)
+
+            with load_session(report, cancel), \
+                    ocr_session(lambda d, t, _p: report("ocr", d, t), cancel):
+                return loaders.load_document(path)
+        from rag.loaders.worker import load_isolated
+
+        gen = load_isolated(path, cancel, time_limit=self.time_limit,
+                            memory_limit=self.memory_limit)
+        while True:
+            try:
+                stage, done, total = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if stage != "wait":
+                self.job.reading(key, stage, done, total)
+            else:
+                self.job._update()
+            yield self.job.prog
 
     def _mark(self, spath: str, status: str, reason: str, st, sha: str = "") -> FileOutcome:
         reason = clean_reason(reason)
@@ -232,40 +342,75 @@ class Indexer:
 
     def _flush(self, pending: list[_Pending], report: IndexReport, prog: IndexProgress,
                cancel: CancelToken | None) -> Generator[IndexProgress, None, None]:
-        """Embed the queued chunks in large batches, then commit document by document."""
+        """Reuse stored vectors of unchanged chunks, embed the rest in batches of
+        CANCEL_BATCH (cancel is checked between them), then commit document by document.
+        A cancel here writes nothing: every queued document keeps its previous state."""
         if not pending:
             return
-        texts = [t for p in pending for t in p.texts]
-        vectors = []
-        for i in range(0, len(texts), self.embed_batch):
-            if cancel is not None and cancel.cancelled:
-                report.cancelled = True
-                return  # queued documents stay `indexing`; resume() picks them up
-            vectors.append(self.embedder.embed(texts[i:i + self.embed_batch]))
-            prog.chunks_done += len(texts[i:i + self.embed_batch])
-            yield prog
         import numpy as np
 
-        allvec = np.concatenate(vectors) if len(vectors) > 1 else vectors[0]
+        # a forced re-index (the user's "Re-index") embeds everything again
+        vectors: dict[str, np.ndarray] = {} if self.force else self._reusable(pending)
+        todo: dict[str, str] = {}  # hash -> text, each distinct text embedded once
+        for p in pending:
+            for h, t in zip(p.hashes, p.texts, strict=True):
+                if h not in vectors:
+                    todo.setdefault(h, t)
+        need = list(todo)
+        self.reused += sum(len(p.hashes) for p in pending) - len(need)
+        prog.stage = "embedding"
+        self._credit(pending, vectors, prog)
+        yield prog
+        for i in range(0, len(need), CANCEL_BATCH):
+            if cancel is not None and cancel.cancelled:
+                report.cancelled = True
+                pending.clear()
+                return
+            part = need[i:i + CANCEL_BATCH]
+            got = self.embedder.embed([todo[h] for h in part])
+            self.embedded += len(part)
+            vectors.update(zip(part, got, strict=True))
+            self._credit(pending, vectors, prog)
+            yield prog
+        allvec = np.stack([vectors[h] for p in pending for h in p.hashes])
         self._commit(pending, allvec)
         for p in pending:
             report.outcomes.append(FileOutcome(p.path, "indexed", chunks=len(p.chunks)))
             prog.files_done += 1
+            self.job.complete(p.path)
         pending.clear()
 
+    def _credit(self, pending: list[_Pending], vectors: dict, prog: IndexProgress) -> None:
+        prog.chunks_done = prog.chunks_total - sum(
+            sum(1 for h in p.hashes if h not in vectors) for p in pending)
+        for p in pending:
+            self.job.embedded(p.path, sum(1 for h in p.hashes if h in vectors), len(p.hashes))
+
+    def _reusable(self, pending: list[_Pending]) -> dict:
+        """{hash: stored vector} for the queued chunks an indexed document already has."""
+        found = self.manifest.chunks_by_hash(h for p in pending for h in p.hashes)
+        if not found:
+            return {}
+        stored = self.store.vectors(sorted(set(found.values())))
+        return {h: stored[cid] for h, cid in found.items() if cid in stored}
+
     def _commit(self, pending: list[_Pending], allvec) -> None:
-        """Old vectors out, new vectors in (one store call each), then text + status per doc."""
+        """Mark, old vectors out, new vectors in (one store call each), then text + status."""
         ids: list[str] = []
         metas: list[dict] = []
         rows_by_doc = []
-        for p in pending:
-            pids = [f"{p.doc_id}:{p.sha[:12]}:{c.ordinal}" for c in p.chunks]
-            ids += pids
-            metas += [{"doc_id": p.doc_id, "ordinal": c.ordinal, "page": c.page or -1}
-                      for c in p.chunks]
-            rows_by_doc.append([(cid, c.ordinal, c.page, c.start, c.end, c.text)
-                                for cid, c in zip(pids, p.chunks, strict=True)])
         with self.write_lock:
+            for p in pending:  # a kill from here on leaves `indexing` rows: resume redoes them
+                p.known = p.known or self.manifest.get(p.path) is not None
+                p.doc_id = self.manifest.upsert(p.path, status="indexing", title=p.title,
+                                                sha256=p.sha, size=p.size, mtime=p.mtime)
+            for p in pending:
+                pids = [f"{p.doc_id}:{p.sha[:12]}:{c.ordinal}" for c in p.chunks]
+                ids += pids
+                metas += [{"doc_id": p.doc_id, "ordinal": c.ordinal, "page": c.page or -1}
+                          for c in p.chunks]
+                rows_by_doc.append([(cid, c.ordinal, c.page, c.start, c.end, c.text, h)
+                                    for cid, c, h in zip(pids, p.chunks, p.hashes, strict=True)])
             known = [p.doc_id for p in pending if p.known]
             if known:
                 self.store.delete_docs(known)

@@ -50,10 +50,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 CREATE TABLE IF NOT EXISTS tombstones (doc_id INTEGER PRIMARY KEY);
 """
+# Version 2 adds `chunks.hash` (SHA-256 of the embedding model id + the text it embedded), so an
+# edited document reuses the vectors of its unchanged chunks. Older rows keep an empty hash and are
+# embedded again when their document changes (nothing else differs).
+MIGRATE_2 = """
+ALTER TABLE chunks ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash);
+"""
 # A forget first records tombstones (ids whose vectors must go) and, for a scrubbing forget, this
 # meta flag, in the same transaction that deletes the rows; both are cleared only once done.
 SCRUB_PENDING = "scrub_pending"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 
 @dataclass
@@ -103,7 +110,19 @@ class Manifest:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA secure_delete=ON")  # deleted text is zeroed, not left in free pages
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+
+    def _migrate(self) -> None:
+        """Bring an older library up to date in one transaction (a crash leaves the old schema,
+        and the next open migrates again)."""
+        cols = {r[1] for r in self._db.execute("PRAGMA table_info(chunks)")}
+        if "hash" not in cols:
+            with self._tx():
+                for stmt in filter(str.strip, MIGRATE_2.split(";")):
+                    self._db.execute(stmt)
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                                 (SCHEMA_VERSION,))
 
     # -- library facts ---------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -194,15 +213,17 @@ class Manifest:
         return moved
 
     # -- chunks ----------------------------------------------------------------------------------
-    def replace_chunks(self, doc_id: int, title: str, rows: list[tuple[str, int, int | None, int, int, str]],
-                       *, status: str = "indexed") -> None:
-        """Atomically swap a document's chunks and mark it (default: indexed)."""
+    def replace_chunks(self, doc_id: int, title: str, rows: list[tuple], *,
+                       status: str = "indexed") -> None:
+        """Atomically swap a document's chunks and mark it (default: indexed). A row is
+        (chunk_id, ordinal, page, start, end, text[, content hash])."""
         with self._lock, self._tx():
             self._delete_chunks(doc_id)  # also clears the term-frequency cache
-            for chunk_id, ordinal, page, start, end, text in rows:
+            for chunk_id, ordinal, page, start, end, text, *rest in rows:
                 cur = self._db.execute(
-                    "INSERT INTO chunks(chunk_id, doc_id, ordinal, page, start, end) VALUES (?,?,?,?,?,?)",
-                    (chunk_id, doc_id, ordinal, page, start, end),
+                    "INSERT INTO chunks(chunk_id, doc_id, ordinal, page, start, end, hash) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    (chunk_id, doc_id, ordinal, page, start, end, rest[0] if rest else ""),
                 )
                 self._db.execute("INSERT INTO chunks_fts(rowid, text, title) VALUES (?,?,?)",
                                  (cur.lastrowid, text, title))
@@ -260,6 +281,23 @@ class Manifest:
         with self._lock:
             return [r[0] for r in self._db.execute(
                 "SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
+
+    def chunks_by_hash(self, hashes: Iterable[str]) -> dict[str, str]:
+        """{content hash: chunk id} for chunks of `indexed` documents with these hashes.
+
+        Only `indexed` documents count: their rows and vectors were committed together, so the
+        vector under that id was made from that text. A document being re-indexed (a crash may
+        have left new vectors under its old ids) is never a source."""
+        wanted = sorted({h for h in hashes if h})
+        out: dict[str, str] = {}
+        with self._lock:
+            for i in range(0, len(wanted), 500):
+                part = wanted[i:i + 500]
+                out.update(self._db.execute(
+                    "SELECT c.hash, c.chunk_id FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                    f"WHERE d.status = 'indexed' AND c.hash IN ({','.join('?' * len(part))})",
+                    part))
+        return out
 
     def fetch_chunks(self, chunk_ids: Iterable[str]) -> dict[str, ChunkRow]:
         ids = list(chunk_ids)

@@ -65,6 +65,14 @@ class IndexProgress:
     chunks_total: int = 0
     current: str = ""
     message: str = ""
+    # The whole job (rag/jobprogress.py): files are found and weighed first, then `fraction`
+    # only grows; `eta_s` is None until ~1% is done.
+    fraction: float = 0.0
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+    stage: str = ""  # "finding files" | "reading" | "recognising text (OCR)" | "embedding" | "done"
+    pages_done: int = 0  # of the file being read or recognised
+    pages_total: int = 0
 
 
 @dataclass

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import errno
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rag.errors import LoadError
@@ -50,6 +52,43 @@ def register(*suffixes: str, text_like: bool = False) -> Callable[[LoaderFn], Lo
         return fn
 
     return decorator
+
+
+def plugin_modules() -> list[str]:
+    """Modules outside rag.loaders that registered loaders: a loader child process imports
+    them too, so a plugin's format is read there like the built-in ones."""
+    return sorted({fn.__module__ for fn in _LOADERS.values()
+                   if not fn.__module__.startswith("rag.loaders")})
+
+
+# -- load sessions: progress per page and cancel between pages --------------------------------
+class LoadCancelled(LoadError):
+    """The user cancelled while this file was being read: not a fault of the file."""
+
+
+_session = threading.local()
+
+
+@contextmanager
+def load_session(progress: Callable[[str, int, int], None] | None = None,
+                 cancel: object | None = None) -> Iterator[None]:
+    """Loads run inside this block report `progress(stage, done, total)` per page and stop
+    between pages once `cancel.cancelled` is true (this thread only)."""
+    previous = getattr(_session, "value", None)
+    _session.value = (progress, cancel)
+    try:
+        yield
+    finally:
+        _session.value = previous
+
+
+def page_step(done: int, total: int, stage: str = "pages") -> None:
+    """Called by paged loaders after each page: raise LoadCancelled if cancelled, else report."""
+    progress, cancel = getattr(_session, "value", None) or (None, None)
+    if cancel is not None and getattr(cancel, "cancelled", False):
+        raise LoadCancelled("cancelled before this file was read")
+    if progress is not None:
+        progress(stage, done, total)
 
 
 def loader_for(suffix: str) -> LoaderFn | None:

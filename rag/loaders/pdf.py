@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from rag.errors import LoadError
-from rag.loaders.base import clean_text, register
+from rag.loaders.base import clean_text, page_step, register
 from rag.pdfium import PDFIUM_LOCK
 from rag.types import LoadedDocument, Page
 
@@ -105,7 +105,9 @@ def _pdfium_pages(path: Path) -> tuple[str, list[str | None]]:
             except Exception:
                 title = None
             texts: list[str | None] = []
-            for index in range(len(pdf)):
+            count = len(pdf)
+            for index in range(count):
+                page_step(index, count)  # cancel stops between pages
                 try:
                     page = pdf[index]
                     try:
@@ -275,6 +277,7 @@ def _load_pypdf(path: Path) -> LoadedDocument:
     pages: list[Page] = []
     failed: list[str] = []
     for number in range(1, page_count + 1):
+        page_step(number - 1, page_count)
         text, problem = _pypdf_page(reader, number)
         if problem:
             failed.append(problem)
