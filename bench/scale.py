@@ -1,0 +1,198 @@
+"""`python -m bench scale`: one big embedded library on one laptop (not run in CI).
+
+Builds N chunks (default 1,000,000) of 384-d vectors with text into an embedded library, through
+the real `Manifest` and `ChromaStore` (so FTS5 BM25, chroma HNSW and the files on disk are the
+app's own), then measures in a fresh child process: RSS once open, search p50/p95 (k=5, hybrid,
+the real MiniLM embeds each query), re-index of the unchanged 10,000-file folder the documents
+come from, and the forget of one document.
+
+Why synthetic: embedding a million real chunks with MiniLM takes days on 2 CPU cores. Vectors are
+clustered (topic + document + noise, unit length) rather than uniform noise, so HNSW sees
+structure like real embeddings have; text is Zipf-distributed pseudo-words (bench/search.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import cache_dir, log, summary_ms
+
+FILES = 10_000  # documents = real files in one folder (the re-index check walks them)
+TOPICS = 1000
+FORGET_CHUNKS = 100  # the extra document the bench forgets (and puts back for the next run)
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _vectors(rng, topics: np.ndarray, n: int, dim: int) -> np.ndarray:
+    topic = topics[rng.integers(len(topics))]
+    doc = rng.standard_normal(dim).astype(np.float32) / np.sqrt(dim)
+    noise = rng.standard_normal((n, dim)).astype(np.float32) / np.sqrt(dim)
+    vecs = topic + 0.7 * doc + 0.7 * noise
+    return (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _add_doc(manifest, store_batch: list, path: str, n: int, rng, vocab, probs, topics, dim,
+             sha: str = "", size: int = 1, mtime: float = 1.0) -> tuple[int, list]:
+    from bench.search import WORDS_PER_CHUNK
+
+    doc_id = manifest.upsert(path, status="indexing", title=Path(path).stem, sha256=sha,
+                             size=size, mtime=mtime)
+    ids = [f"{doc_id}:{sha[:12] or 'synthetic'}:{i}" for i in range(n)]
+    words = rng.choice(vocab, size=(n, WORDS_PER_CHUNK), p=probs)
+    rows = [(cid, i, None, 0, 0, " ".join(words[i])) for i, cid in enumerate(ids)]
+    store_batch.append((ids, _vectors(rng, topics, n, dim),
+                        [{"doc_id": doc_id, "ordinal": i, "page": -1} for i in range(n)]))
+    return doc_id, rows
+
+
+def build(n_chunks: int, model_id: str, dim: int, base: Path | None = None) -> Path:
+    """The library dir for `n_chunks` (reused when complete; a half-built one starts over)."""
+    from bench.search import _vocab, _zipf_weights
+    from rag.library import CHROMA_DIR, MANIFEST_NAME
+    from rag.manifest import Manifest
+    from rag.store import ChromaStore
+
+    path = (base or cache_dir()) / f"scale-{n_chunks}"
+    if (path / "bench-meta.json").exists():
+        return path
+    shutil.rmtree(path, ignore_errors=True)
+    files = path / "files"
+    files.mkdir(parents=True, mode=0o700)
+    t0 = time.perf_counter()
+    vocab = np.array(_vocab())
+    probs = _zipf_weights(len(vocab))
+    rng = np.random.default_rng(17)
+    topics = _vectors(rng, np.zeros((1, dim), np.float32), TOPICS, dim)
+    manifest = Manifest(path / MANIFEST_NAME)
+    store = ChromaStore(path / CHROMA_DIR, model_id=model_id, dim=dim)
+    per_doc = max(1, (n_chunks - FORGET_CHUNKS) // FILES)
+    done = 0
+    try:
+        batch: list = []
+        pending: list = []
+        for d in range(FILES):
+            n = per_doc if d < FILES - 1 else n_chunks - FORGET_CHUNKS - done
+            f = files / f"doc-{d:05d}.txt"
+            f.write_text(f"Synthetic document {d}.\n", encoding="utf-8")
+            st = f.stat()
+            sha = hashlib.sha256(f.read_bytes()).hexdigest()
+            pending.append(_add_doc(manifest, batch, str(f), n, rng, vocab, probs, topics, dim,
+                                    sha, st.st_size, st.st_mtime))
+            done += n
+            if sum(len(b[0]) for b in batch) >= store.max_batch or d == FILES - 1:
+                _flush(store, manifest, batch, pending)
+                log(f"scale build: {done:,} chunks in {time.perf_counter() - t0:.0f} s")
+        batch, pending = [], []
+        pending.append(_add_doc(manifest, batch, "/synthetic/forget-me.txt", FORGET_CHUNKS, rng,
+                                vocab, probs, topics, dim))
+        _flush(store, manifest, batch, pending)
+    finally:
+        store.close()
+        manifest.close()
+    build_s = time.perf_counter() - t0
+    (path / "bench-meta.json").write_text(json.dumps({"chunks": n_chunks, "build_s": round(build_s, 1),
+                                                      "files": FILES, "dim": dim}))
+    return path
+
+
+def _flush(store, manifest, batch: list, pending: list) -> None:
+    ids = [i for b in batch for i in b[0]]
+    vecs = np.concatenate([b[1] for b in batch])
+    metas = [m for b in batch for m in b[2]]
+    store.add(ids, vecs, metas)
+    for doc_id, rows in pending:
+        manifest.replace_chunks(doc_id, "", rows, status="indexed")
+    batch.clear()
+    pending.clear()
+
+
+def child(path: str, n_queries: int) -> dict:
+    """Measurements in a process that has only opened the library (honest RSS)."""
+    import psutil
+
+    from bench.search import _queries, _vocab, _zipf_weights, measure
+    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.library import Library
+
+    proc = psutil.Process()
+    embedder = SentenceTransformerEmbedder()
+    embedder.load()
+    rss_model = proc.memory_info().rss
+    out: dict = {}
+    t0 = time.perf_counter()
+    with Library.open(path, embedder=embedder, owner="hearth bench scale") as lib:
+        lib.search("warm up the library", k=5)  # chroma loads its HNSW index on first query
+        out["open_and_first_search_s"] = round(time.perf_counter() - t0, 2)
+        out["rss_open_mib"] = round(proc.memory_info().rss / 2**20, 1)
+        out["rss_model_only_mib"] = round(rss_model / 2**20, 1)
+        res = measure(lib, _queries(n_queries))
+        out["search"] = res["search"]
+        out["parts"] = res["parts"]
+        out["rss_after_search_mib"] = round(proc.memory_info().rss / 2**20, 1)
+        t0 = time.perf_counter()
+        report = lib.index([Path(path) / "files"])
+        out["reindex_unchanged"] = {"s": round(time.perf_counter() - t0, 2),
+                                    "files": len(report.outcomes),
+                                    "unchanged": report.count("unchanged")}
+        t0 = time.perf_counter()
+        n = lib.forget_many(["/synthetic/forget-me.txt"], scrub=False)
+        out["forget_one_doc"] = {"s": round(time.perf_counter() - t0, 3), "documents": n,
+                                 "chunks": FORGET_CHUNKS, "scrub": False}
+        lat = []
+        for q in _queries(20, seed=7):
+            t1 = time.perf_counter()
+            assert all("forget-me" not in h.path for h in lib.search(q, k=5))
+            lat.append(time.perf_counter() - t1)
+        out["search_after_forget"] = summary_ms(lat)
+        # put it back so the next run finds the same library
+        rng = np.random.default_rng(5)
+        topics = _vectors(rng, np.zeros((1, lib.embedder.dim), np.float32), 8, lib.embedder.dim)
+        vocab = np.array(_vocab())
+        batch: list = []
+        pending = [_add_doc(lib.manifest, batch, "/synthetic/forget-me.txt", FORGET_CHUNKS, rng,
+                            vocab, _zipf_weights(len(vocab)), topics, lib.embedder.dim)]
+        _flush(lib.store, lib.manifest, batch, pending)
+    return out
+
+
+def bench_scale(n_chunks: int = 1_000_000, n_queries: int = 200) -> dict:
+    from rag.embeddings import SentenceTransformerEmbedder
+
+    emb = SentenceTransformerEmbedder()
+    t0 = time.perf_counter()
+    path = build(n_chunks, emb.model_id, emb.dim)
+    meta = json.loads((path / "bench-meta.json").read_text())
+    log(f"scale: library of {n_chunks:,} chunks ready ({time.perf_counter() - t0:.0f} s)")
+    out: dict = {"chunks": n_chunks, "dim": emb.dim, "build_s": meta["build_s"], "k": 5,
+                 "mode": "hybrid", "files": FILES, "library": str(path),
+                 "disk_mib": {"total": round(_dir_size(path) / 2**20, 1),
+                              "chroma": round(_dir_size(path / "chroma") / 2**20, 1),
+                              "sqlite": round(sum(p.stat().st_size for p in path.glob(
+                                  "library.sqlite3*")) / 2**20, 1),
+                              "files": round(_dir_size(path / "files") / 2**20, 1)},
+                 "targets": {"search_p95_ms": 100, "rss_gib": 4}}
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    proc = subprocess.run([sys.executable, "-m", "bench", "_scalechild", str(path),
+                           "--queries", str(n_queries)], env=env, capture_output=True,
+                          text=True, check=False)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("HEARTH-SCALE ")]
+    if proc.returncode != 0 or not line:
+        raise RuntimeError(f"scale child failed: {proc.stderr[-2000:]}")
+    out.update(json.loads(line[-1][len("HEARTH-SCALE "):]))
+    log(f"scale at {n_chunks:,}: search p50 {out['search']['p50_ms']} ms, p95 "
+        f"{out['search']['p95_ms']} ms, RSS open {out['rss_open_mib']} MiB, disk "
+        f"{out['disk_mib']['total']} MiB, re-index {out['reindex_unchanged']['s']} s, "
+        f"forget {out['forget_one_doc']['s']} s")
+    return out
