@@ -28,6 +28,9 @@ def common_flags() -> argparse.ArgumentParser:
                         help="library folder (default: $HEARTH_DATA_DIR or the user data dir)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="machine-readable output")
+    from app.cli_team import add_server_flags
+
+    add_server_flags(common)  # --server URL …: a shared library on a Chroma server
     return common
 
 
@@ -96,6 +99,10 @@ def run_cli(argv: list[str]) -> int:
         parser.print_help()
         return 2
     try:
+        from app.cli_team import run_team, server_url
+
+        if server_url(args):
+            return run_team(args)
         return int(args.func(args) or 0)
     except HearthError as exc:
         return fail(args, str(exc), 1)
@@ -126,6 +133,10 @@ def fail(args, message: str, code: int) -> int:
 
 
 def open_library(args, owner: str):
+    from app.cli_team import open_team_library, server_url
+
+    if server_url(args):
+        return open_team_library(args)
     from rag import ocr
     from rag.library import Library
 

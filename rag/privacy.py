@@ -66,6 +66,7 @@ _lock = threading.Lock()
 _installed = False
 _reported: set[str] = set()
 _attempts: list[dict] = []
+_servers: set[tuple[str, int]] = set()  # the configured library server (allow_server)
 _listen_on: set[str] = set()  # addresses `hearth serve --allow-remote` may bind (see allow_listen)
 
 
@@ -144,6 +145,48 @@ def _normal_ip(host: object) -> str:
         return text
 
 
+def allow_server(host: str, port: int) -> None:
+    """Let this process connect to the one library server the user configured (`--server`).
+
+    Why: a team library lives on a Chroma server. Only that host and port become reachable:
+    its name may be looked up, and connects go only to the addresses it resolves to, on that
+    port. Every other host and port stays refused.
+    """
+    with _lock:
+        _servers.add((_server_key(host), int(port)))
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:  # unresolvable: the connection attempt reports it in plain words
+        return
+    with _lock:
+        _servers.update((_server_key(info[4][0]), int(port)) for info in infos)
+
+
+def _server_key(host: object) -> str:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    text = str(host).strip().strip("[]").split("%", 1)[0].rstrip(".").lower()
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+def _server_allowed(host: object, port: object) -> bool:
+    """True for the configured library server's host (any port when `port` is None)."""
+    if not _servers:
+        return False
+    key = _server_key(host)
+    if port is None:
+        return any(h == key for h, _ in _servers)
+    try:
+        return (key, int(port)) in _servers
+    except (TypeError, ValueError):
+        return False
+
+
 def blocked_attempts() -> list[dict]:
     """What this process tried and was refused (event, destination, origin), oldest first."""
     with _lock:
@@ -194,6 +237,9 @@ def _socket_destination(event: str, args: tuple) -> str | None:
     if event == "socket.bind" and family in _INET and _listen_on \
             and _normal_ip(_host_of(address)) in _listen_on:
         return None  # hearth serve --allow-remote: listening only, never connecting
+    if family in _INET and event == "socket.connect" and isinstance(address, tuple) \
+            and len(address) >= 2 and _server_allowed(address[0], address[1]):
+        return None  # the configured library server, that address and port only
     return _format(address)  # non-loopback IP, wildcard bind, raw/packet/bluetooth sockets...
 
 
@@ -206,6 +252,8 @@ def _name_destination(event: str, args: tuple) -> str | None:
         return None
     if is_loopback_host(target):
         return None
+    if event == "socket.getaddrinfo" and _server_allowed(target, args[1] if len(args) > 1 else None):
+        return None
     return _format(args[0] if event != "socket.getaddrinfo" else (args[0], args[1]))
 
 
@@ -214,6 +262,8 @@ def _client_destination(event: str, args: tuple) -> str | None:
     if is_loopback_host(host):
         return None
     port = args[2] if len(args) > 2 else ""
+    if _server_allowed(host, port if port != "" else None):
+        return None
     return f"{host}:{port}"
 
 
