@@ -37,7 +37,7 @@ from rag.types import Chunk, FileOutcome, IndexProgress, IndexReport
 
 FINAL = ("indexed", "skipped", "failed")
 EMBED_BATCH = 128
-CANCEL_BATCH = 32  # chunks per embedder call: a cancel waits for at most one of these
+CANCEL_BATCH = 16  # chunks per embedder call: a cancel waits for at most one of these
 BAD_NAME = "the file name is not valid UTF-8 text; rename the file to index it"
 MAX_REASON = 300
 _GARBAGE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd]")
@@ -154,8 +154,11 @@ class Indexer:
         self.embed_batch = embed_batch
         self.isolate = (os.environ.get("HEARTH_LOAD_IN_PROCESS") != "1") if isolate is None \
             else isolate
-        self.time_limit = worker.TIME_LIMIT_S if time_limit is None else time_limit
-        self.memory_limit = worker.MEMORY_LIMIT if memory_limit is None else memory_limit
+        self.time_limit = worker.limit_from_env("HEARTH_LOAD_SECONDS", worker.TIME_LIMIT_S) \
+            if time_limit is None else time_limit
+        self.memory_limit = int(worker.limit_from_env("HEARTH_LOAD_MEMORY_MB",
+                                                      worker.MEMORY_LIMIT / 2**20) * 2**20) \
+            if memory_limit is None else memory_limit
         self.embedded = 0  # chunks sent to the embedder (the rest reused stored vectors)
         self.reused = 0
         self.force = False

@@ -42,6 +42,15 @@ _ERRORS = {"LoadError": LoadError, "UnsupportedFormat": UnsupportedFormat,
            "LoadCancelled": LoadCancelled, "OcrCancelled": LoadCancelled}
 
 
+def limit_from_env(name: str, default: float) -> float:
+    """A limit the user (or a test) set in the environment, else the default."""
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
 def _send(fh, msg: tuple) -> None:
     data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
     fh.write(struct.pack(">I", len(data)) + data)
@@ -220,7 +229,7 @@ def _wait(worker: LoadWorker, cancel: CancelToken | None, time_limit: float, mem
                             f"status {code}); the file may be damaged")
         if msg and msg[0] == "progress":
             last_news = last_yield = now
-            yield msg[1], msg[2], msg[3]
+            yield ("wait", 0, 0) if msg[1] == "start" else (msg[1], msg[2], msg[3])
             continue
         if msg and msg[0] == "done":
             return msg[1]
@@ -282,7 +291,7 @@ class _Reporter:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if done < total and now - self.last < PROGRESS_EVERY_S and stage == "pages":
+        if stage == "pages" and 0 < done < total and now - self.last < PROGRESS_EVERY_S:
             return
         self.last = now
         with self.lock:
@@ -338,6 +347,7 @@ def _load_one(path: str, paths: list[str], modules: list[str], limit: int,
             imported.add(name)
     if limit:
         _cap_address_space(limit)
+    report("start", 0, 0)  # the time limit counts from here, not from the child's start-up
     try:
         with load_session(report, cancel), \
                 ocr_session(lambda d, t, _p: report("ocr", d, t), cancel):
