@@ -71,6 +71,10 @@ def _run_part(name: str, args) -> dict:
         from bench.serve import bench_serve
 
         return bench_serve(args.scifact)
+    if name == "team":
+        from bench.team import bench_team
+
+        return bench_team(args.scifact, args.team_chunks, n_queries=args.queries)
     if name == "scale":
         from bench.scale import bench_scale
 
@@ -86,7 +90,7 @@ def _run_part(name: str, args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("part", choices=("all", *PARTS, "_memchild", "report",
-                                            "scale", "_scalechild"))
+                                            "scale", "_scalechild", "team", "_teamchild"))
     parser.add_argument("task", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--scifact", default=None, help="BEIR SciFact folder (corpus.jsonl ...)")
     parser.add_argument("--limit", type=int, default=None, help="SciFact: first N documents only")
@@ -109,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="pdfqa: re-index the PDFs (to time indexing) instead of the cache")
     parser.add_argument("--chunks", type=int, default=1_000_000,
                         help="scale: library size in chunks (not part of `all`)")
+    parser.add_argument("--team-chunks", type=int, default=100_000,
+                        help="team: server-mode library size in chunks (not part of `all`)")
     parser.add_argument("--library", default=None,
                         help="answers: reuse (or build once into) this library folder")
     args = parser.parse_args(argv)
@@ -123,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         from bench.scale import child as scale_child
 
         print("HEARTH-SCALE " + json.dumps(scale_child(args.task, args.queries)), flush=True)
+        return 0
+    if args.part == "_teamchild":
+        from bench.team import child as team_child
+
+        print("HEARTH-TEAM " + json.dumps(team_child(args.task, args.library, args.queries)),
+              flush=True)
         return 0
     parts = PARTS if args.part == "all" else () if args.part == "report" else (args.part,)
     t_all = time.perf_counter()
