@@ -21,7 +21,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from pathlib import Path
 
 from rag.cancel import CancelToken
@@ -29,6 +29,7 @@ from rag.chunking import ChunkingConfig, chunk_pages, embedding_text
 from rag.embeddings import Embedder, SentenceTransformerEmbedder
 from rag.errors import HearthError, LoadError, UnsupportedFormat
 from rag.indexer import EMBED_BATCH, FINAL, clean_reason, expand, file_sha256, norm_path
+from rag.manifest import DocumentRecord
 from rag.retrieval import RetrievalConfig, Retriever
 from rag.server_store import ServerCollections, ServerConfig
 from rag.team_mirror import Mirror
@@ -80,6 +81,7 @@ class TeamLibrary:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.mirror = Mirror(self.data_dir / CACHE_DIR / f"{name}.sqlite3")
         self.read_only = False
+        self.on_server = True  # the GUI doesn't watch folders into a server library
 
     # -- paths -----------------------------------------------------------------------------
     def library_path(self, path: str | os.PathLike) -> str:
@@ -122,9 +124,25 @@ class TeamLibrary:
     def unfinished(self) -> list:
         return []  # `indexing` records are redone by the next index of their folder
 
+    def resume(self, **_ignored) -> IndexReport:
+        return IndexReport()
+
     def index(self, paths: Iterable[str | os.PathLike], *,
               progress: Callable[[IndexProgress], None] | None = None,
               cancel: CancelToken | None = None, force: bool = False) -> IndexReport:
+        """Index files and folders into the server library (see the module docstring)."""
+        gen = self.iter_index(paths, cancel, force=force)
+        while True:
+            try:
+                step = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if progress is not None:
+                progress(step)
+
+    def iter_index(self, paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None,
+                   *, force: bool = False) -> Generator[IndexProgress, None, IndexReport]:
+        """The same as `index`, as a generator of progress (what the GUI's writer lane runs)."""
         from rag import loaders
 
         t0 = time.perf_counter()
@@ -154,11 +172,12 @@ class TeamLibrary:
             else:
                 prog.chunks_total += len(pending[-1]["chunks"])
             if sum(len(p["chunks"]) for p in pending) >= EMBED_BATCH:
-                self._flush(pending, report, prog, progress, cancel)
-            if progress is not None:
-                progress(prog)
+                yield from self._flush(pending, report, prog, cancel)
+            yield prog
         if not report.cancelled:
-            self._flush(pending, report, prog, progress, cancel)
+            yield from self._flush(pending, report, prog, cancel)
+        prog.stage, prog.current = "done", ""
+        yield prog
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -211,7 +230,7 @@ class TeamLibrary:
         return FileOutcome(rel, status, reason)
 
     def _flush(self, pending: list[dict], report: IndexReport, prog: IndexProgress,
-               progress, cancel: CancelToken | None) -> None:
+               cancel: CancelToken | None) -> Generator[IndexProgress, None, None]:
         """Embed here, then: records `indexing` -> old chunks out -> new chunks in -> records
         `indexed` -> version bumped. Each step is safe to repeat."""
         if not pending:
@@ -228,8 +247,7 @@ class TeamLibrary:
                 return  # nothing of these documents reached the server
             vectors.append(self.embedder.embed(texts[i:i + EMBED_BATCH]))
             prog.chunks_done += len(texts[i:i + EMBED_BATCH])
-            if progress is not None:
-                progress(prog)
+            yield prog
         allvec = np.concatenate(vectors)
         ids, metas, docs = [], [], []
         for p in pending:
@@ -284,8 +302,14 @@ class TeamLibrary:
                 "data_dir": str(self.data_dir), "embedding_model": self.embedder.model_id,
                 "embedding_dim": self.embedder.dim}
 
-    def documents(self) -> list[dict]:
-        return sorted(self.server.all_docs().values(), key=lambda r: str(r.get("path")))
+    def documents(self) -> list[DocumentRecord]:
+        """Every document of the server library, as the local library lists them."""
+        recs = sorted(self.server.all_docs().values(), key=lambda r: str(r.get("path")))
+        return [DocumentRecord(i, str(r.get("path", "")), str(r.get("title", "")),
+                               str(r.get("sha", "")), int(r.get("size", 0)),
+                               float(r.get("mtime", 0.0)), str(r.get("status", "")),
+                               str(r.get("reason", "")), int(r.get("chunks", 0)),
+                               float(r.get("updated_at", 0.0))) for i, r in enumerate(recs, 1)]
 
     # -- changes ---------------------------------------------------------------------------------
     def keys_for(self, paths: Iterable[str | os.PathLike]) -> dict[str, str]:

@@ -69,7 +69,7 @@ def test_two_clients_share_index_search_and_forget(server, tmp_path, embedder):
         # forget from b is seen by a's next search (its mirror follows the server)
         assert b.forget_many([share / "alpha" / "alpha-2.txt"]) == 1
         assert all(h.path != "alpha/alpha-2.txt" for h in a.search("alpha2marker", k=6))
-        assert "alpha/alpha-2.txt" not in {r["path"] for r in a.documents()}
+        assert "alpha/alpha-2.txt" not in {r.path for r in a.documents()}
         # scoped search by a folder of this machine
         scoped = a.search("field work", k=10, paths=[share / "beta"])
         assert scoped and {h.path.split("/")[0] for h in scoped} == {"beta"}
@@ -91,7 +91,7 @@ def test_document_identity_does_not_depend_on_the_mount_point(server, tmp_path, 
         assert a.index([mount_a / "papers"]).count("indexed") == 2
         report = b.index([mount_b / "papers"])
         assert report.count("unchanged") == 2 and report.count("indexed") == 0
-        assert {r["path"] for r in b.documents()} == {"papers/gamma-0.txt", "papers/gamma-1.txt"}
+        assert {r.path for r in b.documents()} == {"papers/gamma-0.txt", "papers/gamma-1.txt"}
         assert len(server_ids(b)) == 2
         assert doc_key("papers/gamma-0.txt") in {k for k in b.server.all_docs()}
         # forgetting by this machine's path removes it for the other machine too
