@@ -14,7 +14,7 @@ import time
 from rag.types import IndexProgress
 
 MIN_WEIGHT = 16 * 1024  # a tiny file still costs a model call and a commit
-READ_SHARE = 0.2  # of a file's weight: reading its text
+READ_SHARE = 0.05  # of a file's weight: reading its text (cheap next to embedding it)
 OCR_SHARE = 0.8  # ...when its pages are being recognised (OCR is the slow part then)
 ETA_AFTER = 0.01  # no ETA before this much of the job is done (the rate means nothing yet)
 

@@ -279,6 +279,21 @@ def render_for_ocr(doc, number: int) -> tuple:  # noqa: ANN001
         page.close()
 
 
+def _has_image(doc, number: int) -> bool:  # noqa: ANN001 - the caller holds PDFIUM_LOCK
+    import pypdfium2.raw as raw
+
+    try:
+        page = doc[number - 1]
+    except Exception:  # noqa: BLE001 - a page PDFium can't open has nothing to recognise
+        return False
+    try:
+        return any(True for _ in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE], max_depth=3))
+    except Exception:  # noqa: BLE001
+        return False
+    finally:
+        page.close()
+
+
 def _render(doc, number: int):  # noqa: ANN001, ANN202 - numpy RGB array or None
     return render_for_ocr(doc, number)[0]
 
@@ -292,6 +307,12 @@ def ocr_pdf_pages(path: str | Path, numbers: list[int]) -> dict[int, str]:
     with PDFIUM_LOCK:
         doc = pdfium.PdfDocument(str(path))
     try:
+        # Only pages holding an image are recognised, and progress counts those: "page 2 of 3"
+        # means real OCR work (~seconds a page), never a blank page skipped at no cost.
+        with PDFIUM_LOCK:
+            numbers = [n for n in numbers if _has_image(doc, n)]
+        if numbers:
+            _report(0, len(numbers), str(path))
         for done, number in enumerate(numbers):
             _check_cancel()
             with PDFIUM_LOCK:

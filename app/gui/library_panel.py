@@ -30,9 +30,11 @@ from app.gui.backend import Backend
 from app.gui.buttons import make_button
 from app.gui.ops import Operation
 from app.gui.watch_panel import WatchedFoldersView
+from app.progress import describe, done_words
 from rag.paths import is_under
 from rag.plain_reasons import plain_reason
 
+PROGRESS_STEPS = 1000
 SUPPORTED = ("Documents (*.pdf *.docx *.odt *.epub *.pptx *.txt *.md *.markdown *.html *.htm "
              "*.rst *.csv *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)")
 
@@ -236,6 +238,7 @@ class LibraryPanel(QWidget):
         op.finished.connect(lambda o=op: self._on_finished(o))
         self.progress_box.setVisible(True)
         self.progress_bar.setRange(0, 0)  # busy until the first report
+        self.progress_bar.setValue(0)
         self.progress_label.setText("Starting…")
         self.cancel_button.setEnabled(True)
 
@@ -243,31 +246,20 @@ class LibraryPanel(QWidget):
         if isinstance(p, str):
             self.progress_label.setText(p)
             return
-        files_done, files_total = getattr(p, "files_done", 0), getattr(p, "files_total", 0)
-        chunks_done, chunks_total = getattr(p, "chunks_done", 0), getattr(p, "chunks_total", 0)
-        if chunks_total:
-            self.progress_bar.setRange(0, chunks_total)
-            self.progress_bar.setValue(min(chunks_done, chunks_total))
-        elif files_total:
-            self.progress_bar.setRange(0, files_total)
-            self.progress_bar.setValue(files_done)
-        done, total = (chunks_done, chunks_total) if chunks_total else (files_done, files_total)
-        current = Path(getattr(p, "current", "") or "").name
-        text = f"{files_done}/{files_total} files · {chunks_done}/{chunks_total} chunks"
-        eta = eta_text(done, total, op.elapsed)
-        if eta:
-            text += f" · {eta}"
-        if current:
-            text += f" · {current}"
-        self.progress_label.setText(text)
+        if not hasattr(p, "fraction"):
+            return
+        if p.stage == "finding files" or not p.files_total:
+            self.progress_bar.setRange(0, 0)  # busy: the job is still being weighed
+        else:  # the whole job's fraction: weighed first, so it only moves forward
+            self.progress_bar.setRange(0, PROGRESS_STEPS)
+            value = int(p.fraction * PROGRESS_STEPS)
+            self.progress_bar.setValue(max(value, self.progress_bar.value()))
+        self.progress_label.setText(describe(p))
 
     def _on_report(self, report: object) -> None:
         if report is None or not hasattr(report, "count"):
             return
-        msg = (f"Indexed {report.count('indexed')}, unchanged {report.count('unchanged')}, "
-               f"skipped {report.count('skipped')}, failed {report.count('failed')} "
-               f"in {getattr(report, 'seconds', 0):.1f} s.")
-        self.status_message.emit(msg)
+        self.status_message.emit(done_words(report))
 
     def _on_finished(self, op: Operation) -> None:
         if op in self._ops:

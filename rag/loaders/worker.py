@@ -9,7 +9,7 @@ memory, and stops the child when a limit is passed: the file fails with a plain 
 next file gets a fresh child.
 
 Frames on the pipes: 4-byte big-endian length + pickle. Parent -> child: ("load", path, paths,
-modules) and ("cancel",). Child -> parent: ("progress", stage, done, total), ("done", doc),
+modules, memory limit, settings) and ("cancel",). Child -> parent: ("progress", stage, done, total), ("done", doc),
 ("error", kind, message). The child exits when its stdin closes (the parent went away) and, on
 Linux, when the parent dies (PR_SET_PDEATHSIG).
 """
@@ -37,6 +37,7 @@ TIME_LIMIT_S = 120.0  # without any progress: per page for paged formats, per fi
 MEMORY_LIMIT = 1536 << 20  # resident bytes of the child
 CANCEL_GRACE_S = 0.5  # a cancelled child that hasn't stopped by then is killed
 TICK_S = 0.05  # how often the parent checks cancel and memory while it waits
+JOB_ENV = ("HEARTH_OCR",)  # settings that may change while a warm child waits: sent per file
 PROGRESS_EVERY_S = 0.1  # the child sends at most this many page reports per second (plus the last)
 _ERRORS = {"LoadError": LoadError, "UnsupportedFormat": UnsupportedFormat,
            "LoadCancelled": LoadCancelled, "OcrCancelled": LoadCancelled}
@@ -191,7 +192,8 @@ def load_isolated(path: str | Path, cancel: CancelToken | None = None, *,
     from rag.loaders.base import plugin_modules
 
     worker = _acquire()
-    job = ("load", str(path), list(sys.path), plugin_modules(), memory_limit)
+    job = ("load", str(path), list(sys.path), plugin_modules(), memory_limit,
+           {k: os.environ[k] for k in JOB_ENV if k in os.environ})
     if not worker.send(job):  # a warm child that died meanwhile: one fresh try
         worker.kill()
         worker = _acquire()
@@ -323,8 +325,13 @@ def _child_main() -> None:
     threading.Thread(target=read, daemon=True).start()
     imported: set[str] = set()
     while True:
-        _kind, path, paths, modules, limit = jobs.get()
+        _kind, path, paths, modules, limit, env = jobs.get()
         cancel.reset()
+        for key in JOB_ENV:
+            if key in env:
+                os.environ[key] = env[key]
+            else:
+                os.environ.pop(key, None)
         reply = _load_one(path, paths, modules, limit, imported, cancel, _Reporter(out, lock))
         with lock:
             _send(out, reply)
