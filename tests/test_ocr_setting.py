@@ -73,6 +73,7 @@ def test_the_setting_is_saved_and_old_settings_files_mean_on(tmp_path):
     assert ocr.configure(tmp_path, override=True) is True and ocr.enabled()  # --ocr wins
 
 
+@pytest.mark.slow
 def test_off_skips_scans_and_images_with_a_reason_and_on_reads_them(tmp_path, embedder):
     from rag.library import Library
 
@@ -102,6 +103,7 @@ def test_off_skips_scans_and_images_with_a_reason_and_on_reads_them(tmp_path, em
 
 
 @needs_ocr
+@pytest.mark.slow
 def test_cli_follows_the_setting_and_ocr_flag_overrides_it(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()

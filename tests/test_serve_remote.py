@@ -159,6 +159,7 @@ def stop(proc: subprocess.Popen) -> int:
     return proc.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_remote_server_answers_clients_through_the_lan_address(remote_server, lan):
     info, token = remote_server["info"], remote_server["token"]
     assert info["urls"] == [f"http://{lan}:{info['port']}/v1"]  # only the chosen address
@@ -182,6 +183,7 @@ def test_remote_server_answers_clients_through_the_lan_address(remote_server, la
         httpx.get(f"http://127.0.0.1:{info['port']}/v1/models", timeout=5)
 
 
+@pytest.mark.slow
 def test_remote_server_warns_and_never_connects_outwards(remote_server):
     # Runs last in this module: stop the server, then read everything it wrote and did.
     proc = remote_server["proc"]
