@@ -26,6 +26,11 @@ class Settings:
     lora_adapters: dict[str, str] = field(default_factory=dict)
     enabled_models: list[str] = field(default_factory=list)  # for routing; empty = just `model`
     ocr: bool = True  # read scanned pages and images by OCR; off: they are skipped (rag/ocr.py)
+    # A team library on a Chroma server (docs/team.md); "" = this computer's library.
+    server_url: str = ""
+    server_library: str = "hearth"
+    server_token_file: str = ""
+    server_root: str = ""  # documents' shared paths are relative to this folder (default: home)
 
     @classmethod
     def load(cls, data_dir: Path) -> Settings:

@@ -96,7 +96,15 @@ class Backend(QObject):
             from rag.library import Library
 
             try:
-                self._lib = Library.open(self.data_dir, owner="hearth gui")
+                if self.settings.server_url:  # a team library on a Chroma server (docs/team.md)
+                    from rag.team import open_team
+
+                    s = self.settings
+                    self._lib = open_team(s.server_url, self.data_dir, library=s.server_library,
+                                          token_file=s.server_token_file or None,
+                                          root=s.server_root or None)
+                else:
+                    self._lib = Library.open(self.data_dir, owner="hearth gui")
             except HearthError as exc:
                 self._lib_error = str(exc)
                 raise
@@ -118,7 +126,7 @@ class Backend(QObject):
             self._start_watching()
 
     def _start_watching(self) -> None:
-        if self._lib is not None:
+        if self._lib is not None and not getattr(self._lib, "on_server", False):
             self.watch.start(self._lib)
 
     def _on_watch_status(self, status: Any) -> None:

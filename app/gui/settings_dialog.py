@@ -64,6 +64,10 @@ class SettingsDialog(QDialog):
         form.addRow("Longest answer (t&okens):", self.max_tokens)
         layout.addWidget(generation)
         layout.addWidget(self._documents_group(settings))
+        from app.gui.server_settings import ServerGroup  # a team library (docs/team.md)
+
+        self.server = ServerGroup(settings)
+        layout.addWidget(self.server)
         from app.gui.serve_control import ApiToggle  # `hearth serve`'s API, in this window
 
         self.api = ApiToggle(backend)
@@ -115,4 +119,5 @@ class SettingsDialog(QDialog):
             top_k_sources=self.top_k.value(),
             max_answer_tokens=self.max_tokens.value(),
             ocr=self.ocr.isChecked(),
+            **self.server.values(),
         )
