@@ -74,7 +74,8 @@ def _run_part(name: str, args) -> dict:
     if name == "team":
         from bench.team import bench_team
 
-        return bench_team(args.scifact, args.team_chunks, n_queries=args.queries)
+        return bench_team(args.scifact, args.team_chunks, n_queries=args.queries,
+                          seed_library=args.seed_library, modes=args.modes)
     if name == "scale":
         from bench.scale import bench_scale
 
@@ -115,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="scale: library size in chunks (not part of `all`)")
     parser.add_argument("--team-chunks", type=int, default=100_000,
                         help="team: server-mode library size in chunks (not part of `all`)")
+    parser.add_argument("--seed-library", default=None,
+                        help="team: copy this embedded SciFact library to the server instead "
+                             "of embedding the corpus again")
+    parser.add_argument("--modes", default="hybrid,dense,keyword",
+                        help="team: SciFact retrieval modes to score")
     parser.add_argument("--library", default=None,
                         help="answers: reuse (or build once into) this library folder")
     args = parser.parse_args(argv)

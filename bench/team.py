@@ -65,7 +65,63 @@ def _dir_mib(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
 
 
-def scifact_through_server(root: str) -> dict:
+def seed_from_library(lib_dir: Path, docs: Path, url: str, emb) -> dict:
+    """Copy an embedded SciFact library (same pipeline key) to the server, record for record
+    as `TeamLibrary` writes them. Why: embedding SciFact again takes 20-75 min on this shared
+    2-core machine; the vectors and chunk text are the same either way, and the writer's
+    re-index afterwards must find every file unchanged (checked by the caller)."""
+    import sqlite3
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from rag.server_store import ServerCollections, ServerConfig
+    from rag.team import doc_key
+
+    t0 = time.perf_counter()
+    db = sqlite3.connect(f"file:{lib_dir / 'library.sqlite3'}?mode=ro", uri=True)
+    docs_rows = db.execute("SELECT id, path, title, sha256, size, mtime FROM documents "
+                           "WHERE status = 'indexed'").fetchall()
+    chunks = db.execute("SELECT c.chunk_id, c.doc_id, c.ordinal, c.page, c.start, c.end, f.text "
+                        "FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid").fetchall()
+    db.close()
+    client = chromadb.PersistentClient(path=str(lib_dir / "chroma"),
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+    col = client.get_collection("chunks", embedding_function=None)
+    vec: dict[str, np.ndarray] = {}
+    for off in range(0, col.count(), 5000):
+        got = col.get(include=["embeddings"], limit=5000, offset=off)
+        vec.update(zip(got["ids"], np.asarray(got["embeddings"], np.float32), strict=True))
+    by_doc: dict[int, list] = {}
+    for row in chunks:
+        by_doc.setdefault(row[1], []).append(row)
+    srv = ServerCollections(ServerConfig(url, "scifact"), model_id=emb.model_id, dim=emb.dim)
+    base = docs.parent
+    records, ids, vecs, metas, texts = {}, [], [], [], []
+    for doc_id, path, title, sha, size, mtime in docs_rows:
+        rel = os.path.relpath(path, base).replace(os.sep, "/")
+        key = doc_key(rel)
+        rows = sorted(by_doc.get(doc_id, []), key=lambda r: r[2])
+        for cid, _d, ordinal, page, start, end, text in rows:
+            ids.append(f"{key}:{sha[:12]}:{ordinal}")
+            vecs.append(vec[cid])
+            metas.append({"doc_key": key, "ordinal": ordinal, "page": -1 if page is None else page,
+                          "start": start, "end": end})
+            texts.append(text)
+        records[key] = {"path": rel, "title": title, "sha": sha, "size": size, "mtime": mtime,
+                        "status": "indexed", "reason": "", "chunks": len(rows),
+                        "gen": uuid.uuid4().hex[:16], "updated_at": time.time()}
+    srv.put_docs({k: {**r, "status": "indexing"} for k, r in records.items()})
+    srv.add_chunks(ids, np.stack(vecs), metas, texts)
+    srv.put_docs(records)
+    srv.bump()
+    srv.close()
+    return {"seeded_from": str(lib_dir), "documents": len(records), "chunks": len(ids),
+            "seed_s": round(time.perf_counter() - t0, 1)}
+
+
+def scifact_through_server(root: str, seed_library: str | None = None,
+                           modes: tuple[str, ...] = ("hybrid", "dense", "keyword")) -> dict:
     from bench.metrics import dedupe_docs, evaluate
     from bench.scifact import load_split, write_corpus
     from rag.embeddings import SentenceTransformerEmbedder
@@ -74,12 +130,22 @@ def scifact_through_server(root: str) -> dict:
 
     base = cache_dir()
     docs = base / "scifact-docs"
-    write_corpus(root, docs)
+    if seed_library:  # the corpus files the seed library was built from (same size/mtime)
+        docs = Path(seed_library).parent / "scifact-docs"
+        base = docs.parent
+    else:
+        write_corpus(root, docs)
     emb = SentenceTransformerEmbedder()
     emb.load()
     out: dict = {}
-    with Server(base / "team-server-scifact") as srv:
+    with Server(cache_dir() / "team-server-scifact") as srv:
         cfg = ServerConfig(srv.url, "scifact")
+        if seed_library:
+            copy = Path(tempfile.mkdtemp()) / "lib"
+            shutil.copytree(seed_library, copy, ignore=shutil.ignore_patterns("library.lock"))
+            out["seed"] = seed_from_library(copy, docs, srv.url, emb)
+            shutil.rmtree(copy.parent, ignore_errors=True)
+            log(f"team scifact: seeded {out['seed']}")
         with tempfile.TemporaryDirectory() as tmp:
             with TeamLibrary(cfg, Path(tmp) / "writer", root=base, embedder=emb) as lib:
                 t0 = time.perf_counter()
@@ -94,7 +160,7 @@ def scifact_through_server(root: str) -> dict:
                 out["reader_mirror_build_s"] = round(time.perf_counter() - t0, 1)
                 out["chunks"] = lib.mirror.chunk_count()
                 queries, qrels = load_split(root, "test")
-                for mode in ("hybrid", "dense", "keyword"):
+                for mode in modes:
                     run, times = {}, []
                     for qid, text in queries.items():
                         t0 = time.perf_counter()
@@ -195,10 +261,14 @@ def child(url: str, home: str, n_queries: int) -> dict:
     return out
 
 
-def bench_team(scifact: str | None, n_chunks: int = 100_000, n_queries: int = 100) -> dict:
+def bench_team(scifact: str | None, n_chunks: int = 100_000, n_queries: int = 100,
+               seed_library: str | None = None, modes: str = "hybrid,dense,keyword") -> dict:
     out: dict = {"chroma_server": "chroma run (chromadb package)"}
     if scifact:
-        out["scifact"] = scifact_through_server(scifact)
+        out["scifact"] = scifact_through_server(scifact, seed_library,
+                                                tuple(m for m in modes.split(",") if m))
+    if n_chunks <= 0:
+        return out
     home = cache_dir() / f"team-scale-{n_chunks}"
     srv_dir = home / "server"
     meta_path = home / "bench-meta.json"
