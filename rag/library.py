@@ -2,6 +2,13 @@
 
 It owns the writer lock, the manifest, the vector store and the embedder, and exposes indexing,
 search, forgetting and renaming. Heavy parts (torch, chromadb) load on first use.
+
+One writer, free readers: every change runs on the library's writer thread
+(`rag.write_queue.WriteQueue`), whichever thread asks (GUI lane, watcher, CLI); searches, status
+and document lists read on the caller's thread through their own SQLite connection and never
+wait for a write (only for the few milliseconds a scrub swaps the vector files). Opened with
+`reads_only=True` in another process, the library takes no writer lock at all: many processes
+can read while one writes (see `rag.lock.StoreLock`).
 """
 
 from __future__ import annotations
@@ -16,38 +23,53 @@ from rag.cancel import CancelToken
 from rag.chunking import ChunkingConfig
 from rag.embeddings import Embedder, SentenceTransformerEmbedder
 from rag.errors import HearthError
-from rag.indexer import norm_path
-from rag.lock import LibraryLock
+from rag.indexer import expand, norm_path
+from rag.lock import LibraryLock, ReadWriteLock, StoreLock
 from rag.manifest import DocumentRecord, Manifest
 from rag.paths import data_dir_path, resolve_data_dir
+from rag.reads import ReadingManifest, checkpoint
 from rag.retrieval import RetrievalConfig, Retriever
 from rag.types import Hit, IndexProgress, IndexReport
+from rag.write_queue import Job, WriteQueue
 
 MANIFEST_NAME = "library.sqlite3"
 CHROMA_DIR = "chroma"
+CANCELLED = "cancelled_docs"  # meta: ids a cancelled job left unfinished (not resumed by itself)
 
 
 class Library:
     def __init__(self, data_dir: Path, *, embedder: Embedder | None = None, owner: str = "Hearth",
                  retrieval: RetrievalConfig | None = None, chunking: ChunkingConfig | None = None,
                  store=None, reads_only: bool = False) -> None:
-        """`reads_only`: the caller only searches, so a library on a full disk or read-only
-        media is opened for reading rather than refused."""
+        """`reads_only`: the caller only searches. An existing library is then opened without
+        the writer lock (another process may be writing it) and nothing is written, so it also
+        works on a full disk or read-only media."""
         self.data_dir = Path(data_dir)
         from rag.privacy import set_log_dir
 
         set_log_dir(self.data_dir)
-        self._lock = LibraryLock(self.data_dir, owner).acquire()
-        self.read_only = False
+        self.reader = reads_only and (self.data_dir / MANIFEST_NAME).exists()
+        self._lock = None if self.reader else LibraryLock(self.data_dir, owner).acquire()
+        self.read_only = self.reader
+        self._store_lock = StoreLock(self.data_dir)
+        self._swap = ReadWriteLock()  # this process's readers vs the store swap of a scrub
+        self._writes: WriteQueue | None = None
         try:
             self.embedder = embedder or SentenceTransformerEmbedder()
             self.manifest = self._open_manifest(reads_only)
+            # Readers' own connection (WAL: they read a snapshot while the writer writes).
+            self.reads = self.manifest if self.read_only else \
+                ReadingManifest(self.data_dir / MANIFEST_NAME)
             self._store = store
             self._write = threading.RLock()
             self.retrieval_config = retrieval or RetrievalConfig()
             self.chunking = chunking or ChunkingConfig()
+            if not self.read_only:
+                self._writes = WriteQueue()
         except BaseException:
-            self._lock.release()
+            self._store_lock.close()
+            if self._lock is not None:
+                self._lock.release()
             raise
         try:  # a forget that a crash or a full disk interrupted is finished first
             if not self.read_only:
@@ -59,6 +81,8 @@ class Library:
         import sqlite3
 
         path = self.data_dir / MANIFEST_NAME
+        if self.reader:
+            return Manifest(path, read_only=True)
         try:
             return Manifest(path)
         except sqlite3.OperationalError:  # e.g. no room for the WAL index on a full disk
@@ -69,14 +93,12 @@ class Library:
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike | None = None, **kwargs) -> Library:
-        """Open (creating if needed) the library; raises LibraryInUse if another process has it."""
+        """Open (creating if needed) the library; raises LibraryInUse if another process writes
+        it (unless `reads_only`: readers never exclude each other nor the writer)."""
         if kwargs.get("reads_only"):
             path = data_dir_path(data_dir)
-            if (path / MANIFEST_NAME).exists():
-                try:
-                    return cls(resolve_data_dir(path), **kwargs)
-                except HearthError:  # not writable: reading needs no write access
-                    return cls(path, **kwargs)
+            if (path / MANIFEST_NAME).exists():  # reading needs no write access
+                return cls(path, **kwargs)
         return cls(resolve_data_dir(data_dir), **kwargs)
 
     # -- lazily built parts ----------------------------------------------------------------------
@@ -88,7 +110,9 @@ class Library:
             with self._write:
                 if self._store is None:
                     self._store = ChromaStore(self.data_dir / CHROMA_DIR,
-                                              model_id=self.embedder.model_id, dim=self.embedder.dim)
+                                              model_id=self.embedder.model_id, dim=self.embedder.dim,
+                                              lock=self._store_lock, reader=self.reader,
+                                              swap_guard=self._swap.write)
                     # The store has checked the model; note it where `hearth status` can read
                     # it without importing chromadb.
                     if not self.read_only and \
@@ -102,16 +126,97 @@ class Library:
         return Indexer(self.manifest, lambda: self.store, self.embedder, self._write,
                        self.chunking)
 
+    def _queue(self) -> WriteQueue:
+        if self._writes is None:
+            raise HearthError("This library is open for reading only: another Hearth process "
+                              "is writing it, or its disk is full or read-only.")
+        return self._writes
+
+    def _call(self, name: str, fn: Callable[[], object], paths: Sequence[str] = (),
+              priority: bool = False):
+        return self._queue().call(lambda _job: fn(), name=name, paths=paths, priority=priority)
+
+    def warm(self) -> None:
+        """Load the embedder and open the vector store now (a watcher does this at start, so
+        the first changed file is not kept waiting for the model)."""
+        load = getattr(self.embedder, "load", None)
+        if load is not None:
+            load()
+        else:
+            self.embedder.embed(["warm up"])
+        if not self.read_only:
+            self.store  # noqa: B018 - opening it is the point
+
     # -- indexing --------------------------------------------------------------------------------
     def iter_index(self, paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None,
-                   *, force: bool = False) -> Generator[IndexProgress, None, IndexReport]:
-        return self._indexer().run(list(paths), cancel, force=force)
+                   *, force: bool = False, keep_out: Callable[[str], bool] | None = None
+                   ) -> Generator[IndexProgress, None, IndexReport]:
+        """Index on the writer thread, yielding its progress here. `keep_out(path)`: files to
+        leave alone, asked on the writer thread when the job starts (the watcher's exclusions)."""
+        paths = [norm_path(p) for p in paths]
+        return self._queue().stream(lambda job: self._index_job(job, paths, force, keep_out),
+                                    name="index", paths=paths, cancel=cancel, indexes=True)
+
+    def _index_job(self, job: Job, paths: list[str], force: bool,
+                   keep_out: Callable[[str], bool] | None
+                   ) -> Generator[IndexProgress, None, IndexReport]:
+        """Runs on the writer thread. A forget of some of these paths preempts it: the forget
+        runs at once, then the rest is indexed (without what was forgotten)."""
+        from rag.paths import is_under
+
+        self._clear_cancelled(paths)
+        todo, merged = list(paths), IndexReport()
+        while True:
+            skip = set(job.skip)
+            if skip or keep_out is not None:
+                files, _folders = expand(todo)
+                todo = [str(f) for f in files if not any(is_under(str(f), s) for s in skip)
+                        and not (keep_out is not None and keep_out(str(f)))]
+            report = yield from self._indexer().run(todo, job.token, force=force)
+            seen = {o.path for o in merged.outcomes}
+            merged.outcomes += [o for o in report.outcomes if o.path not in seen]
+            merged.seconds += report.seconds
+            if not (report.cancelled and job.token.preempted.is_set()
+                    and not job.token.by_caller):
+                merged.cancelled = report.cancelled
+                break
+            job.token.preempted.clear()
+            self._queue().run_priority()  # the forget that asked for the way
+        if merged.cancelled:
+            self._remember_cancelled(paths)
+        return merged
+
+    def _remember_cancelled(self, paths: list[str]) -> None:
+        """A cancelled job is not restarted by itself (at the next launch, `resume`): note the
+        documents it left unfinished. Indexing them again by hand clears the note."""
+        import json
+
+        left = {r.id for p in paths for r in self.manifest.under(p)
+                if r.status in ("indexing", "pending")}
+        if left:
+            old = set(json.loads(self.manifest.get_meta(CANCELLED) or "[]"))
+            self.manifest.set_meta(CANCELLED, json.dumps(sorted(old | left)))
+
+    def _clear_cancelled(self, paths: list[str]) -> None:
+        import json
+
+        old = set(json.loads(self.manifest.get_meta(CANCELLED) or "[]"))
+        if old:
+            again = {r.id for p in paths for r in self.manifest.under(p)}
+            if old & again:
+                self.manifest.set_meta(CANCELLED, json.dumps(sorted(old - again)))
+
+    def cancelled_ids(self) -> set[int]:
+        import json
+
+        return set(json.loads(self.reads.get_meta(CANCELLED) or "[]"))
 
     def index(self, paths: Iterable[str | os.PathLike], *,
               progress: Callable[[IndexProgress], None] | None = None,
-              cancel: CancelToken | None = None, force: bool = False) -> IndexReport:
+              cancel: CancelToken | None = None, force: bool = False,
+              keep_out: Callable[[str], bool] | None = None) -> IndexReport:
         """Index files and folders (recursively). `force` re-reads unchanged files too."""
-        gen = self.iter_index(paths, cancel, force=force)
+        gen = self.iter_index(paths, cancel, force=force, keep_out=keep_out)
         while True:
             try:
                 step = next(gen)
@@ -121,35 +226,48 @@ class Library:
                 progress(step)
 
     def unfinished(self) -> list[DocumentRecord]:
-        return self.manifest.documents("indexing") + self.manifest.documents("pending")
+        """Documents a crash left half-done (not those a cancelled job left: the user stopped
+        them)."""
+        cancelled = self.cancelled_ids()
+        return [r for r in self.reads.documents("indexing") + self.reads.documents("pending")
+                if r.id not in cancelled]
 
     def resume(self, *, progress: Callable[[IndexProgress], None] | None = None,
                cancel: CancelToken | None = None) -> IndexReport:
-        """Redo documents a crash or a cancel left half-done (never duplicates: ids are stable)."""
+        """Redo documents a crash left half-done (never duplicates: ids are stable)."""
         todo = self.unfinished()
         gone = [r for r in todo if not os.path.exists(r.path)]
-        for rec in gone:
-            self._indexer().remove(rec.id)
+        if gone:
+            self._call("resume", lambda: [self._indexer().remove(r.id) for r in gone])
         paths = [r.path for r in todo if os.path.exists(r.path)]
         return self.index(paths, progress=progress, cancel=cancel) if paths else IndexReport()
 
-    # -- queries ---------------------------------------------------------------------------------
+    # -- queries (any thread; never queued behind a write) -----------------------------------
+    def _reading(self) -> Manifest:
+        refresh = getattr(self.reads, "refresh", None)
+        if refresh is not None:
+            refresh()
+        return self.reads
+
     def doc_ids_for(self, paths: Sequence[str | os.PathLike]) -> list[int]:
+        reads = self._reading()
         ids: set[int] = set()
         for p in paths:
-            ids.update(r.id for r in self.manifest.under(norm_path(p)))
+            ids.update(r.id for r in reads.under(norm_path(p)))
         return sorted(ids)
 
     def search(self, query: str, k: int = 5, paths: Sequence[str | os.PathLike] | None = None,
                mode: str | None = None) -> list[Hit]:
+        reads = self._reading()
         doc_ids = self.doc_ids_for(paths) if paths else None
-        if self.manifest.chunk_count() == 0:
+        if reads.chunk_count() == 0:
             return []
-        store = self.store if not self.read_only else self._store_if_it_opens()
-        if store is None:  # full disk or read-only media and chroma can't open: words only
-            mode = "keyword"
-        retriever = Retriever(self.manifest, store, self.embedder, self.retrieval_config)
-        return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
+        with self._swap.read():  # a scrub's store swap waits for this search, and vice versa
+            store = self.store if not self.read_only else self._store_if_it_opens()
+            if store is None:  # full disk or read-only media and chroma can't open: words only
+                mode = "keyword"
+            retriever = Retriever(reads, store, self.embedder, self.retrieval_config)
+            return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
 
     def _store_if_it_opens(self):
         try:
@@ -158,10 +276,10 @@ class Library:
             return None
 
     def documents(self) -> list[DocumentRecord]:
-        return self.manifest.documents()
+        return self._reading().documents()
 
     def status(self) -> dict:
-        counts = self.manifest.counts()
+        counts = self._reading().counts()
         return {
             "documents": counts["documents"],
             "chunks": counts["chunks"],
@@ -179,20 +297,30 @@ class Library:
     def forget_many(self, paths: Iterable[str | os.PathLike], *, scrub: bool = True) -> int:
         """Forget several files/folders, then scrub once (compaction rewrites the files).
 
+        Forget wins: indexing in progress stops at its next check, the forget runs, then the
+        indexing goes on without the forgotten paths (queued index jobs skip them too).
         `scrub=False` skips the rewrite (e.g. the watcher deleting files the user deleted):
         the data is unreachable at once and physically gone at the next scrubbing forget.
         """
-        recs = {r.id: r for p in paths for r in self.manifest.under(norm_path(p))}
-        with self._write:
-            if recs:  # the intent is on disk before anything is erased
-                self.manifest.bury(recs, scrub=scrub)
-            self.finish_forgets()  # also finishes an earlier forget a crash cut short
+        paths = [norm_path(p) for p in paths]
+        queue = self._queue()
+        if not queue.on_writer:
+            queue.preempt(paths)
+        return queue.call(lambda _job: self._forget_now(paths, scrub), name="forget",
+                          paths=paths, priority=True)
+
+    def _forget_now(self, paths: list[str], scrub: bool) -> int:
+        recs = {r.id: r for p in paths for r in self.manifest.under(p)}
+        if recs:  # the intent is on disk before anything is erased
+            self.manifest.bury(recs, scrub=scrub)
+        self.finish_forgets()  # also finishes an earlier forget a crash cut short
         return len(recs)
 
     def finish_forgets(self) -> None:
         """Do what recorded forgets still owe: delete tombstoned vectors, then (if flagged)
         rewrite both stores. Idempotent, so a crash anywhere here is finished by a re-run."""
-        with self._write:
+
+        def run() -> None:
             dead = self.manifest.tombstones()
             if dead:
                 self.store.delete_docs(dead)
@@ -200,12 +328,15 @@ class Library:
             if self.manifest.scrub_pending():
                 self.scrub()
 
+        self._call("finish forgets", run, priority=True)
+
     def scrub(self) -> None:
         """Physically erase deleted text and vectors: SQLite vacuum + chroma rebuild."""
         from rag.manifest import SCRUB_PENDING
 
-        with self._write:
+        def run() -> None:
             self.manifest.compact()
+            self._checkpoint()
             keep = self.manifest.doc_ids()
             if keep:
                 self.store.compact(keep)
@@ -213,10 +344,22 @@ class Library:
                 self._drop_store()
             self.manifest.set_meta(SCRUB_PENDING, "0")
 
+        self._call("scrub", run, priority=True)
+
+    def _checkpoint(self) -> None:
+        """The vacuumed pages must reach the main file and the WAL be emptied, which a reader
+        mid-query (this process's or another's) delays: retry until done (readers are short)."""
+        import time
+
+        deadline = time.monotonic() + 30
+        while not checkpoint(self.manifest) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def rename(self, old: str | os.PathLike, new: str | os.PathLike) -> int:
         """A file or folder moved: re-point its documents. Vectors key on doc_id, so no re-embed."""
         old_s, new_s = norm_path(old), norm_path(new)
-        with self._write:
+
+        def run() -> int:
             indexer = None
             for rec in self.manifest.under(old_s):  # a document already at the destination goes
                 dest = self.manifest.get(new_s + rec.path[len(old_s):])
@@ -225,28 +368,45 @@ class Library:
                     indexer.remove(dest.id)
             return self.manifest.rename(old_s, new_s)
 
+        return self._call("rename", run, paths=[old_s, new_s])
+
     def wipe(self) -> None:
         """Delete every document, vector and chunk of text in this library."""
         from rag.manifest import SCRUB_PENDING
 
-        with self._write:
+        def run() -> None:
             self.manifest.wipe()  # flags the scrub: a crash before the end is finished on open
+            self._checkpoint()
             self._drop_store()
             self.manifest.set_meta(SCRUB_PENDING, "0")
 
+        queue = self._queue()
+        if not queue.on_writer:
+            queue.preempt(["/"])
+        self._call("wipe", run, priority=True)
+
     def _drop_store(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-        if (self.data_dir / CHROMA_DIR).exists():  # errors propagate: the flag stays set
-            shutil.rmtree(self.data_dir / CHROMA_DIR)
+        with self._swap.write(), self._store_lock.exclusive():
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            if (self.data_dir / CHROMA_DIR).exists():  # errors propagate: the flag stays set
+                shutil.rmtree(self.data_dir / CHROMA_DIR)
 
     def close(self) -> None:
+        """Stop the writer (what is queued is cancelled; a running job stops at its next
+        check), then close the stores and release the lock."""
+        if self._writes is not None:
+            self._writes.close()
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self.reads is not self.manifest:
+            self.reads.close()
         self.manifest.close()
-        self._lock.release()
+        self._store_lock.close()
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self) -> Library:
         return self

@@ -1,41 +1,103 @@
-"""One writer per library across processes: chromadb's local store is not multi-process safe.
+"""Locks: one writer per library across processes, free readers, and a read/write lock in-process.
 
-The lock itself is the kernel's flock on `library.lock`, released by the kernel when its holder
-dies however it dies; the JSON inside (pid, owner) is only a note for "in use by ...", written
-best effort (a full disk must not stop a search) and trusted only while that pid is alive.
+- `LibraryLock` (`library.lock`): held for its whole life by the one process that writes the
+  library. The kernel releases it when its holder dies however it dies; the JSON inside (pid,
+  owner) is only a note for "in use by ...", written best effort (a full disk must not stop a
+  search) and trusted only while that pid is alive.
+- `StoreLock` (`store.lock`): chroma's on-disk store is not safe to read while another process
+  writes it (its own docs: PersistentClient is not process-safe; a reader may load a half-written
+  HNSW file). The writer holds it exclusively only while it changes the vector files (one batch,
+  one delete, the swap of a rebuilt store); a reading process holds it shared only while it opens
+  or queries the store, and waits a bounded time for it. Its first bytes count the writer's
+  changes, so a long-lived reader knows when to reopen for a fresh view.
+- `ReadWriteLock`: threads of one process; readers share, a writer (the store swap) excludes them.
+
+Portable: `fcntl.flock` on POSIX; on Windows `msvcrt.locking` on one byte far past the note
+(Windows has no shared mode there, so readers of another process take turns; still correct).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
-import fcntl
 import json
 import os
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from rag.errors import LibraryInUse
+from rag.errors import HearthError, LibraryInUse
 from rag.paths import private_file
 
 LOCK_NAME = "library.lock"
+STORE_LOCK_NAME = "store.lock"
+READ_WAIT_S = 30.0  # how long a reading process waits for the writer's change to end
+_WIN_OFFSET = 1 << 30  # the byte Windows locks: past any note, so the note stays readable
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fd: int, exclusive: bool) -> bool:
+        os.lseek(fd, _WIN_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, _WIN_OFFSET, os.SEEK_SET)
+        with contextlib.suppress(OSError):
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _try_lock(fd: int, exclusive: bool) -> bool:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _wait_lock(fd: int, exclusive: bool, timeout: float | None) -> bool:
+    """Take the lock, waiting up to `timeout` seconds (None: as long as it takes). The other
+    holder is another process, so there is no event to wait on: poll at 10-50 ms."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pause = 0.01
+    while not _try_lock(fd, exclusive):
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.05)
+    return True
+
+
+def _open_lock_file(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES) or not path.exists():
+            raise
+        return os.open(path, os.O_RDONLY)  # read-only media: flock works all the same
 
 
 class LibraryLock:
+    """The writer's lock: `acquire()` raises `LibraryInUse` naming the holder."""
+
     def __init__(self, data_dir: Path, owner: str) -> None:
         self.path = Path(data_dir) / LOCK_NAME
         self.owner = owner
         self._fd: int | None = None
 
     def acquire(self) -> LibraryLock:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            if exc.errno not in (errno.EROFS, errno.EACCES) or not self.path.exists():
-                raise
-            fd = os.open(self.path, os.O_RDONLY)  # read-only media: flock works all the same
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        fd = _open_lock_file(self.path)
+        if not _try_lock(fd, exclusive=True):
             holder = holder_info(self.path)
             os.close(fd)
             who = holder.get("owner", "another Hearth process")
@@ -43,13 +105,14 @@ class LibraryLock:
             raise LibraryInUse(
                 f"This library is in use by {who} (pid {pid}). Close it first, or use another "
                 "library with --data-dir."
-            ) from None
+            )
         self._fd = fd
         note = json.dumps({"pid": os.getpid(), "owner": self.owner, "since": time.time()})
         try:
             os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
             os.write(fd, note.encode())
-        except OSError:  # disk full or read-only: the flock alone is the lock
+        except OSError:  # disk full or read-only: the lock alone is the lock
             pass
         private_file(self.path)
         return self
@@ -57,14 +120,139 @@ class LibraryLock:
     def release(self) -> None:
         if self._fd is not None:
             try:
-                try:
+                with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, 0)
-                except OSError:
-                    pass
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                _unlock(self._fd)
             finally:
                 os.close(self._fd)
                 self._fd = None
+
+
+class StoreLock:
+    """Between processes: the writer changes the vector files only while no process reads them."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / STORE_LOCK_NAME
+        self._fd: int | None = None
+        self._mutex = threading.RLock()  # one fd per process: its threads take turns on it
+        self._depth = 0  # nested exclusive() in the holding thread
+
+    def _file(self) -> int | None:
+        if self._fd is None:
+            try:
+                self._fd = _open_lock_file(self.path)
+            except OSError:  # read-only media or a full disk: nobody can write here either
+                return None
+            with contextlib.suppress(OSError):
+                private_file(self.path)
+        return self._fd
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """The writer: waits for readers' current calls (each is short), then bumps the count."""
+        with self._mutex:
+            fd = self._file()
+            if self._depth:  # this thread already holds it
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            if fd is not None:
+                _wait_lock(fd, exclusive=True, timeout=None)
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        n = _read_count(fd) + 1
+                        os.lseek(fd, 0, os.SEEK_SET)
+                        os.write(fd, str(n).encode().ljust(20))
+                    _unlock(fd)
+
+    @contextlib.contextmanager
+    def shared(self, timeout: float = READ_WAIT_S) -> Iterator[int]:
+        """A reading process: yields the writer's change count (reopen when it moved)."""
+        with self._mutex:
+            fd = self._file()
+            if fd is None:  # no lock file and none can be made: read-only media, no writer
+                yield 0
+                return
+            if not _wait_lock(fd, exclusive=False, timeout=timeout):
+                holder = holder_info(self.path.with_name(LOCK_NAME))
+                who = holder.get("owner", "another Hearth process")
+                raise HearthError(
+                    f"The library is busy: {who} has been writing to it for over "
+                    f"{timeout:.0f} s. Try again in a moment.")
+            try:
+                yield _read_count(fd)
+            finally:
+                _unlock(fd)
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+def _read_count(fd: int) -> int:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return int(os.read(fd, 20).decode().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+class ReadWriteLock:
+    """Many reader threads or one writer; a waiting writer stops new readers (no starvation)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer: int | None = None
+        self._writers_waiting = 0
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:  # the writer itself reads: it already excludes everyone
+                nested = True
+            else:
+                nested = False
+                self._cond.wait_for(lambda: self._writer is None and not self._writers_waiting)
+                self._readers += 1
+        try:
+            yield
+        finally:
+            if not nested:
+                with self._cond:
+                    self._readers -= 1
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                nested = True
+            else:
+                nested = False
+                self._writers_waiting += 1
+                self._cond.wait_for(lambda: self._writer is None and self._readers == 0)
+                self._writers_waiting -= 1
+                self._writer = me
+        try:
+            yield
+        finally:
+            if not nested:
+                with self._cond:
+                    self._writer = None
+                    self._cond.notify_all()
 
 
 def holder_info(path: Path) -> dict:
@@ -82,13 +270,11 @@ def holder_info(path: Path) -> dict:
 def _alive(pid) -> bool:  # noqa: ANN001
     if not isinstance(pid, int) or pid <= 0:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
+    import psutil  # portable (os.kill(pid, 0) would end a process on Windows)
+
     try:  # a killed child its parent has not reaped yet is a zombie: gone for our purpose
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # someone else's live process
         return True

@@ -6,6 +6,7 @@ Chroma holds vectors and {doc_id, ordinal, page} only. Chunk text lives in the m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -43,69 +44,137 @@ def _chroma_settings():
 class ChromaStore:
     """A persistent chromadb collection in cosine space with explicit embeddings only."""
 
-    def __init__(self, path: str | Path, *, model_id: str, dim: int) -> None:
+    def __init__(self, path: str | Path, *, model_id: str, dim: int, lock=None,
+                 reader: bool = False, swap_guard=None) -> None:
+        """`lock`: the library's `rag.lock.StoreLock`: held exclusively around every change
+        (writer) or shared around every read (`reader`: another process writes; this one only
+        reads, reopening when the writer has changed the files since). `swap_guard`: a context
+        manager that keeps this process's readers out while `compact` swaps the files."""
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-        import chromadb
 
         self.path = Path(path)
-        _recover_swap(self.path)
-        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            self._client = chromadb.PersistentClient(path=str(self.path), settings=_chroma_settings())
-        except Exception as exc:  # chroma raises many types; the user needs one sentence
-            raise HearthError(f"Cannot open the vector store at {self.path}: {exc}") from exc
-        self._col = self._client.get_or_create_collection(
-            COLLECTION,
-            metadata={"hnsw:space": "cosine", "embedding_model": model_id, "dim": dim},
-            embedding_function=None,
-        )
-        meta = self._col.metadata or {}
-        if meta.get("embedding_model") != model_id or int(meta.get("dim", dim)) != dim:
-            raise EmbeddingMismatch(
-                f"This library was built with the embedding model {meta.get('embedding_model')!r} "
-                f"(dim {meta.get('dim')}), not {model_id!r} (dim {dim}). Re-index into a new "
-                "library or choose the same model."
-            )
         self.model_id = model_id
         self.dim = dim
-        self._max_batch = max(1, int(self._client.get_max_batch_size()))
+        self.reader = reader
+        self._lock = lock
+        self._swap_guard = swap_guard or contextlib.nullcontext
+        self._seen = -1  # the writer's change count when a reader opened
         self._count: int | None = None  # chroma's count() costs ~8 ms at 100k; we are its writer
+        with self._changing():
+            if not reader:
+                _recover_swap(self.path)
+                self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._open()
+
+    def _open(self) -> None:
+        import chromadb
+
+        if self.reader and not (self.path / "chroma.sqlite3").exists():
+            raise HearthError(f"No vector store at {self.path} yet.")  # a reader creates nothing
+        try:
+            self._client = chromadb.PersistentClient(path=str(self.path),
+                                                     settings=_chroma_settings())
+            if self.reader:
+                self._col = self._client.get_collection(COLLECTION, embedding_function=None)
+            else:
+                self._col = self._client.get_or_create_collection(
+                    COLLECTION, embedding_function=None, metadata={
+                        "hnsw:space": "cosine", "embedding_model": self.model_id,
+                        "dim": self.dim})
+        except Exception as exc:  # chroma raises many types; the user needs one sentence
+            raise HearthError(f"Cannot open the vector store at {self.path}: {exc}") from exc
+        meta = self._col.metadata or {}
+        if meta.get("embedding_model") != self.model_id or \
+                int(meta.get("dim", self.dim)) != self.dim:
+            raise EmbeddingMismatch(
+                f"This library was built with the embedding model {meta.get('embedding_model')!r} "
+                f"(dim {meta.get('dim')}), not {self.model_id!r} (dim {self.dim}). Re-index into "
+                "a new library or choose the same model."
+            )
+        self._max_batch = max(1, int(self._client.get_max_batch_size()))
+        self._count = None
+
+    @contextlib.contextmanager
+    def _changing(self):
+        """Around a change of the files: other processes' readers are kept out meanwhile."""
+        if self.reader:
+            if self._lock is None:
+                yield
+                return
+            with self._lock.shared() as seen:
+                self._seen = seen
+                yield
+            return
+        if self._lock is None:
+            yield
+        else:
+            with self._lock.exclusive():
+                yield
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """Around a read. In the writer's process chroma serialises its own threads; a reading
+        process takes the shared lock and reopens if the writer changed the files since."""
+        if not self.reader or self._lock is None:
+            yield
+            return
+        with self._lock.shared() as seen:
+            if seen != self._seen:
+                self._release()
+                self._open()
+                self._seen = seen
+            yield
+
+    def _writable(self) -> None:
+        if self.reader:
+            raise HearthError("This library is open for reading only (another Hearth process "
+                              "is writing it).")
 
     @property
     def max_batch(self) -> int:
         return self._max_batch
 
     def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:
+        self._writable()
         self._count = None
         for i in range(0, len(ids), self._max_batch):
             j = i + self._max_batch
-            self._col.upsert(ids=ids[i:j], embeddings=np.asarray(vectors[i:j], dtype=np.float32),
-                             metadatas=metadatas[i:j])
+            with self._changing():
+                self._col.upsert(ids=ids[i:j], metadatas=metadatas[i:j],
+                                 embeddings=np.asarray(vectors[i:j], dtype=np.float32))
 
     def delete_doc(self, doc_id: int) -> None:
+        self._writable()
         self._count = None
-        self._col.delete(where={"doc_id": int(doc_id)})
+        with self._changing():
+            self._col.delete(where={"doc_id": int(doc_id)})
 
     def delete_docs(self, doc_ids: list[int]) -> None:
+        self._writable()
         self._count = None
         for i in range(0, len(doc_ids), 500):
-            self._col.delete(where={"doc_id": {"$in": [int(d) for d in doc_ids[i:i + 500]]}})
+            with self._changing():
+                self._col.delete(where={"doc_id": {"$in": [int(d) for d in doc_ids[i:i + 500]]}})
 
     def delete_ids(self, ids: list[str]) -> None:
+        self._writable()
         self._count = None
         for i in range(0, len(ids), self._max_batch):
-            self._col.delete(ids=ids[i:i + self._max_batch])
+            with self._changing():
+                self._col.delete(ids=ids[i:i + self._max_batch])
 
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id (ids not in the store are left out)."""
         if not ids:
             return {}
-        got = self._col.get(ids=list(ids), include=["embeddings"])
+        with self._reading():
+            got = self._col.get(ids=list(ids), include=["embeddings"])
         return {i: np.asarray(v, dtype=np.float32)
                 for i, v in zip(got["ids"], got["embeddings"], strict=True)}
 
     def ids_for_doc(self, doc_id: int) -> list[str]:
-        return list(self._col.get(where={"doc_id": int(doc_id)}, include=[])["ids"])
+        with self._reading():
+            return list(self._col.get(where={"doc_id": int(doc_id)}, include=[])["ids"])
 
     def query(self, vector: np.ndarray, k: int, doc_ids: list[int] | None = None
               ) -> list[tuple[str, float]]:
@@ -117,23 +186,27 @@ class ChromaStore:
             if not doc_ids:
                 return []
             where = {"doc_id": {"$in": [int(d) for d in doc_ids]}}
-        res = self._col.query(query_embeddings=np.asarray([vector], dtype=np.float32),
-                              n_results=min(k, n), where=where, include=["distances"])
+        with self._reading():
+            res = self._col.query(query_embeddings=np.asarray([vector], dtype=np.float32),
+                                  n_results=min(k, n), where=where, include=["distances"])
         return list(zip(res["ids"][0], (float(d) for d in res["distances"][0]), strict=True))
 
     def count(self) -> int:
+        if self.reader:
+            with self._reading():
+                return int(self._col.count())
         if self._count is None:
             self._count = int(self._col.count())
         return self._count
 
     def wipe(self) -> None:
+        self._writable()
         self._count = None
-        self._client.delete_collection(COLLECTION)
-        self._col = self._client.get_or_create_collection(
-            COLLECTION,
-            metadata={"hnsw:space": "cosine", "embedding_model": self.model_id, "dim": self.dim},
-            embedding_function=None,
-        )
+        with self._changing():
+            self._client.delete_collection(COLLECTION)
+            self._col = self._client.get_or_create_collection(
+                COLLECTION, embedding_function=None, metadata={
+                    "hnsw:space": "cosine", "embedding_model": self.model_id, "dim": self.dim})
 
     def compact(self, keep: set[int] | None = None) -> None:
         """Rewrite the store from the surviving vectors so deleted ones leave chroma's files.
@@ -145,8 +218,7 @@ class ChromaStore:
         (chunk ids of forgotten documents) when written by a process that had held them.
         `keep`: only vectors of these doc ids survive (drops any a crash left orphaned).
         """
-        import chromadb
-
+        self._writable()
         step = self._max_batch
         ids: list[str] = []
         metas: list[dict] = []
@@ -159,25 +231,30 @@ class ChromaStore:
             metas += [got["metadatas"][i] for i in rows]
             vecs.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(-1, self.dim)[rows])
         meta = dict(self._col.metadata or {})
-        self.close()
         new, old = _sibling(self.path, ".new"), _sibling(self.path, ".old")
         shutil.rmtree(new, ignore_errors=True)
         allv = np.concatenate(vecs) if vecs else np.zeros((0, self.dim), np.float32)
-        _rebuild_in_child(new, meta, ids, metas, allv, step)
+        _rebuild_in_child(new, meta, ids, metas, allv, step)  # readers go on with the old one
         zero_unused_hnsw(new)
-        os.replace(self.path, old)
-        os.replace(new, self.path)
-        shutil.rmtree(old, ignore_errors=True)
-        self._client = chromadb.PersistentClient(path=str(self.path), settings=_chroma_settings())
-        self._col = self._client.get_collection(COLLECTION, embedding_function=None)
-        self._count = None
+        # The swap: this process's readers wait for it (ms), other processes' readers too.
+        with self._swap_guard(), self._changing():
+            self.close()
+            os.replace(self.path, old)
+            os.replace(new, self.path)
+            shutil.rmtree(old, ignore_errors=True)
+            self._open()
 
-    def close(self) -> None:
+    def _release(self) -> None:
         try:
             self._client.clear_system_cache()  # releases file handles of the persistent client
         except Exception:
             pass
-        zero_unused_hnsw(self.path)
+
+    def close(self) -> None:
+        self._release()
+        if not self.reader:  # a reader writes nothing, not even zeros
+            with self._changing():
+                zero_unused_hnsw(self.path)
 
 
 def zero_unused_hnsw(chroma_dir: Path) -> None:

@@ -1,11 +1,13 @@
 """The named operations the widgets may ask for; the only GUI module that calls the core.
 
-Why one place: widgets stay ignorant of threads and of the core's API. Every GUI Library call runs
-on the writer lane; the watch service (`watch_control.py`) is the one other Library writer, on its
-own thread (the Library serialises writes per batch). Every model call runs on the model lane (one
-owner thread per Llama object); discovery and model copies run on the io lane. The answering job
-on the model lane reaches the Library through `_LibraryOnWriter`, which hops each call to the
-writer lane.
+Why one place: widgets stay ignorant of threads and of the core's API. Changes to the library
+(index, forget, wipe) are operations on the writer lane; the Library runs each on its own single
+writer thread (`rag.write_queue`), which the watch service's changes share, so there is one
+writer. Reads never queue behind them: searches run on the model lane (answering) and document
+lists on the reads lane, straight on the Library (its own read connection). Every model call runs
+on the model lane (one owner thread per Llama object); discovery and model copies run on the io
+lane. Quit never blocks the GUI thread: everything is cancelled, the lanes stop in the background
+and the application ends once they have (it does not quit with its last window meanwhile).
 
 Heavy core modules are imported inside the jobs, never at import time: the window must be on
 screen before torch, chromadb or llama_cpp load.
@@ -13,15 +15,16 @@ screen before torch, chromadb or llama_cpp load.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
 from app.gui.ops import Lane, Operation
-from app.gui.watch_control import WatchControl
+from app.gui.watch_control import WatchControl, stop_lane
 from rag.cancel import CancelToken
 from rag.errors import HearthError
 from rag.ocr import set_enabled as set_ocr
@@ -30,27 +33,40 @@ from rag.settings import Settings
 MODEL_KEYS = ("model", "n_threads", "n_ctx", "n_gpu_layers", "lora_adapters")
 
 
-class _LibraryOnWriter:
-    """Stands in for the Library on another lane: `lib.search(...)`, `lib.manifest.counts()`...
-    each call runs on the writer lane and blocks the calling worker until it returns."""
+class _LibraryReads:
+    """The Library as seen by the model lane (answers) and the Local API: every call runs right
+    here, on the calling thread: reads never wait for the writer. `manifest` is the Library's
+    reading connection. The cancel token is checked before each call."""
 
-    def __init__(self, lane: Lane, get_lib: Callable[[], Any], cancel: CancelToken,
+    def __init__(self, get_lib: Callable[[], Any], cancel: CancelToken,
                  path: tuple[str, ...] = ()) -> None:
-        self._lane, self._get_lib, self._cancel, self._path = lane, get_lib, cancel, path
+        self._get_lib, self._cancel, self._path = get_lib, cancel, path
 
-    def __getattr__(self, name: str) -> _LibraryOnWriter:
+    def __getattr__(self, name: str) -> _LibraryReads:
         if name.startswith("__"):
             raise AttributeError(name)
-        return _LibraryOnWriter(self._lane, self._get_lib, self._cancel, self._path + (name,))
+        return _LibraryReads(self._get_lib, self._cancel, self._path + (name,))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        def run() -> Any:
-            target = self._get_lib()
-            for name in self._path:
-                target = getattr(target, name)
-            return target(*args, **kwargs)
+        from rag.errors import Cancelled
 
-        return self._lane.call(run, cancel=self._cancel)
+        if self._cancel.cancelled:
+            raise Cancelled("Stopped.")
+        target = self._get_lib()
+        for i, name in enumerate(self._path):
+            if i == 0 and name == "manifest" and hasattr(target, "reads"):
+                name = "reads"  # the Library's reading connection
+            target = getattr(target, name)
+        return target(*args, **kwargs)
+
+
+def _LibraryOnWriter(_lane: Any, get_lib: Callable[[], Any], cancel: CancelToken  # noqa: N802
+                     ) -> _LibraryReads:
+    """Kept for callers written when reads hopped to the writer lane: they no longer do."""
+    return _LibraryReads(get_lib, cancel)
+
+
+_CLOSING: dict[str, threading.Event] = {}  # data dir -> set once its library has closed
 
 
 class Backend(QObject):
@@ -64,6 +80,8 @@ class Backend(QObject):
     model_loading = Signal(str)  # what is being loaded
     indexing_started = Signal(object)  # Operation
     model_added = Signal(object)  # inference.discovery.ModelEntry
+    stopped = Signal()  # after shutdown(): every lane has ended, the library is closed
+    _lane_done = Signal(str)  # a lane's thread ended (emitted there, delivered here)
 
     def __init__(self, data_dir: Path, settings: Settings, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -73,6 +91,9 @@ class Backend(QObject):
         self.writer = Lane("hearth-writer", self)
         self.model_lane = Lane("hearth-model", self)
         self.io_lane = Lane("hearth-io", self)  # model discovery and copies: slow, no core state
+        self.reads = Lane("hearth-reads", self)  # document lists: never behind a write
+        self._quit_after: bool | None = None  # the app's quit-on-last-window, while stopping
+        self._stopping: set[str] = set()  # lanes still stopping after shutdown()
         self.watch = WatchControl(self)
         self.watch.status_changed.connect(self._on_watch_status)
         self._watch_done = -1
@@ -95,6 +116,9 @@ class Backend(QObject):
         def job(op: Operation) -> dict:
             from rag.library import Library
 
+            closing = _CLOSING.get(str(self.data_dir))
+            if closing is not None:  # a window of this library is still closing in background
+                closing.wait(60)
             try:
                 if self.settings.server_url:  # a team library on a Chroma server (docs/team.md)
                     from rag.team import open_team
@@ -108,7 +132,9 @@ class Backend(QObject):
             except HearthError as exc:
                 self._lib_error = str(exc)
                 raise
-            return self._lib.status()
+            # What a crash left half-done (a job the user cancelled is not restarted).
+            unfinished = getattr(self._lib, "unfinished", list)()
+            return {**self._lib.status(), "unfinished": len(unfinished)}
 
         op = self.writer.run("open library", job, exclusive=True)
         op.succeeded.connect(self._on_opened)
@@ -118,8 +144,7 @@ class Backend(QObject):
     def _on_opened(self, status: dict) -> None:
         self.library_opened.emit(status)
         self.refresh_documents()
-        by_status = status.get("by_status", {})
-        if by_status.get("pending") or by_status.get("indexing"):
+        if status.get("unfinished"):
             # Watching starts after the resume, so the two never index the same file at once.
             self.resume().finished.connect(self._start_watching)
         else:
@@ -154,7 +179,7 @@ class Backend(QObject):
 
     def refresh_documents(self) -> Operation:
         self._last_refresh = time.monotonic()
-        op = self.writer.run("list documents", lambda _op: self._require_lib().documents())
+        op = self.reads.run("list documents", lambda _op: self._require_lib().documents())
         op.succeeded.connect(self._set_documents)
         return op
 
@@ -185,12 +210,15 @@ class Backend(QObject):
             self.refresh_documents()
 
     def forget(self, paths: list[str]) -> Operation:
+        """Not exclusive on the lane: it runs between the steps of indexing in progress, and the
+        Library makes that indexing yield to it (forget wins), then go on without these paths."""
+
         def job(_op: Operation) -> int:
             lib = self._require_lib()
             self.watch.keep_out(paths)  # first, so no watch event can bring them back
             return lib.forget_many(paths)
 
-        op = self.writer.run("remove", job, exclusive=True)
+        op = self.writer.run("remove", job)
         op.finished.connect(self.refresh_documents)
         return op
 
@@ -289,7 +317,7 @@ class Backend(QObject):
             from rag.answer import answer_stream
 
             model, router = self._ensure_model(op)
-            lib = _LibraryOnWriter(self.writer, self._require_lib, op.cancel_token)
+            lib = _LibraryReads(self._require_lib, op.cancel_token)
             final = None
             for ev in answer_stream(
                 lib, model, question,
@@ -362,16 +390,44 @@ class Backend(QObject):
 
     # -- shutdown ----------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Cancel running work; stop watching; release the model and the library on their own
-        threads (the watcher writes to the library, so it stops before the library closes)."""
+        """Cancel running work and stop everything in the background; returns at once.
+
+        Order: the watcher stops first (it writes to the library), then the library closes on
+        the writer lane, the model on the model lane. The application keeps running, with no
+        window, until they have (it does not quit with its last window meanwhile); threads are
+        never terminated. `stopped` is emitted at the end.
+        """
         self._watch_refresh.stop()
-        for lane in (self.model_lane, self.writer, self.io_lane):
+        for lane in (self.model_lane, self.writer, self.io_lane, self.reads):
             for op in list(lane._live):
                 op.cancel()
-        self.watch.shutdown()
-        self.io_lane.shutdown()
-        self.model_lane.shutdown(final=self._close_model)
-        self.writer.shutdown(final=self._close_lib, timeout_ms=20000)
+        _CLOSING[str(self.data_dir)] = threading.Event()
+        app = QCoreApplication.instance()
+        if app is not None and hasattr(app, "quitOnLastWindowClosed"):
+            self._quit_after = app.quitOnLastWindowClosed()
+            app.setQuitOnLastWindowClosed(False)  # quit once the lanes have stopped, not now
+        self._lane_done.connect(self._on_lane_done)
+        self._stopping = {"hearth-watch", self.io_lane.name, self.reads.name,
+                          self.model_lane.name, self.writer.name}
+        self.watch.shutdown(lambda: self._lane_done.emit("hearth-watch"))
+        for lane, final in ((self.io_lane, None), (self.reads, None),
+                            (self.model_lane, self._close_model)):
+            stop_lane(lane, final, lambda name=lane.name: self._lane_done.emit(name))
+
+    def _on_lane_done(self, name: str) -> None:
+        self._stopping.discard(name)
+        if name == "hearth-watch":  # the watcher no longer writes: the library may close
+            stop_lane(self.writer, self._close_lib, lambda: self._lane_done.emit(self.writer.name))
+        if self._stopping:
+            return
+        _CLOSING[str(self.data_dir)].set()
+        self.stopped.emit()
+        app = QCoreApplication.instance()
+        if self._quit_after is not None and app is not None:
+            app.setQuitOnLastWindowClosed(self._quit_after)
+            if self._quit_after and not any(w.isVisible() for w in app.topLevelWidgets()):
+                app.quit()
+            self._quit_after = None
 
     def _close_model(self) -> None:
         if self._model is not None:
@@ -382,3 +438,4 @@ class Backend(QObject):
         if self._lib is not None:
             self._lib.close()
             self._lib = None
+

@@ -2,9 +2,9 @@
 
 Why a lane of its own (`hearth-watch`): starting watchers walks folders and sets up inotify
 watches, and stopping joins the service's worker; neither may run on the GUI thread, and neither
-should wait behind an indexing run on the writer lane. The service has its own writer thread that
-calls `Library.index/forget/rename`; the Library serialises writes per batch, so it and the GUI's
-writer lane may both write.
+should wait behind an indexing run on the writer lane. The service's worker calls
+`Library.index/forget/rename`, which run on the Library's one writer thread, like the GUI's own
+changes: one writer.
 
 `on_status` arrives on the service's worker thread; it is re-emitted through a queued signal so
 every slot runs on the GUI thread.
@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from app.gui.ops import Lane, Operation
 from rag.errors import HearthError
@@ -73,10 +74,15 @@ class WatchControl(QObject):
         if service is not None:
             service.stop()
 
-    def shutdown(self) -> None:
-        """At window close, before the library closes: stop the service, end the lane."""
+    def shutdown(self, done: Callable[[], None] | None = None) -> None:
+        """At window close, before the library closes: the service's worker is asked to stop
+        at once; the lane then stops the service and ends, without blocking this (GUI) thread.
+        `done` is called from the lane's thread as it ends."""
         self.running = self._listening = False
-        self.lane.shutdown(final=self._stop_service, timeout_ms=40000)
+        service = self._service
+        if service is not None:
+            service.request_stop()
+        stop_lane(self.lane, self._stop_service, done or (lambda: None))
 
     # -- folders ---------------------------------------------------------------------------
     def _require(self) -> Any:
@@ -158,3 +164,23 @@ def status_text(status: Any) -> str:
     if status.current:
         parts.append(os.path.basename(status.current))
     return "Sync: " + " · ".join(parts)
+
+
+def stop_lane(lane: Lane, final: Callable[[], Any] | None, done: Callable[[], None]) -> None:
+    """`Lane.shutdown` without the wait: cancel its work, queue `final` last on the lane, end its
+    thread; `done` is called from that thread as it ends (let it emit a signal)."""
+    for op in list(lane._live):
+        op.cancel()
+
+    def last(_op: Operation) -> None:
+        try:
+            if final is not None:
+                final()
+        finally:
+            QThread.currentThread().quit()
+
+    lane._thread.finished.connect(done)
+    op = Operation(f"{lane.name}.shutdown", last, exclusive=True)
+    op.internal = True
+    lane._internal.add(op)
+    lane._submit.emit(op)

@@ -101,6 +101,11 @@ class WatchService:
         self._states: dict[str, tuple[str, str]] = {}
         self._jobs: deque[Callable[[], None]] = deque()
         self._thread: threading.Thread | None = None
+        self._old_thread: threading.Thread | None = None  # a worker a timed-out stop left
+        self._warm: threading.Thread | None = None
+        self.warmed = threading.Event()  # the embedder is loaded and the store open
+        self.stop_timeout = 30.0
+        self._tls = threading.local()
         self._stopping = threading.Event()
         self._cancel = CancelToken()
         self._busy = False
@@ -111,33 +116,68 @@ class WatchService:
 
     # -- public API --------------------------------------------------------------------------
     def start(self) -> None:
-        """Start watching every folder; each is reconciled first (on the worker thread)."""
+        """Start watching every folder; each is reconciled first (on the worker thread). The
+        embedder loads at once in the background, so the first new file does not wait for it."""
         with self._lock:
             if self.running:
                 return
-            self._stopping.clear()
-            self._cancel.reset()
+            old = self._old_thread
+        if old is not None:  # a stop that timed out: its worker must end before a new one starts
+            old.join(self.stop_timeout)
+            if old.is_alive():
+                raise HearthError("Watching is still stopping (a file is being indexed); "
+                                  "try again in a moment.")
+        with self._lock:
+            self._old_thread = None
+            self._stopping = threading.Event()
+            self._cancel = CancelToken()  # a fresh token: an old worker stays cancelled
+            self._warm = threading.Thread(target=self._warm_up, name="hearth-watch-warm",
+                                          daemon=True)
+            self._warm.start()
             for folder in self.store.list():
                 self._activate(folder)
-            self._thread = threading.Thread(target=self._run, name="hearth-watch", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="hearth-watch", daemon=True,
+                                            args=(self._stopping, self._cancel))
             self._thread.start()
         self._emit("Watching for changes", force=True)
 
-    def stop(self) -> None:
-        """Stop watchers and the worker (cancels indexing in progress; reconciliation at the next
-        start picks up anything left)."""
+    def _warm_up(self) -> None:
+        warm = getattr(self.lib, "warm", None)
+        if warm is None:
+            return
+        self._emit("Loading the embedding model", force=True)
+        try:
+            warm()
+        except Exception:  # noqa: BLE001 - the first index reports the real problem
+            log.exception("watch: loading the embedder failed")
+            return
+        self.warmed.set()
+        self._emit("Ready: the embedding model is loaded", force=True)
+
+    def request_stop(self) -> None:
+        """Ask the worker to stop (cancels indexing in progress) without waiting for it."""
         self._stopping.set()
         self._cancel.cancel()
         self.queue.poke()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop watchers and the worker (cancels indexing in progress; reconciliation at the next
+        start picks up anything left). Waits at most `timeout` seconds (default
+        `stop_timeout`) for the worker; False if it is still finishing a file then."""
+        self.request_stop()
         with self._lock:
             watchers, self._watchers = list(self._watchers.values()), {}
             self._states.clear()
         for watcher in watchers:
             watcher.stop()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout=30)
-        self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        thread.join(self.stop_timeout if timeout is None else timeout)
+        if thread.is_alive():
+            self._old_thread = thread
+            return False
+        return True
 
     @property
     def running(self) -> bool:
@@ -267,7 +307,7 @@ class WatchService:
             if folder.paused:
                 continue
             with self._lock:
-                if self._stopping.is_set():
+                if getattr(self._tls, "stopping", self._stopping).is_set():
                     return
                 state = self._states.get(folder.path, (IDLE, ""))[0]
                 watcher = self._watchers.get(folder.path)
@@ -317,31 +357,33 @@ class WatchService:
         self._message = f"Checking {folder} for changes"
         self._emit(self._message, force=True)
         plan = plan_folder(self.lib, folder, self.filter)
-        self.writer.apply_plan(plan, cancel or self._cancel, settle=self.running)
+        cancel = cancel or getattr(self._tls, "cancel", None) or self._cancel
+        self.writer.apply_plan(plan, cancel, settle=self.running)
 
     def _forget_folder(self, path: str) -> None:
         self._message = f"Removing documents of {path}"
         self._emit(self._message, force=True)
         self.writer.forget_all([path])
 
-    def _run(self) -> None:
+    def _run(self, stopping: threading.Event, cancel: CancelToken) -> None:
+        self._tls.stopping, self._tls.cancel = stopping, cancel  # this worker's own, for good
         next_health = time.monotonic() + self.health_interval
-        while not self._stopping.is_set():
+        while not stopping.is_set():
             try:
                 if time.monotonic() >= next_health:
                     self._check_folders()
                     next_health = time.monotonic() + self.health_interval
-                worked = self._work_once()
+                worked = self._work_once(cancel)
             except Exception as exc:  # the writer thread must survive one bad file or event
                 log.exception("watch: sync step failed")
                 worked = False
                 self._emit(f"Sync problem: {exc}", force=True)
-            if not worked and not self._stopping.is_set():
+            if not worked and not stopping.is_set():
                 due = self.queue.next_due()
                 wait = self.health_interval if due == float("inf") else min(max(due, 0.02), 0.2)
                 self.queue.wait(min(wait, max(0.0, next_health - time.monotonic()) + 0.01))
 
-    def _work_once(self) -> bool:
+    def _work_once(self, cancel: CancelToken) -> bool:
         with self._lock:
             job = self._jobs.popleft() if self._jobs else None
             self._busy = True
@@ -354,7 +396,7 @@ class WatchService:
                     return False
                 self._message = f"Syncing {len(batch)} change(s)"
                 self._emit(self._message, force=True)
-                self.writer.apply_batch(batch, self._cancel)
+                self.writer.apply_batch(batch, cancel)
         finally:
             with self._lock:
                 self._busy = False

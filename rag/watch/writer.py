@@ -63,7 +63,10 @@ class SyncWriter:
         files = sorted(set(files))
         if not files:
             return
-        report = self.lib.index(files, progress=self.progress, cancel=cancel)
+        # Asked again on the library's writer thread when the job starts: a file the user
+        # removed after this batch was taken is not brought back.
+        report = self.lib.index(files, progress=self.progress, cancel=cancel,
+                                keep_out=self.filter.excluded)
         for outcome in report.outcomes:
             if outcome.status in self.stats:
                 self.stats[outcome.status] += 1
