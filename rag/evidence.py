@@ -156,7 +156,7 @@ def select_evidence(question: str, hits: list[Hit], embedder, *, max_passages: i
     scores = [float(sims[i]) + keyword_weight * kw[i] + rank_weight * (hits[u.hit].score / top)
               for i, u in enumerate(units)]
     order = np.argsort(-np.asarray(scores), kind="stable")
-    chosen: list[tuple[int, int, int]] = []  # (anchor, first unit, last unit)
+    chosen: list[list[int]] = []  # [anchor, first unit, last unit]
     per_chunk: dict[int, int] = {}
     covered: set[int] = set()
     for i in order:
@@ -165,7 +165,19 @@ def select_evidence(question: str, hits: list[Hit], embedder, *, max_passages: i
         if i in covered or per_chunk.get(u.hit, 0) >= max_per_chunk:
             continue
         first, last = _window(units, i, quote_chars)
-        chosen.append((i, first, last))
+        # Windows of one chunk that touch are one passage, not two near-copies: merge them
+        # while the union stays readable, else keep only the new part.
+        near = next((c for c in chosen if units[c[0]].hit == u.hit
+                     and first <= c[2] + 1 and last >= c[1] - 1), None)
+        if near is not None:
+            lo, hi = min(first, near[1]), max(last, near[2])
+            if units[hi].end - units[lo].start <= quote_chars * 3 // 2:
+                near[1], near[2] = lo, hi
+                covered.update(range(lo, hi + 1))
+                continue
+            first = near[2] + 1 if i > near[2] else first
+            last = near[1] - 1 if i < near[1] else last
+        chosen.append([i, first, last])
         per_chunk[u.hit] = per_chunk.get(u.hit, 0) + 1
         covered.update(range(first, last + 1))
         if len(chosen) >= max_passages:

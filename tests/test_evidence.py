@@ -51,6 +51,22 @@ def test_evidence_picks_the_answering_sentence_with_a_neighbour(embedder):
     assert "12 May" in garden[0].quote and garden[0].path == "/docs/doc0.pdf"
 
 
+def test_touching_windows_of_one_chunk_are_one_passage_not_near_copies(embedder):
+    """Two neighbouring sentences that both match used to give two overlapping quotes of the
+    same lines, wasting a passage slot the model reads."""
+    page = ("The help server starts on demand. If you need to disable the help server and still "
+            "want HTML help, build the pages when packages are installed. The help server is "
+            "disabled by setting the variable R_DISABLE_HTTPD to a nonempty value. "
+            "Other settings are described later.")
+    ev = select_evidence("How do I stop the built-in help server from starting?",
+                         _hits(page, GARDEN), embedder)
+    help_quotes = [e.quote for e in ev if e.path == "/docs/doc0.pdf"]
+    assert len(help_quotes) == 1 and "R_DISABLE_HTTPD" in help_quotes[0]
+    for a in ev:
+        for b in ev:
+            assert a is b or a.path != b.path or a.end <= b.start or b.end <= a.start
+
+
 def test_evidence_from_a_real_pdf_library(tmp_path, embedder):
     from makedocs import make_pdf
 
