@@ -150,3 +150,34 @@ def test_cancel_while_embedding_leaves_previous_versions(tmp_path, embedder):
         assert lib.search("kingfisher3", k=1, mode="keyword") == []
     print(f"\ncancel while embedding: stopped {latency * 1000:.0f} ms after the batch in "
           f"flight ({done - seen['t']:.2f} s in all)")
+
+
+PARENT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import load_plugins  # noqa: F401
+from rag.loaders import worker
+gen = worker.load_isolated(sys.argv[2], time_limit=600)
+next(gen)  # the child has started on the file
+print(gen.gi_frame.f_locals["worker"].proc.pid, flush=True)
+sys.stdin.readline()  # killed while it waits here
+"""
+
+
+def test_a_killed_indexer_takes_its_reader_child_with_it(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    hang = tmp_path / "stuck.hang"
+    hang.write_text("never finishes")
+    tests = str(Path(__file__).resolve().parent)
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, tests, str(hang)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=Path(tests).parent)
+    child = psutil.Process(int(parent.stdout.readline()))
+    assert child.is_running() and child.ppid() == parent.pid
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    gone, alive = psutil.wait_procs([child], timeout=10)
+    assert alive == [], "the loader child outlived its killed parent"
