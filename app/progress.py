@@ -64,6 +64,7 @@ class TerminalProgress:
         self._last = 0.0
         self._drawn = False
         self._width = 0
+        self._frac = 0.0
 
     def update(self, p: IndexProgress) -> None:
         if not self.enabled:
@@ -72,8 +73,10 @@ class TerminalProgress:
         if now - self._last < 0.1 and p.stage not in ("done", "cancelled"):
             return
         self._last = now
-        bar = "#" * int(p.fraction * self.WIDTH)
-        line = f"[{bar:<{self.WIDTH}}] {p.fraction * 100:3.0f}% {describe(p)}"[:160]
+        frac = p.fraction or (p.files_done / p.files_total if p.files_total else 0.0)
+        self._frac = max(self._frac, min(1.0, frac))  # a producer without `fraction`: files
+        bar = "#" * int(self._frac * self.WIDTH)
+        line = f"[{bar:<{self.WIDTH}}] {self._frac * 100:3.0f}% {describe(p)}"[:160]
         self.stream.write("\r" + line.ljust(self._width))
         self._width = len(line)
         self.stream.flush()

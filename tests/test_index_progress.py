@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from makedocs import make_pdf
 
-from app.progress import describe, done_words
+from app.progress import TerminalProgress, describe, done_words
 from bench.pdfgen import positioned_pdf, sample_text
 from rag import ocr
 from rag.library import Library
@@ -28,6 +28,19 @@ def record(lib: Library, paths: list[Path]):
     seen = []
     report = lib.index(paths, progress=lambda p: seen.append(dataclasses.replace(p)))
     return report, seen
+
+
+def terminal_percentages(reports) -> list[int]:
+    """What `hearth index`'s bar drew for these reports (each one drawn: no time throttle)."""
+    import io
+    import re
+
+    out = io.StringIO()
+    bar = TerminalProgress(stream=out)
+    for p in reports:
+        bar._last = 0.0
+        bar.update(p)
+    return [int(m) for m in re.findall(r"\] +(\d+)%", out.getvalue())]
 
 
 def test_one_monotonic_bar_with_a_steady_eta_and_a_done_notice(tmp_path, embedder):
@@ -54,6 +67,8 @@ def test_one_monotonic_bar_with_a_steady_eta_and_a_done_notice(tmp_path, embedde
     jumps = [b / a for a, b in zip(totals, totals[1:], strict=False)]
     assert all(0.5 <= j <= 2.0 for j in jumps), jumps
     assert describe(work[-1]).startswith("Done · 12/12 files")
+    drawn = terminal_percentages(work)
+    assert drawn == sorted(drawn) and drawn[-1] == 100
     assert done_words(report).startswith("Indexing done: 12 indexed, 0 unchanged")
     print(f"\nprojected total after 10%: {min(totals):.1f}-{max(totals):.1f} s "
           f"(largest step x{max(max(jumps), 1 / min(jumps)):.2f}); took {report.seconds:.1f} s")
