@@ -75,6 +75,14 @@ def test_two_clients_share_index_search_and_forget(server, tmp_path, embedder):
         assert scoped and {h.path.split("/")[0] for h in scoped} == {"beta"}
         ids = server_ids(a)
         assert len(ids) == len(set(ids)) == 5
+        # b edits a file and re-indexes it: a's next search has the new text, not the old
+        (share / "beta" / "beta-0.txt").write_text("Rewritten: the zeppelinfox lives here now.\n",
+                                                   encoding="utf-8")
+        assert b.index([share / "beta"]).count("indexed") == 1
+        hits = a.search("zeppelinfox", k=1, mode="keyword")
+        assert hits and hits[0].path == "beta/beta-0.txt" and "zeppelinfox" in hits[0].text
+        assert all("beta0marker" not in h.text for h in a.search("beta0marker", k=5))
+        assert len(server_ids(a)) == 5
     finally:
         a.close()
         b.close()
