@@ -67,3 +67,41 @@ def identifiers(text: str) -> list[str]:
 
 def normalise_space(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
+
+
+_NEGATIONS = frozenset("""
+not no never cannot nor without doesn't don't isn't aren't wasn't weren't won't can't didn't
+shouldn't wouldn't couldn't hasn't haven't
+""".split())
+_NEG_SKIP = frozenset("be been being is are was were do does did have has necessarily really "
+                      "always also yet even then".split())
+
+
+def _key(word: str) -> str:
+    return stem(word).rstrip("e")
+
+
+def negated_terms(text: str) -> set[str]:
+    """Stems of the words a negation applies to ("does not assume" -> {"assum"})."""
+    toks = tokens(text)
+    out: set[str] = set()
+    for i, tok in enumerate(toks):
+        if tok.replace("’", "'") not in _NEGATIONS:
+            continue
+        for nxt in toks[i + 1:i + 4]:
+            if nxt in _NEG_SKIP or nxt.endswith("ly"):
+                continue
+            if nxt not in STOPWORDS and not nxt.isdigit():
+                out.add(_key(nxt))
+            break
+    return out
+
+
+def contradicts(claim: str, passage_sentence: str) -> bool:
+    """The passage says "not X" where the claim says X plainly: a small model dropping a
+    "not" copies almost every word, so word overlap alone would call it supported."""
+    denied = negated_terms(passage_sentence)
+    if not denied:
+        return False
+    said = {_key(t) for t in tokens(claim) if t.isalpha()} - negated_terms(claim)
+    return bool(denied & said)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.evidence import Evidence
-from rag.textmatch import content_terms, identifiers, normalise_space
+from rag.textmatch import content_terms, contradicts, identifiers, normalise_space
 
 SUPPORT_THRESHOLD = 0.5  # combined score a sentence needs from one passage
 SIM_WEIGHT = 0.5
@@ -128,6 +128,9 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
             scores = [support(bare, e.quote, sims[i][j], q_terms) if sims is not None
                       else support(bare, e.quote, 0.0, q_terms) / (1 - SIM_WEIGHT)
                       for j, e in enumerate(evidence)]
+            # A passage that says "not X" where the sentence says X backs nothing.
+            scores = [0.0 if sc >= threshold and _contradicted(bare, e.quote) else sc
+                      for sc, e in zip(scores, evidence, strict=True)]
             valid = {e.n for e in evidence}
             wanted = [n for n in cited(part) if n in valid]
             ok = [n for n in wanted if scores[n - 1] >= threshold]
@@ -145,6 +148,13 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
         "the model wrote no answer" if not body else "the model only echoed the prompt or "
         "listed citations")
     return Verified(fallback_text(evidence), claims, False, reason)
+
+
+def _contradicted(claim: str, passage: str) -> bool:
+    """Checked against the passage sentence that shares most words with the claim."""
+    terms = set(content_terms(claim))
+    best = max(sentences(passage), key=lambda p: len(terms & set(content_terms(p))), default="")
+    return contradicts(claim, best)
 
 
 def render(claims: list[Claim]) -> str:

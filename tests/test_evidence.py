@@ -99,6 +99,21 @@ def test_verifier_marks_an_invented_sentence_and_moves_a_misnumbered_citation(em
     assert not checked.fallback
 
 
+def test_a_sentence_that_drops_the_passages_not_is_unsupported(embedder):
+    """rint-04 of the dev set: the model wrote "assumes the same variance" from a passage that
+    says the function does *not* assume it; word overlap alone had called it supported."""
+    page = ("By default the R function does not assume equality of variances in the two "
+            "samples. Use var.equal=TRUE to get the classical pooled t-test.")
+    question = "Does the two-sample t-test assume both groups have the same variance?"
+    ev = select_evidence(question, _hits(page), embedder)
+    wrong = verify("The t-test assumes by default that both groups have equal variances [1].", ev,
+                   question, embedder)
+    assert not any(c.supported for c in wrong.claims) and wrong.fallback
+    right = verify("By default it does not assume equal variances; use var.equal=TRUE [1].", ev,
+                   question, embedder)
+    assert right.claims[0].supported and not right.fallback
+
+
 @pytest.mark.parametrize("output", [
     "[1]: [1]\n[2]: [2]\n[3]: [3]\n[4]: [4]",  # the empty-bubble answer from issue 11
     "Question: When were the tomatoes planted?\nAnswer:",  # a prompt echo
