@@ -145,7 +145,14 @@ class Library:
         else:
             self.embedder.embed(["warm up"])
         if not self.read_only:
-            self.store  # noqa: B018 - opening it is the point
+            self._call("open the vector store", lambda: self.store)
+        if os.environ.get("HEARTH_LOAD_IN_PROCESS") != "1":
+            try:  # a warm file-reader child (rag/loaders/worker.py) for the first file
+                from rag.loaders import worker
+
+                worker._release(worker._acquire())
+            except Exception:  # noqa: BLE001 - the first load starts one itself
+                pass
 
     # -- indexing --------------------------------------------------------------------------------
     def iter_index(self, paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None,

@@ -15,55 +15,22 @@ screen before torch, chromadb or llama_cpp load.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
+from app.gui.library_reads import _LibraryOnWriter, _LibraryReads  # noqa: F401 (serve_control)
 from app.gui.ops import Lane, Operation
-from app.gui.watch_control import WatchControl, stop_lane
-from rag.cancel import CancelToken
+from app.gui.watch_control import WatchControl, stop_op, submit_op, submit_stop
 from rag.errors import HearthError
 from rag.ocr import set_enabled as set_ocr
 from rag.settings import Settings
 
 MODEL_KEYS = ("model", "n_threads", "n_ctx", "n_gpu_layers", "lora_adapters")
-
-
-class _LibraryReads:
-    """The Library as seen by the model lane (answers) and the Local API: every call runs right
-    here, on the calling thread: reads never wait for the writer. `manifest` is the Library's
-    reading connection. The cancel token is checked before each call."""
-
-    def __init__(self, get_lib: Callable[[], Any], cancel: CancelToken,
-                 path: tuple[str, ...] = ()) -> None:
-        self._get_lib, self._cancel, self._path = get_lib, cancel, path
-
-    def __getattr__(self, name: str) -> _LibraryReads:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _LibraryReads(self._get_lib, self._cancel, self._path + (name,))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from rag.errors import Cancelled
-
-        if self._cancel.cancelled:
-            raise Cancelled("Stopped.")
-        target = self._get_lib()
-        for i, name in enumerate(self._path):
-            if i == 0 and name == "manifest" and hasattr(target, "reads"):
-                name = "reads"  # the Library's reading connection
-            target = getattr(target, name)
-        return target(*args, **kwargs)
-
-
-def _LibraryOnWriter(_lane: Any, get_lib: Callable[[], Any], cancel: CancelToken  # noqa: N802
-                     ) -> _LibraryReads:
-    """Kept for callers written when reads hopped to the writer lane: they no longer do."""
-    return _LibraryReads(get_lib, cancel)
 
 
 _CLOSING: dict[str, threading.Event] = {}  # data dir -> set once its library has closed
@@ -393,9 +360,10 @@ class Backend(QObject):
         """Cancel running work and stop everything in the background; returns at once.
 
         Order: the watcher stops first (it writes to the library), then the library closes on
-        the writer lane, the model on the model lane. The application keeps running, with no
-        window, until they have (it does not quit with its last window meanwhile); threads are
-        never terminated. `stopped` is emitted at the end.
+        the writer lane (handed over by the watch lane's last step, so no event loop is needed),
+        the model on the model lane. The application keeps running, with no window, until they
+        have (it does not quit with its last window meanwhile); if the process exits first, it
+        waits for them at exit. Threads are never terminated. `stopped` is emitted at the end.
         """
         self._watch_refresh.stop()
         for lane in (self.model_lane, self.writer, self.io_lane, self.reads):
@@ -406,20 +374,29 @@ class Backend(QObject):
         if app is not None and hasattr(app, "quitOnLastWindowClosed"):
             self._quit_after = app.quitOnLastWindowClosed()
             app.setQuitOnLastWindowClosed(False)  # quit once the lanes have stopped, not now
+        lanes = (self.watch.lane, self.io_lane, self.reads, self.model_lane, self.writer)
+        self._stopping = {lane.name for lane in lanes}
+        for lane in lanes:
+            lane._thread.finished.connect(lambda name=lane.name: self._lane_done.emit(name))
         self._lane_done.connect(self._on_lane_done)
-        self._stopping = {"hearth-watch", self.io_lane.name, self.reads.name,
-                          self.model_lane.name, self.writer.name}
-        self.watch.shutdown(lambda: self._lane_done.emit("hearth-watch"))
+        close_lib = stop_op(self.writer, self._close_lib)
+        self.watch.shutdown(then=lambda: submit_op(self.writer, close_lib))
         for lane, final in ((self.io_lane, None), (self.reads, None),
                             (self.model_lane, self._close_model)):
-            stop_lane(lane, final, lambda name=lane.name: self._lane_done.emit(name))
+            submit_stop(lane, final)
+        atexit.register(self._wait_at_exit)
+
+    def _wait_at_exit(self) -> None:
+        """The process is ending without an event loop (a script closed the window): wait for
+        the lanes here, where blocking hurts nobody, so no thread is destroyed while running."""
+        for lane in (self.watch.lane, self.io_lane, self.reads, self.model_lane, self.writer):
+            lane._thread.wait(60_000)
 
     def _on_lane_done(self, name: str) -> None:
         self._stopping.discard(name)
-        if name == "hearth-watch":  # the watcher no longer writes: the library may close
-            stop_lane(self.writer, self._close_lib, lambda: self._lane_done.emit(self.writer.name))
         if self._stopping:
             return
+        atexit.unregister(self._wait_at_exit)
         _CLOSING[str(self.data_dir)].set()
         self.stopped.emit()
         app = QCoreApplication.instance()

@@ -74,15 +74,23 @@ class WatchControl(QObject):
         if service is not None:
             service.stop()
 
-    def shutdown(self, done: Callable[[], None] | None = None) -> None:
+    def shutdown(self, then: Callable[[], None] | None = None) -> None:
         """At window close, before the library closes: the service's worker is asked to stop
-        at once; the lane then stops the service and ends, without blocking this (GUI) thread.
-        `done` is called from the lane's thread as it ends."""
+        at once; the lane then stops the service, runs `then` (on the lane's thread: it needs
+        no event loop) and ends, without blocking this (GUI) thread."""
         self.running = self._listening = False
         service = self._service
         if service is not None:
             service.request_stop()
-        stop_lane(self.lane, self._stop_service, done or (lambda: None))
+
+        def final() -> None:
+            try:
+                self._stop_service()
+            finally:
+                if then is not None:
+                    then()
+
+        submit_stop(self.lane, final)
 
     # -- folders ---------------------------------------------------------------------------
     def _require(self) -> Any:
@@ -166,9 +174,9 @@ def status_text(status: Any) -> str:
     return "Sync: " + " · ".join(parts)
 
 
-def stop_lane(lane: Lane, final: Callable[[], Any] | None, done: Callable[[], None]) -> None:
-    """`Lane.shutdown` without the wait: cancel its work, queue `final` last on the lane, end its
-    thread; `done` is called from that thread as it ends (let it emit a signal)."""
+def stop_op(lane: Lane, final: Callable[[], Any] | None) -> Operation:
+    """The operation that ends `lane`: cancels its work, runs `final` last, quits its thread.
+    Make it on the GUI thread; `submit_op` may then hand it over from any thread."""
     for op in list(lane._live):
         op.cancel()
 
@@ -179,8 +187,17 @@ def stop_lane(lane: Lane, final: Callable[[], Any] | None, done: Callable[[], No
         finally:
             QThread.currentThread().quit()
 
-    lane._thread.finished.connect(done)
     op = Operation(f"{lane.name}.shutdown", last, exclusive=True)
     op.internal = True
     lane._internal.add(op)
+    return op
+
+
+def submit_op(lane: Lane, op: Operation) -> None:
+    """Queue `op` on the lane's thread (a queued signal: any thread may call this)."""
     lane._submit.emit(op)
+
+
+def submit_stop(lane: Lane, final: Callable[[], Any] | None) -> None:
+    """`Lane.shutdown` without the wait."""
+    submit_op(lane, stop_op(lane, final))
