@@ -231,3 +231,17 @@ def test_token_header_is_sent_and_required_by_the_proxy(server, tmp_path, embedd
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def test_ask_answers_from_the_server_library(server, tmp_path, embedder, chat_model):
+    """`hearth ask` uses the same answering code: evidence and sources come from the server."""
+    from rag.answer import answer_stream
+
+    write_docs(tmp_path / "share" / "ask", "ask", 3)
+    with team(server, tmp_path / "a", tmp_path / "share", embedder, library="asking") as lib:
+        assert lib.index([tmp_path / "share" / "ask"]).count("indexed") == 3
+        events = list(answer_stream(lib, chat_model, "What does the ask1marker sample hold?",
+                                    k=3, max_tokens=24))
+    done = [e for e in events if e.kind == "done"][-1].answer
+    assert done.sources and done.sources[0].path == "ask/ask-1.txt"
+    assert done.evidence and "marmot" in done.evidence[0].quote  # WORDS[1]
