@@ -27,6 +27,8 @@ def describe(p: IndexProgress) -> str:
     """One line: what is being done now, then files, chunks and the ETA."""
     if p.stage == "finding files":
         return "Finding files…"
+    if p.stage == "loading the embedding model":
+        return f"Loading the embedding model… · {p.files_done}/{p.files_total} files"
     name = Path(p.current or "").name
     if p.stage in ("reading", "recognising text (OCR)") and name:
         now = ("Recognising text (OCR) in " if "OCR" in p.stage else "Reading ") + name

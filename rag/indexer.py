@@ -20,7 +20,7 @@ import errno
 import os
 import time
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.cancel import CancelToken
@@ -97,6 +97,12 @@ def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
     return files, folders
 
 
+def _cold(embedder) -> bool:  # noqa: ANN001
+    """True while the embedder's model is not loaded yet (it loads on first use)."""
+    inner = getattr(embedder, "inner", embedder)
+    return hasattr(embedder, "load") and getattr(inner, "_model", object()) is None
+
+
 class Indexer:
     def __init__(self, manifest: Manifest, store, embedder, write_lock,
                  chunking: ChunkingConfig | None = None, embed_batch: int = EMBED_BATCH,
@@ -133,7 +139,21 @@ class Indexer:
     def run(self, paths: Iterable[str | Path], cancel: CancelToken | None = None,
             prune_folders: bool = True, force: bool = False
             ) -> Generator[IndexProgress, None, IndexReport]:
-        """Index files/folders; `force` re-reads files even when unchanged (user's "Re-index")."""
+        """Index files/folders; `force` re-reads files even when unchanged (user's "Re-index").
+        Yields snapshots: a consumer on another thread reads each report as it was."""
+        gen = self._run(paths, cancel, prune_folders, force)
+        try:
+            while True:
+                try:
+                    step = next(gen)
+                except StopIteration as stop:
+                    return stop.value
+                yield replace(step)
+        finally:
+            gen.close()  # stopped early: a file being read in a child stops with it
+
+    def _run(self, paths: Iterable[str | Path], cancel: CancelToken | None,
+             prune_folders: bool, force: bool) -> Generator[IndexProgress, None, IndexReport]:
         from rag import loaders
 
         t0 = time.perf_counter()
@@ -322,6 +342,12 @@ class Indexer:
                     todo.setdefault(h, t)
         need = list(todo)
         self.reused += sum(len(p.hashes) for p in pending) - len(need)
+        if need and _cold(self.embedder):  # seconds on a cold start: say so, not "0 chunks"
+            prog.stage = "loading the embedding model"
+            yield prog
+            started = time.monotonic()
+            self.embedder.load()
+            self.job.t0 += time.monotonic() - started  # a one-off: not part of the work rate
         prog.stage = "embedding"
         self._credit(pending, vectors, prog)
         yield prog

@@ -16,7 +16,7 @@ from rag.types import IndexProgress
 MIN_WEIGHT = 16 * 1024  # a tiny file still costs a model call and a commit
 READ_SHARE = 0.05  # of a file's weight: reading its text (cheap next to embedding it)
 OCR_SHARE = 0.8  # ...when its pages are being recognised (OCR is the slow part then)
-ETA_AFTER = 0.01  # no ETA before this much of the job is done (the rate means nothing yet)
+ETA_AFTER = 0.05  # no ETA before this much of the job is done (the rate means little yet)
 
 
 class JobProgress:
@@ -74,4 +74,4 @@ class JobProgress:
         p.fraction = max(p.fraction, f)
         p.elapsed_s = time.monotonic() - self.t0
         p.eta_s = (p.elapsed_s * (1.0 - p.fraction) / p.fraction
-                   if p.fraction >= ETA_AFTER and p.elapsed_s > 0 else None)
+                   if p.fraction > ETA_AFTER and p.elapsed_s > 0 else None)

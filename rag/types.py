@@ -66,11 +66,12 @@ class IndexProgress:
     current: str = ""
     message: str = ""
     # The whole job (rag/jobprogress.py): files are found and weighed first, then `fraction`
-    # only grows; `eta_s` is None until ~1% is done.
+    # only grows; `eta_s` is None until 5% is done.
     fraction: float = 0.0
     eta_s: float | None = None
     elapsed_s: float = 0.0
-    stage: str = ""  # "finding files" | "reading" | "recognising text (OCR)" | "embedding" | "done"
+    stage: str = ""  # "finding files", "reading", "recognising text (OCR)", "loading the embedding
+    # model", "embedding", "done" or "cancelled"
     pages_done: int = 0  # of the file being read or recognised
     pages_total: int = 0
 
