@@ -185,7 +185,8 @@ class Backend(QObject):
             self.watch.keep_out(paths)  # first, so no watch event can bring them back
             return lib.forget_many(paths)
 
-        op = self.writer.run("remove", job)
+        # A server library has no write queue of its own: there the forget waits its turn.
+        op = self.writer.run("remove", job, exclusive=bool(getattr(self._lib, "on_server", False)))
         op.finished.connect(self.refresh_documents)
         return op
 
@@ -369,6 +370,12 @@ class Backend(QObject):
         for lane in (self.model_lane, self.writer, self.io_lane, self.reads):
             for op in list(lane._live):
                 op.cancel()
+        # A stopped answer ends at its next token: give it 0.3 s, so the window can still
+        # deliver its completion (and save it) before it closes the chat history.
+        answers = [op for op in self.model_lane._live if not op.done]
+        deadline = time.monotonic() + 0.3
+        while any(op._outcome is None for op in answers) and time.monotonic() < deadline:
+            time.sleep(0.005)
         _CLOSING[str(self.data_dir)] = threading.Event()
         app = QCoreApplication.instance()
         if app is not None and hasattr(app, "quitOnLastWindowClosed"):
