@@ -34,10 +34,10 @@ from rag.filefacts import (  # noqa: F401 - re-exported: other modules import th
     file_sha256,
     shown_path,
 )
-from rag.jobprogress import JobProgress
-from rag.loaders.base import LoadCancelled, load_session, os_reason
+from rag.jobprogress import JobProgress, embedder_cold
+from rag.loaders.base import LoadCancelled, os_reason
 from rag.manifest import Manifest, storable
-from rag.ocr import OcrCancelled, ocr_session
+from rag.ocr import OcrCancelled
 from rag.types import Chunk, FileOutcome, IndexProgress, IndexReport
 
 FINAL = ("indexed", "skipped", "failed")
@@ -95,12 +95,6 @@ def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
         else:
             add(p)
     return files, folders
-
-
-def _cold(embedder) -> bool:  # noqa: ANN001
-    """True while the embedder's model is not loaded yet (it loads on first use)."""
-    inner = getattr(embedder, "inner", embedder)
-    return hasattr(embedder, "load") and getattr(inner, "_model", object()) is None
 
 
 class Indexer:
@@ -289,29 +283,14 @@ class Indexer:
 
     def _load(self, path: Path, loaders, cancel: CancelToken | None
               ) -> Generator[IndexProgress, None, object]:
-        """Read a file: in the warm child with limits, or here (isolate=False)."""
+        """Read a file (in the warm child with limits unless isolate=False), reporting pages."""
+        from rag.loaders.worker import read_document
+
         key = str(path)
-        if not self.isolate:
-            def report(stage: str, done: int, total: int) -> None:
-                self.job.reading(key, stage, done, total)
-
-            with load_session(report, cancel), \
-                    ocr_session(lambda d, t, _p: report("ocr", d, t), cancel):
-                return loaders.load_document(path)
-        from rag.loaders.worker import load_isolated
-
-        gen = load_isolated(path, cancel, time_limit=self.time_limit,
-                            memory_limit=self.memory_limit)
-        while True:
-            try:
-                stage, done, total = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if stage != "wait":
-                self.job.reading(key, stage, done, total)
-            else:
-                self.job._update()
-            yield self.job.prog
+        return (yield from read_document(
+            path, cancel, lambda stage, done, total: self.job.reading(key, stage, done, total),
+            self.job.tick, isolate=self.isolate, time_limit=self.time_limit,
+            memory_limit=self.memory_limit))
 
     def _mark(self, spath: str, status: str, reason: str, st, sha: str = "") -> FileOutcome:
         reason = clean_reason(reason)
@@ -342,7 +321,7 @@ class Indexer:
                     todo.setdefault(h, t)
         need = list(todo)
         self.reused += sum(len(p.hashes) for p in pending) - len(need)
-        if need and _cold(self.embedder):  # seconds on a cold start: say so, not "0 chunks"
+        if need and embedder_cold(self.embedder):  # seconds on a cold start: say so, not "0 chunks"
             prog.stage = "loading the embedding model"
             yield prog
             started = time.monotonic()

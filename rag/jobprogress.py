@@ -61,6 +61,11 @@ class JobProgress:
     def complete(self, key: str) -> None:
         self._set(key, 1.0)
 
+    def tick(self) -> IndexProgress:
+        """The report, with elapsed time and ETA brought up to now (while a file is read)."""
+        self._update()
+        return self.prog
+
     def _set(self, key: str, value: float) -> None:
         old = self.done.get(key, 0.0)
         if value > old and key in self.weights:
@@ -75,3 +80,10 @@ class JobProgress:
         p.elapsed_s = time.monotonic() - self.t0
         p.eta_s = (p.elapsed_s * (1.0 - p.fraction) / p.fraction
                    if p.fraction > ETA_AFTER and p.elapsed_s > 0 else None)
+
+
+def embedder_cold(embedder) -> bool:  # noqa: ANN001
+    """True while the embedder's model is not loaded yet: the job then says "Loading the
+    embedding model" (seconds on a cold start) and keeps that time out of its rate."""
+    inner = getattr(embedder, "inner", embedder)
+    return hasattr(embedder, "load") and getattr(inner, "_model", object()) is None

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 from rag.cancel import CancelToken
@@ -213,6 +213,32 @@ def load_isolated(path: str | Path, cancel: CancelToken | None = None, *,
             _release(worker)
         else:
             worker.kill()
+
+
+def read_document(path: str | Path, cancel: CancelToken | None,
+                  report: Callable[[str, int, int], None], snapshot: Callable[[], object], *,
+                  isolate: bool = True, time_limit: float = TIME_LIMIT_S,
+                  memory_limit: int = MEMORY_LIMIT) -> Generator[object, None, LoadedDocument]:
+    """The indexer's way to read a file: `report(stage, done, total)` per page; yields
+    `snapshot()` at each report and while it waits (isolated), so its caller can show them.
+    `isolate=False` reads in this process (cancel and page reports still work)."""
+    if not isolate:
+        from rag import loaders
+        from rag.loaders.base import load_session
+        from rag.ocr import ocr_session
+
+        with load_session(report, cancel), \
+                ocr_session(lambda d, t, _p: report("ocr", d, t), cancel):
+            return loaders.load_document(path)
+    gen = load_isolated(path, cancel, time_limit=time_limit, memory_limit=memory_limit)
+    while True:
+        try:
+            stage, done, total = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if stage != "wait":
+            report(stage, done, total)
+        yield snapshot()
 
 
 def _wait(worker: LoadWorker, cancel: CancelToken | None, time_limit: float, memory_limit: int
