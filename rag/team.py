@@ -115,6 +115,11 @@ class TeamLibrary:
             self.mirror.set_meta("version", token)
 
     @property
+    def store(self) -> _Dense:
+        """The dense side (the server's chunks), as `Library.store` is for the retriever."""
+        return _Dense(self.server, self.mirror)
+
+    @property
     def manifest(self) -> Mirror:
         """What `rag.answer` asks for the chunk count; fresh from the server."""
         self.refresh()
@@ -286,8 +291,7 @@ class TeamLibrary:
         doc_ids = self.doc_ids_for(paths) if paths else None
         if self.mirror.chunk_count() == 0:
             return []
-        retriever = Retriever(self.mirror, _Dense(self.server, self.mirror), self.embedder,
-                              self.retrieval_config)
+        retriever = Retriever(self.mirror, self.store, self.embedder, self.retrieval_config)
         return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
 
     def status(self) -> dict:
