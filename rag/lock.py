@@ -38,7 +38,8 @@ from rag.paths import private_file
 LOCK_NAME = "library.lock"
 STORE_LOCK_NAME = "store.lock"
 TURN_NAME = "store.turn"  # fairness: a waiting reader gets its turn before the writer's next change
-READ_WAIT_S = 30.0  # how long a reading process waits for the writer's change to end
+# How long a reading process waits for the writer's change to end (then it says so).
+READ_WAIT_S = float(os.environ.get("HEARTH_READ_WAIT_S", "30"))
 _WIN_OFFSET = 1 << 30  # the byte Windows locks: past any note, so the note stays readable
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only

@@ -329,3 +329,35 @@ def test_watch_run_loads_the_embedder_at_start(tmp_path):
     finally:
         proc.terminate()
         proc.wait(60)
+
+
+def test_a_reader_waits_a_bounded_time_then_falls_back(tmp_path, embedder):
+    """The writer holds the vector files longer than a reader will wait (here 1 s): the reader
+    neither crashes nor waits forever; it answers from the keyword index alone."""
+    import subprocess
+    import sys
+
+    from hostile import ROOT, hearth_env
+
+    from rag.lock import StoreLock
+
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    docs.mkdir()
+    word = canary()
+    note(docs / "a.txt", word)
+    with Library.open(data, embedder=embedder, owner="a slow writer") as lib:
+        lib.index([docs])
+        held = StoreLock(data)
+        with held.exclusive():  # as a writer in the middle of changing the vector files
+            env = {**hearth_env(data), "HEARTH_READ_WAIT_S": "1"}
+            t0 = time.monotonic()
+            run = subprocess.run([sys.executable, "-m", "app", "search", word, "--json"],
+                                 env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+            took = time.monotonic() - t0
+        held.close()
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    import json
+
+    assert any(word in h["text"] for h in json.loads(run.stdout))
+    print(f"\nreader with the vector files held: answered by keywords in {took:.1f} s")
