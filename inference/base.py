@@ -30,7 +30,9 @@ class ChatModel(Protocol):
         max_tokens: int = 512,
         temperature: float = 0.2,
         cancel=None,
+        prefer: str = "",
     ) -> Iterator[str]:
-        """Yield text deltas; stop promptly (between tokens) once `cancel.cancelled` is true."""
+        """Yield text deltas; stop promptly (between tokens) once `cancel.cancelled` is true.
+        `prefer`: text whose words the answer should copy (a grounded answer's passages)."""
 
     def close(self) -> None: ...

@@ -19,6 +19,11 @@ from pathlib import Path
 from inference.base import ModelError
 from inference.gguf_info import GGUFInfo, read_gguf_info
 
+# Logit bonus for the tokens of the passages a grounded answer must come from. Measured on the
+# pdfqa-dev questions with Qwen2.5-Coder-0.5B (docs/benchmarks.md): the model copies the exact
+# option or number more often instead of paraphrasing or answering from its own memory.
+PREFER_BIAS = 2.0
+
 
 @dataclass
 class GenerationStats:
@@ -191,7 +196,10 @@ class LlamaChatModel:
         max_tokens: int = 512,
         temperature: float = 0.2,
         cancel=None,
+        prefer: str = "",
     ) -> Iterator[str]:
+        """`prefer`: text whose tokens get a logit bonus (PREFER_BIAS), so a small model copies
+        the passage's exact words (options, numbers, names) instead of paraphrasing them."""
         n_prompt = self.count_prompt(messages)
         room = self.n_ctx - n_prompt
         if room < 1:
@@ -207,6 +215,7 @@ class LlamaChatModel:
             max_tokens=max(1, min(max_tokens, room)),
             temperature=temperature,
             stream=True,
+            logit_bias=self._copy_bias(prefer) if prefer else None,
         )
         pieces = 0
         try:
@@ -236,6 +245,19 @@ class LlamaChatModel:
             stats.gen_s = end - (first or end)
             if stats.gen_s > 0 and stats.completion_tokens > 1:
                 stats.tokens_per_s = (stats.completion_tokens - 1) / stats.gen_s
+
+    def _copy_bias(self, text: str) -> dict[int, float]:
+        """The tokens of `text` (and the end-of-answer tokens, so answers don't grow longer)."""
+        llm = self._llm
+        ids: set[int] = set()
+        for variant in (text, " " + text):
+            ids.update(llm.tokenize(variant.encode("utf-8"), add_bos=False, special=False))
+        ids.update(t for t in (llm.token_eos(),) if t >= 0)
+        for marker in ("<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<|eot_id|>"):
+            toks = llm.tokenize(marker.encode(), add_bos=False, special=True)
+            if len(toks) == 1:
+                ids.add(toks[0])
+        return {i: PREFER_BIAS for i in ids}
 
     def close(self) -> None:
         llm, self._llm = getattr(self, "_llm", None), None

@@ -13,8 +13,15 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
 from rag.cancel import CancelToken
+from rag.coverage import absent_names, not_mentioned_text
 from rag.evidence import Evidence, select_evidence
-from rag.prompts import EMPTY_LIBRARY, NOT_FOUND, PROMPT_PASSAGES, build_evidence_messages
+from rag.prompts import (
+    EMPTY_LIBRARY,
+    NOT_FOUND,
+    PROMPT_PASSAGES,
+    build_evidence_messages,
+    format_evidence,
+)
 from rag.types import Hit
 from rag.verify import Claim, verify
 
@@ -82,6 +89,13 @@ def relevant(hits: list[Hit], min_similarity: float = MIN_SIMILARITY) -> list[Hi
     return keep
 
 
+def _chunk_counter(library):
+    """The keyword index's phrase counts, where the library has one."""
+    manifest = getattr(library, "manifest", None)
+    counter = getattr(manifest, "term_doc_counts", None) if manifest is not None else None
+    return counter if counter is not None else (lambda _phrases: {})
+
+
 def cited_numbers(text: str) -> list[int]:
     nums: list[int] = []
     for m in re.finditer(r"\[([\d,;\s]+)\]", text):
@@ -122,7 +136,7 @@ class LoopGuard:
 def answer_stream(library, model, question: str, *, k: int = 5,
                   paths: Sequence[str] | None = None, history: list[dict] | None = None,
                   cancel: CancelToken | None = None, max_tokens: int = 512,
-                  temperature: float = 0.2,
+                  temperature: float = 0.0,
                   router: Callable[[str, list[Hit], list[dict]], tuple[object, str]] | None = None,
                   max_passages: int = 4,
                   ) -> Generator[AnswerEvent, None, Answer]:
@@ -151,6 +165,16 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     t_evidence = time.perf_counter()
     yield AnswerEvent("evidence", evidence=evidence, sources=sources)
     yield AnswerEvent("sources", sources=sources)
+    missing = absent_names(question, _chunk_counter(library))
+    if missing:  # the question names something no document mentions: decline, don't guess
+        text = not_mentioned_text(missing)
+        ans = Answer(question, text, sources, getattr(model, "name", ""), grounded=False,
+                     evidence=evidence, declined=True,
+                     timings={"retrieval_s": round(t_retrieved - t0, 4),
+                              "evidence_s": round(t_evidence - t0, 4)})
+        yield AnswerEvent("token", text=text)
+        yield AnswerEvent("done", answer=ans)
+        return ans
     route_reason = ""
     if router is not None:
         model, route_reason = router(question, hits, history)
@@ -162,8 +186,10 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     guard = LoopGuard()
     first_token_at = None
     cancelled = False
+    # The model is nudged to copy the passages' own words (their exact options and numbers).
+    prefer = format_evidence(candidates[:plan.sources_used]) if plan.sources_used else ""
     for delta in model.stream(plan.messages, max_tokens=plan.answer_tokens or max_tokens,
-                              temperature=temperature, cancel=cancel):
+                              temperature=temperature, cancel=cancel, prefer=prefer):
         if first_token_at is None:
             first_token_at = time.perf_counter()
         looping = guard.feed(delta)

@@ -55,6 +55,28 @@ def test_nothing_relevant_says_so_without_calling_the_model(lib):
     assert "couldn't find" in result.answer
 
 
+def test_a_name_no_document_mentions_is_declined_before_the_model(lib):
+    """The dev set's unanswerable questions name what the documents lack (Kaplan-Meier, Holm);
+    the passages found are still shown, and the model is not asked to guess from them."""
+    class Untouchable:
+        name = "unused"
+        n_ctx = 2048
+
+        def __getattr__(self, item):
+            raise AssertionError(f"model.{item} must not be called")
+
+    events = list(answer_stream(lib, Untouchable(),
+                                "How far is Proxima Centauri from the Wolf-Rayet Nebula?", k=3))
+    final = events[-1].answer
+    assert events[0].kind == "evidence" and events[0].evidence  # the closest passages, shown
+    assert final.declined and not final.grounded and "“Wolf-Rayet”" in final.answer
+
+
+def test_a_name_the_documents_do_mention_goes_to_the_model(lib, chat_model):
+    result = answer(lib, chat_model, "How far away is Proxima Centauri?", k=3, max_tokens=30)
+    assert not result.declined and result.raw_answer
+
+
 def test_empty_library_says_so(tmp_path, embedder, chat_model):
     with Library.open(tmp_path / "empty", embedder=embedder) as empty:
         result = answer(empty, chat_model, "anything?")
