@@ -20,7 +20,7 @@ class Settings:
     n_threads: int = 0  # 0 = physical cores
     n_ctx: int = 4096
     n_gpu_layers: int = -1  # -1 = automatic
-    temperature: float = 0.2
+    temperature: float = 0.0  # grounded answers: the same question gets the same answer
     max_answer_tokens: int = 512
     top_k_sources: int = 5
     lora_adapters: dict[str, str] = field(default_factory=dict)
