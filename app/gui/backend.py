@@ -384,7 +384,7 @@ class Backend(QObject):
         lanes = (self.watch.lane, self.io_lane, self.reads, self.model_lane, self.writer)
         self._stopping = {lane.name for lane in lanes}
         for lane in lanes:
-            lane._thread.finished.connect(lambda name=lane.name: self._lane_done.emit(name))
+            lane._thread.finished.connect(lambda name=lane.name: self._report_lane_done(name))
         self._lane_done.connect(self._on_lane_done)
         close_lib = stop_op(self.writer, self._close_lib)
         self.watch.shutdown(then=lambda: submit_op(self.writer, close_lib))
@@ -392,6 +392,14 @@ class Backend(QObject):
                             (self.model_lane, self._close_model)):
             submit_stop(lane, final)
         atexit.register(self._wait_at_exit)
+
+    def _report_lane_done(self, name: str) -> None:
+        """From the lane's thread as it ends; the window (and this object) may be gone by then
+        (a test or a script deleted it): nobody is left to tell."""
+        try:
+            self._lane_done.emit(name)
+        except RuntimeError:  # "Signal source has been deleted"
+            pass
 
     def _wait_at_exit(self) -> None:
         """The process is ending without an event loop (a script closed the window): wait for
