@@ -32,7 +32,7 @@ def server_url(args) -> str | None:
 
 
 def open_team_library(args):
-    from rag.paths import resolve_data_dir
+    from rag.paths import data_dir_path
     from rag.server_store import insecure_warning
     from rag.team import open_team
 
@@ -40,7 +40,8 @@ def open_team_library(args):
     warning = insecure_warning(url)
     if warning and not args.json:
         print(f"hearth: warning: {warning}", file=sys.stderr)
-    return open_team(url, resolve_data_dir(args.data_dir),
+    # the data dir (this client's mirror) is made only once the server answered
+    return open_team(url, data_dir_path(args.data_dir),
                      library=getattr(args, "server_library", None),
                      token_file=getattr(args, "server_token_file", None),
                      root=getattr(args, "server_root", None))

@@ -78,7 +78,9 @@ class TeamLibrary:
         self.retrieval_config = retrieval or RetrievalConfig()
         self.chunking = chunking or ChunkingConfig()
         name = hashlib.sha256(f"{cfg.url.rstrip('/')}|{cfg.library}".encode()).hexdigest()[:16]
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from rag.paths import ensure_private_dir
+
+        ensure_private_dir(self.data_dir)
         self.mirror = Mirror(self.data_dir / CACHE_DIR / f"{name}.sqlite3")
         self.read_only = False
         self.on_server = True  # the GUI doesn't watch folders into a server library

@@ -103,3 +103,4 @@ def test_cli_server_down_message(tmp_path):
                           text=True, timeout=120, cwd=str(Path(netcheck.REPO)))
     assert proc.returncode == 1
     assert "Cannot reach the library server" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "data").exists()  # nothing written for a server that isn't there
