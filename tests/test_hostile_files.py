@@ -93,13 +93,14 @@ def test_hostile_folder_every_file_ends_in_a_reason(tmp_path):
 def test_deep_html_parses_in_linear_time():
     from rag.loaders.html import html_to_text
 
-    for depth in (10_000, 100_000):
-        page = "<div>" * depth + "bottom line" + "</div>" * depth
-        t0 = time.perf_counter()
-        title, text = html_to_text(page.encode())
-        seconds = time.perf_counter() - t0
-        assert text == "bottom line"
-        assert seconds < 5, (depth, seconds)  # BeautifulSoup: 52 s at 16k levels
+    page = "<div>" * 100_000 + "bottom line" + "</div>" * 100_000
+    t0 = time.perf_counter()
+    title, text = html_to_text(page.encode())
+    seconds = time.perf_counter() - t0
+    assert text == "bottom line"
+    # BeautifulSoup took 52 s at 16k levels (quadratic: ~30 min at 100k); this parser takes
+    # 1-5 s at 100k, and the bound leaves room for a loaded 2-core machine.
+    assert seconds < 60, seconds
 
 
 def test_chunks_have_a_hard_size_cap(embedder):
