@@ -2,9 +2,10 @@
 
 Why in-process: the window holds the library's writer lock and the loaded model, so a second
 process could not open them. Requests take the window's own paths: model work runs on the
-model lane (the one owner thread of its Llama), library reads hop to the writer lane
-(`backend._LibraryOnWriter`), so the API and the chat panel queue behind each other instead of
-racing. starlette/uvicorn load only when the toggle is switched on.
+model lane (the one owner thread of its Llama), so the API and the chat panel queue behind each
+other for the model; library reads run on the request's own thread over the library's reading
+connection (`app/gui/library_reads.py`) and never wait for the writer. starlette/uvicorn load
+only when the toggle is switched on.
 """
 
 from __future__ import annotations
