@@ -315,19 +315,8 @@ class Manifest:
     def term_doc_counts(self, terms: list[str]) -> dict[str, int]:
         """How many chunks contain each term (stemmed like the index). Cached: the costly terms
         are the common ones, and common terms recur across queries."""
-        out: dict[str, int] = {}
         with self._lock:
-            for term in terms:
-                if term not in self._df_cache:
-                    q = '"' + term.replace('"', '""') + '"'
-                    try:
-                        n = self._db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts "
-                                             "MATCH ?", (q,)).fetchone()[0]
-                    except sqlite3.OperationalError:
-                        n = 0
-                    self._df_cache[term] = int(n)
-                out[term] = self._df_cache[term]
-        return out
+            return fts_term_counts(self._db, terms, self._df_cache)
 
     def keyword_search(self, match: str, k: int, doc_ids: list[int] | None = None
                        ) -> list[tuple[str, float]]:
@@ -438,3 +427,21 @@ class _Transaction:
     def __exit__(self, exc_type, exc, tb):
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
         return False
+
+
+def fts_term_counts(db: sqlite3.Connection, terms: list[str], cache: dict[str, int]
+                    ) -> dict[str, int]:
+    """Chunks of `chunks_fts` containing each term or phrase; `cache` keeps earlier counts.
+    Shared by the embedded manifest and the team library's local mirror (rag/team_mirror.py)."""
+    out: dict[str, int] = {}
+    for term in terms:
+        if term not in cache:
+            q = '"' + term.replace('"', '""') + '"'
+            try:
+                n = db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                               (q,)).fetchone()[0]
+            except sqlite3.OperationalError:
+                n = 0
+            cache[term] = int(n)
+        out[term] = cache[term]
+    return out

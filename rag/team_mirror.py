@@ -154,19 +154,10 @@ class Mirror:
             return self._count
 
     def term_doc_counts(self, terms: list[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
+        from rag.manifest import fts_term_counts
+
         with self._lock:
-            for term in terms:
-                if term not in self._df:
-                    q = '"' + term.replace('"', '""') + '"'
-                    try:
-                        n = self._db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts "
-                                             "MATCH ?", (q,)).fetchone()[0]
-                    except sqlite3.OperationalError:
-                        n = 0
-                    self._df[term] = int(n)
-                out[term] = self._df[term]
-        return out
+            return fts_term_counts(self._db, terms, self._df)
 
     def keyword_search(self, match: str, k: int, doc_ids: list[int] | None = None
                        ) -> list[tuple[str, float]]:
