@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -85,15 +87,25 @@ def test_run_watches_until_ctrl_c(tmp_path):
     cmd = [sys.executable, "-m", "app", "watch"]
     assert subprocess.run([*cmd, "add", str(docs)], env=env, cwd=ROOT,
                           capture_output=True, timeout=120).returncode == 0
+    # SIGINT back to its default in the child: a runner started from a non-interactive shell
+    # hands down SIGINT as ignored, and then Ctrl+C could never reach `watch run`.
     proc = subprocess.Popen([*cmd, "run", "--json"], env=env, cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[dict] = []
+    # A reader thread, so a silent child fails the test at its deadline instead of hanging it.
+    pending: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=lambda: [*map(pending.put, proc.stdout), pending.put(None)],
+                     daemon=True).start()
 
     def read_until(pred, timeout=120.0):
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            raw = proc.stdout.readline()
-            if not raw:
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                raw = pending.get(timeout=left)
+            except queue.Empty:
+                break
+            if raw is None:
                 break
             lines.append(json.loads(raw))
             if pred(lines[-1]):
