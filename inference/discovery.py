@@ -4,7 +4,8 @@ Sources: the bundled SmolLM2, Hearth's own `<data_dir>/models`, and — read-onl
 other local tools: GPT4All, LM Studio, Ollama's blob store (names resolved through its manifests),
 the Hugging Face hub cache and llama.cpp's download cache. Every root can be overridden (tests
 build fake layouts in temp dirs). Listing only checks the 4 magic bytes; full header details
-(`with_info=True`) cost a fraction of a second per model.
+(`with_info=True`) cost a fraction of a second per model. `iter_models` yields each model as it
+is found (the Settings list fills in while other tools' folders are still being searched).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.base import ModelError
 from inference.bundled import BUNDLED_NAME, bundled_model_path
 from inference.gguf_info import MAGIC, GGUFInfo, read_gguf_info
+from rag.cancel import CancelToken
 
 SOURCES = ("bundled", "hearth", "gpt4all", "lmstudio", "ollama", "huggingface", "llamacpp")
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
@@ -102,10 +105,10 @@ def _wanted(path: Path) -> bool:
     return path.is_file() and is_gguf(path)
 
 
-def _ggufs(root: Path, max_depth: int = 4) -> list[Path]:
-    out: list[Path] = []
+def _ggufs(root: Path, max_depth: int = 4) -> Iterator[Path]:
+    """GGUF files under `root`, yielded as the walk reaches them (a big tree costs seconds)."""
     if not root.is_dir():
-        return out
+        return
     base = len(root.parts)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         if len(Path(dirpath).parts) - base >= max_depth:
@@ -113,8 +116,7 @@ def _ggufs(root: Path, max_depth: int = 4) -> list[Path]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in sorted(filenames):
             if f.lower().endswith(".gguf") and _wanted(Path(dirpath) / f):
-                out.append(Path(dirpath) / f)
-    return out
+                yield Path(dirpath) / f
 
 
 def _entry(name: str, path: Path, source: str, read_only: bool = True) -> ModelEntry:
@@ -125,23 +127,23 @@ def _entry(name: str, path: Path, source: str, read_only: bool = True) -> ModelE
     return ModelEntry(name, str(path), source, size, read_only)
 
 
-def _scan_simple(roots: list[Path], source: str, read_only: bool) -> list[ModelEntry]:
-    return [_entry(p.stem, p, source, read_only) for r in roots for p in _ggufs(r, 2)]
+def _scan_simple(roots: list[Path], source: str, read_only: bool) -> Iterator[ModelEntry]:
+    for r in roots:
+        for p in _ggufs(r, 2):
+            yield _entry(p.stem, p, source, read_only)
 
 
-def _scan_lmstudio(roots: list[Path]) -> list[ModelEntry]:
+def _scan_lmstudio(roots: list[Path]) -> Iterator[ModelEntry]:
     """LM Studio: models/<publisher>/<repo>/<file>.gguf -> "publisher/repo/file"."""
-    out = []
     for root in roots:
         for p in _ggufs(root, 3):
             rel = p.relative_to(root).with_suffix("")
-            out.append(_entry("/".join(rel.parts), p, "lmstudio"))
-    return out
+            yield _entry("/".join(rel.parts), p, "lmstudio")
 
 
-def _scan_huggingface(roots: list[Path]) -> list[ModelEntry]:
+def _scan_huggingface(roots: list[Path]) -> Iterator[ModelEntry]:
     """HF hub cache: models--org--repo/snapshots/<rev>/<file>.gguf (symlinks into blobs/)."""
-    out, seen = [], set()
+    seen = set()
     for root in roots:
         if not root.is_dir():
             continue
@@ -153,8 +155,7 @@ def _scan_huggingface(roots: list[Path]) -> list[ModelEntry]:
                     if (repo_id, rel) in seen:  # same file in an older snapshot
                         continue
                     seen.add((repo_id, rel))
-                    out.append(_entry(f"{repo_id}/{rel}", p, "huggingface"))
-    return out
+                    yield _entry(f"{repo_id}/{rel}", p, "huggingface")
 
 
 def _mtime(p: Path) -> float:
@@ -164,9 +165,8 @@ def _mtime(p: Path) -> float:
         return 0.0
 
 
-def _scan_ollama(roots: list[Path]) -> list[ModelEntry]:
+def _scan_ollama(roots: list[Path]) -> Iterator[ModelEntry]:
     """Ollama: manifests/<registry>/<namespace>/<model>/<tag> JSON -> blobs/sha256-<hex>."""
-    out = []
     for root in roots:
         manifests = root / "manifests"
         if not manifests.is_dir():
@@ -187,8 +187,7 @@ def _scan_ollama(roots: list[Path]) -> list[ModelEntry]:
             model, tag = parts[-2], parts[-1]
             namespace = parts[-3] if len(parts) >= 3 else "library"
             name = f"{model}:{tag}" if namespace == "library" else f"{namespace}/{model}:{tag}"
-            out.append(_entry(name, blob, "ollama"))
-    return out
+            yield _entry(name, blob, "ollama")
 
 
 def _bundled(data_dir: Path | None = None) -> list[ModelEntry]:
@@ -208,19 +207,41 @@ def _bundled(data_dir: Path | None = None) -> list[ModelEntry]:
     return out
 
 
-def discover_models(data_dir: Path | None = None, roots: DiscoveryRoots | None = None,
-                    with_info: bool = False) -> list[ModelEntry]:
-    """All models found, bundled first then Hearth's own, then other tools'. Names are unique."""
+def _sources(data_dir: Path | None, roots: DiscoveryRoots) -> Iterator[ModelEntry]:
+    """Every candidate, bundled first then Hearth's own, then other tools' (lazily, in order)."""
+    if roots.include_bundled:
+        yield from _bundled(data_dir)
+    yield from _scan_simple(roots.hearth, "hearth", read_only=False)
+    yield from _scan_simple(roots.gpt4all, "gpt4all", read_only=True)
+    yield from _scan_lmstudio(roots.lmstudio)
+    yield from _scan_ollama(roots.ollama)
+    yield from _scan_huggingface(roots.huggingface)
+    yield from _scan_simple(roots.llamacpp, "llamacpp", read_only=True)
+
+
+def _read_info(e: ModelEntry) -> None:
+    if not Path(e.path).exists():  # the answering model before its first use
+        return
+    try:
+        e.info = read_gguf_info(e.path)
+    except ModelError as exc:
+        e.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one bad file must not hide the others
+        e.error = f"{Path(e.path).name} could not be read ({type(exc).__name__})."
+
+
+def iter_models(data_dir: Path | None = None, roots: DiscoveryRoots | None = None,
+                with_info: bool = False, cancel: CancelToken | None = None
+                ) -> Iterator[ModelEntry]:
+    """Each model as soon as it is found (same order and names as `discover_models`), so a
+    caller can show the first ones while slow folders are still searched. Stops between models
+    once `cancel.cancelled` is true."""
     roots = roots or default_roots(data_dir)
-    found = _bundled(data_dir) if roots.include_bundled else []
-    found += _scan_simple(roots.hearth, "hearth", read_only=False)
-    found += _scan_simple(roots.gpt4all, "gpt4all", read_only=True)
-    found += _scan_lmstudio(roots.lmstudio)
-    found += _scan_ollama(roots.ollama)
-    found += _scan_huggingface(roots.huggingface)
-    found += _scan_simple(roots.llamacpp, "llamacpp", read_only=True)
-    unique, seen_paths, names = [], set(), set()
-    for e in found:
+    seen_paths: set[str] = set()
+    names: set[str] = set()
+    for e in _sources(data_dir, roots):
+        if cancel is not None and cancel.cancelled:
+            return
         real = os.path.realpath(e.path)
         if real in seen_paths:
             continue
@@ -228,18 +249,15 @@ def discover_models(data_dir: Path | None = None, roots: DiscoveryRoots | None =
         if e.name.lower() in names:
             e.name = f"{e.name} ({e.source})"
         names.add(e.name.lower())
-        unique.append(e)
-    if with_info:
-        for e in unique:
-            if not Path(e.path).exists():  # the answering model before its first use
-                continue
-            try:
-                e.info = read_gguf_info(e.path)
-            except ModelError as exc:
-                e.error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - one bad file must not hide the others
-                e.error = f"{Path(e.path).name} could not be read ({type(exc).__name__})."
-    return unique
+        if with_info:
+            _read_info(e)
+        yield e
+
+
+def discover_models(data_dir: Path | None = None, roots: DiscoveryRoots | None = None,
+                    with_info: bool = False) -> list[ModelEntry]:
+    """All models found, bundled first then Hearth's own, then other tools'. Names are unique."""
+    return list(iter_models(data_dir, roots, with_info))
 
 
 def find_model(name: str, data_dir: Path | None = None,

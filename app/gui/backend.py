@@ -308,14 +308,14 @@ class Backend(QObject):
 
     # -- models ------------------------------------------------------------------------------
     def list_models(self) -> Operation:
-        """Models for the picker (`model_catalog.ModelRow`s with fit verdicts), off the GUI."""
+        """Picker rows (`model_catalog.ModelRow`, fit verdicts) off the GUI; each is an event too."""
         s = self.settings
         extra = tuple(v for v in (s.model, *s.enabled_models) if v.endswith(".gguf"))
 
-        def job(_op: Operation) -> list:
+        def job(op: Operation) -> list:
             from app.gui.model_catalog import list_models
 
-            return list_models(self.data_dir, s.n_ctx, extra)
+            return list_models(self.data_dir, s.n_ctx, extra, op.emit_event, op.cancel_token)
 
         return self.io_lane.run("list models", job)
 

@@ -8,6 +8,7 @@ older version stays a path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,28 +41,32 @@ def human_params(n: int) -> str:
     return f"{n / 1e9:.1f} B" if n >= 1e9 else f"{n / 1e6:.0f} M"
 
 
-def list_models(data_dir: Path | None, n_ctx: int, extra_paths: tuple[str, ...] = ()
-                ) -> list[ModelRow]:
+def list_models(data_dir: Path | None, n_ctx: int, extra_paths: tuple[str, ...] = (),
+                on_row: Callable[[ModelRow], None] | None = None, cancel=None) -> list[ModelRow]:
     """Discovered models (bundled first), plus `extra_paths` (.gguf files named in settings that
-    discovery does not list), each with its fit verdict for `n_ctx`."""
+    discovery does not list), each with its fit verdict for `n_ctx`. `on_row` gets each row as
+    soon as it is ready, so the picker fills in while slower folders are still searched."""
     from inference.base import ModelError
-    from inference.discovery import discover_models
+    from inference.discovery import iter_models
     from inference.gguf_info import read_gguf_info
     from inference.memory import estimate_memory, fit_verdict, free_vram_bytes
 
     vram = free_vram_bytes()
+    rows: list[ModelRow] = []
 
-    def row(name: str, path: str, source: str, size: int, info, error: str) -> ModelRow:
+    def add(name: str, path: str, source: str, size: int, info, error: str) -> None:
         r = ModelRow(name, str(path), source, size, error=error)
         if info is not None:
             r.quantization, r.architecture = info.quantization, info.architecture
             r.parameters = int(info.parameters)
             verdict = fit_verdict(estimate_memory(info, n_ctx), free_vram=vram)
             r.fit, r.fit_reason = verdict.verdict, verdict.reason
-        return r
+        rows.append(r)
+        if on_row is not None:
+            on_row(r)
 
-    rows = [row(e.name, e.path, e.source, e.size, e.info, e.error or "")
-            for e in discover_models(data_dir=data_dir, with_info=True)]
+    for e in iter_models(data_dir=data_dir, with_info=True, cancel=cancel):
+        add(e.name, e.path, e.source, e.size, e.info, e.error or "")
     known = {r.path for r in rows} | {r.name for r in rows}
     for path in extra_paths:
         if path and path not in known and Path(path).is_file():
@@ -69,9 +74,8 @@ def list_models(data_dir: Path | None, n_ctx: int, extra_paths: tuple[str, ...] 
                 info, error = read_gguf_info(path), ""
             except ModelError as exc:
                 info, error = None, str(exc)
-            rows.append(row(Path(path).stem, path, "file", Path(path).stat().st_size, info, error))
+            add(Path(path).stem, path, "file", Path(path).stat().st_size, info, error)
     return rows
-
 
 
 def known_rows(data_dir: Path | None) -> list[ModelRow]:

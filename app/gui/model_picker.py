@@ -35,6 +35,9 @@ BUNDLED_LABEL = "Default (bundled Qwen2.5-Coder-0.5B; SmolLM2-135M if Qwen is mi
 BUNDLED_NAME = "SmolLM2-135M-Instruct"  # inference.bundled.BUNDLED_NAME (not imported: light)
 AUTOMATIC_LABEL = "Automatic (route by difficulty)"
 COLUMNS = ["Model", "Source", "Size", "Quant", "Params", "Fit"]
+SEARCHING = "Looking for more models on this computer (GPT4All, LM Studio, Ollama, Hugging Face)…"
+TICK_HINT = ("Tick two or more models to let Hearth choose per question; the answer then says "
+             "which model answered and why.")
 
 
 class ModelPicker(QWidget):
@@ -46,6 +49,8 @@ class ModelPicker(QWidget):
         self._enabled: list[str] = list(s.enabled_models)
         self._lora: dict[str, str] = dict(s.lora_adapters)
         self._rows: list[ModelRow] = []
+        self._found: set[str] = set()  # names the running search has reported
+        self.search_done = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
 
@@ -112,11 +117,12 @@ class ModelPicker(QWidget):
         except Exception as exc:  # noqa: BLE001 - the full list below still comes
             self.hint.setText(f"Looking for models on this computer… ({exc})")
         else:
-            self.hint.setText("Looking for more models on this computer (GPT4All, LM Studio, "
-                              "Ollama, Hugging Face)…")
+            self.hint.setText(SEARCHING)
         self.models_op: Operation = backend.list_models()
-        self.models_op.succeeded.connect(self.set_rows)
-        self.models_op.failed.connect(lambda msg: self.hint.setText(f"Could not list models: {msg}"))
+        self.models_op.event.connect(self.add_row)  # each model as it is found
+        self.models_op.succeeded.connect(self._discovery_done)
+        self.models_op.failed.connect(self._discovery_failed)
+        self.destroyed.connect(self.models_op.cancel)  # dialog closed: stop searching
 
     # -- the list --------------------------------------------------------------------------
     def set_rows(self, rows: list[ModelRow], select: str | None = None) -> None:
@@ -125,15 +131,12 @@ class ModelPicker(QWidget):
         self.tree.blockSignals(True)
         self.tree.clear()
         for r in self._rows:
-            fit = r.fit or ("unreadable" if r.error else "?")
-            item = QTreeWidgetItem([r.name, r.source, human_size(r.size), r.quantization or "?",
-                                    human_params(r.parameters), fit])
+            item = QTreeWidgetItem()
             item.setData(0, Qt.ItemDataRole.UserRole, r.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             on = any(r.matches(v) for v in self._enabled)
             item.setCheckState(0, Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
-            item.setToolTip(0, r.path)
-            item.setToolTip(5, r.fit_reason or r.error)
+            self._fill(item, r)
             self.tree.addTopLevelItem(item)
             if r.name == select or (select is None and r.matches(keep or "")):
                 self.tree.setCurrentItem(item)
@@ -141,10 +144,57 @@ class ModelPicker(QWidget):
         # Settings written by hand may name a model by path: keep one spelling (the name).
         self._enabled = [next((r.name for r in self._rows if r.matches(v)), v)
                          for v in self._enabled]
-        self.hint.setText("Tick two or more models to let Hearth choose per question; the "
-                          "answer then says which model answered and why.")
+        self.hint.setText(TICK_HINT)
         self._rebuild_choice(select or keep)
         self._show_selected()
+
+    def add_row(self, row: ModelRow) -> None:
+        """One model found by the search still running: listed (or its row completed) at once,
+        without disturbing ticks, the selection or the "Answer with" choice."""
+        if not isinstance(row, ModelRow):
+            return
+        self._found.add(row.name)
+        at = next((i for i, r in enumerate(self._rows) if r.name == row.name), None)
+        item = self._item(row.name)
+        if at is None or item is None:
+            self._rows.append(row)
+            item = QTreeWidgetItem()
+            item.setData(0, Qt.ItemDataRole.UserRole, row.name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            self.tree.blockSignals(True)
+            on = any(row.matches(v) for v in self._enabled)
+            item.setCheckState(0, Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            self.tree.addTopLevelItem(item)
+            self.tree.blockSignals(False)
+        else:
+            self._rows[at] = row
+        self.tree.blockSignals(True)
+        self._fill(item, row)
+        self.tree.blockSignals(False)
+        n = len(self._found)
+        self.hint.setText(f"{SEARCHING} {n} found so far.")
+        self._rebuild_choice(self.current_value())
+        if self.selected_name() == row.name:
+            self._show_selected()
+
+    def _discovery_done(self, rows: list[ModelRow]) -> None:
+        self.set_rows(rows)
+        n = len(rows)
+        self.hint.setText(f"Found {n} model{'s' if n != 1 else ''} on this computer. {TICK_HINT}")
+        self.search_done = True
+
+    def _discovery_failed(self, message: str) -> None:
+        self.hint.setText(f"Could not list models: {message}")
+        self.search_done = True
+
+    @staticmethod
+    def _fill(item: QTreeWidgetItem, r: ModelRow) -> None:
+        fit = r.fit or ("unreadable" if r.error else "?")
+        for col, text in enumerate([r.name, r.source, human_size(r.size), r.quantization or "?",
+                                    human_params(r.parameters), fit]):
+            item.setText(col, text)
+        item.setToolTip(0, r.path)
+        item.setToolTip(5, r.fit_reason or r.error)
 
     def rows(self) -> list[ModelRow]:
         return list(self._rows)
