@@ -147,6 +147,7 @@ def test_closing_settings_stops_the_search(qtbot, tmp_path, home, gate):
 @pytest.mark.qt_no_exception_capture
 def test_answer_shows_its_stage(qtbot, tmp_path):
     docs = tmp_path / "docs"
+    docs.mkdir()
     make_pdf(docs / "lighthouse.pdf", [
         "The Zephyr lighthouse was built in 1887 by engineer Marta Kowalski. Its lamp burned "
         "whale oil until 1921, when the lighthouse was electrified."])
@@ -170,6 +171,7 @@ def test_answer_shows_its_stage(qtbot, tmp_path):
     op.text.connect(record)
     qtbot.waitUntil(lambda: op.done, timeout=240_000)
     assert op.state is State.SUCCEEDED, op.error
+    print(f"\nstage line: {' → '.join(stages + [widget.status.text()])}")
     assert stages[0] == "Searching your documents…"
     reading = [s for s in stages if re.fullmatch(r"Reading [1-9]\d* passages?…", s)]
     assert reading and stages.index(reading[0]) == 1, stages
