@@ -19,6 +19,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QDialogButtonBox  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from makedocs import make_pdf  # noqa: E402
@@ -179,3 +180,20 @@ def test_answer_shows_its_stage(qtbot, tmp_path):
         assert stages.index("Writing…") > 1
     final = widget.status.text()
     assert final not in ("Searching your documents…", "Writing…") and op.result.model in final
+
+
+def test_settings_fit_the_screen_and_the_hint_is_not_squeezed(qtbot, tmp_path, home):
+    window = create_window(tmp_path / "data", opener=lambda p, pg: None)
+    qtbot.addWidget(window)
+    dialog = SettingsDialog(window.backend, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    op = dialog.picker.models_op
+    qtbot.waitUntil(lambda: op.done, timeout=60_000)
+    screen = dialog.screen().availableGeometry()
+    assert dialog.height() <= screen.height() and dialog.width() <= screen.width()
+    save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
+    assert save.isVisible() and dialog.rect().contains(save.mapTo(dialog, save.rect().bottomRight()))
+    hint = dialog.picker.hint  # two lines after the search: laid out with room for both
+    qtbot.waitUntil(lambda: hint.height() >= hint.heightForWidth(hint.width()), timeout=5_000)
+    assert hint.geometry().top() >= dialog.picker.tree.geometry().bottom()

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QMessageBox,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -30,7 +33,18 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         settings = backend.settings
         self._settings: Settings = settings
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        # The groups scroll, Save/Cancel stay in view: the whole form is ~940 px tall, more than
+        # an 800x600 or 1366x768 screen shows.
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.scroll.setWidget(content)
+        outer.addWidget(self.scroll)
 
         models = QGroupBox("Models")
         box = QVBoxLayout(models)
@@ -76,8 +90,17 @@ class SettingsDialog(QDialog):
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.resize(640, 620)
+        outer.addWidget(buttons)
+        self.resize(self._fitting_size(content))
+
+    def _fitting_size(self, content: QWidget) -> QSize:
+        """Everything shown when the screen allows, else as much as fits (the rest scrolls)."""
+        want = content.sizeHint() + QSize(40, 80)  # margins, scrollbar, the buttons
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is None:
+            return want
+        return QSize(min(max(want.width(), 640), int(screen.width() * 0.9)),
+                     min(want.height(), int(screen.height() * 0.9)))
 
     def accept(self) -> None:
         """Save also starts or stops the local API; a failure to start is said, not hidden."""
