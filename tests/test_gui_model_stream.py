@@ -197,3 +197,12 @@ def test_settings_fit_the_screen_and_the_hint_is_not_squeezed(qtbot, tmp_path, h
     hint = dialog.picker.hint  # two lines after the search: laid out with room for both
     qtbot.waitUntil(lambda: hint.height() >= hint.heightForWidth(hint.width()), timeout=5_000)
     assert hint.geometry().top() >= dialog.picker.tree.geometry().bottom()
+    # Routing between two models, the long-named one selected: nothing widens past the dialog.
+    picker = dialog.picker
+    picker.set_enabled_models([BUNDLED_NAME, EARLY])
+    picker.tree.setCurrentItem(picker._item(EARLY))
+    add = picker.add_button
+    qtbot.waitUntil(lambda: dialog.scroll.horizontalScrollBar().maximum() == 0 and
+                    dialog.scroll.viewport().rect().contains(
+                        add.mapTo(dialog.scroll.viewport(), add.rect().bottomRight())),
+                    timeout=5_000)

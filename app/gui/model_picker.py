@@ -75,6 +75,9 @@ class ModelPicker(QWidget):
 
         form = QFormLayout()
         self.model = QComboBox()
+        # Long model names are elided in the closed box instead of widening the dialog.
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model.setMinimumContentsLength(24)
         self.model.setAccessibleName("Chat model")
         self.model.view().setAccessibleName("Chat model choices")
         self.model.setToolTip("With two or more ticked models, Automatic sends easy questions to "
@@ -269,7 +272,11 @@ class ModelPicker(QWidget):
         self.lora.setEnabled(name is not None)
         self.lora_button.setEnabled(name is not None)
         self.lora.setText(self._lora.get(name, "") if name else "")
-        self.lora_label.setText(f"&LoRA adapter ({name}):" if name else "&LoRA adapter:")
+        # The model's name goes in the field, not the label: a long name (LM Studio's are
+        # publisher/repo/file) would widen the whole form.
+        self.lora.setPlaceholderText(f"none for {name} (optional .gguf LoRA adapter)" if name
+                                     else "none (optional .gguf LoRA adapter)")
+        self.lora.setToolTip(f"LoRA adapter for {name}" if name else "")
         if row is None:
             self.details.setText("Select a model to see its details and set a LoRA adapter.")
             return

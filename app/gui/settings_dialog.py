@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -39,7 +39,6 @@ class SettingsDialog(QDialog):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -95,7 +94,7 @@ class SettingsDialog(QDialog):
 
     def _fitting_size(self, content: QWidget) -> QSize:
         """Everything shown when the screen allows, else as much as fits (the rest scrolls)."""
-        want = content.sizeHint() + QSize(40, 80)  # margins, scrollbar, the buttons
+        want = content.sizeHint().expandedTo(content.minimumSizeHint()) + QSize(40, 80)
         screen = self.screen().availableGeometry() if self.screen() else None
         if screen is None:
             return want
