@@ -1,8 +1,9 @@
 """Render the real window into PNGs for the README: `python -m app.gui.screenshots OUTDIR`.
 
 Builds a throw-away library from generated sample PDFs in a *watched* folder (indexed by the real
-watcher and core), asks a question with the bundled model, grabs the window, then the Settings
-dialog with its model picker (works offscreen or under Xvfb). Nothing
+watcher and core), asks a question with the bundled model, grabs the window at 1400×900
+(`HEARTH_SHOT_SIZE` to change) and at 800×600, then the Settings dialog with its model picker
+(works offscreen or under Xvfb). Nothing
 about the user's own library is touched: everything lives in a temporary data dir.
 """
 
@@ -31,6 +32,7 @@ SAMPLES = {
     ],
 }
 QUESTION = "Who built the Zephyr lighthouse, and when was it electrified?"
+SMALL = (800, 600)
 
 
 def _make_pdf(path: Path, pages: list[str]) -> None:
@@ -68,8 +70,8 @@ def render(outdir: Path) -> list[Path]:
     for name, pages in SAMPLES.items():
         _make_pdf(docs / name, pages)
     window = create_window(work / "data", opener=lambda _p, _pg: None)
-    width, height = (int(v) for v in os.environ.get("HEARTH_SHOT_SIZE", "1280x800").split("x"))
-    window.resize(width, height)  # HEARTH_SHOT_SIZE=800x600 checks the small-window layout
+    width, height = (int(v) for v in os.environ.get("HEARTH_SHOT_SIZE", "1400x900").split("x"))
+    window.resize(width, height)
     window.show()
     window.start()
     written: list[Path] = []
@@ -94,9 +96,27 @@ def render(outdir: Path) -> list[Path]:
     _wait(app, lambda: not window.chat.busy, 300)
     window.history_panel.refresh(select=window.chat.conversation_id)
     grab("hearth-answer.png")
+    print(layout_report(window))
+    window.resize(*SMALL)  # the smallest supported window: the chat keeps priority
+    _wait(app, lambda: window.width() == SMALL[0], 10)
+    grab("hearth-small.png")
+    print(layout_report(window))
+    window.resize(width, height)
+    _wait(app, lambda: window.width() == width, 10)
     written.append(_grab_settings(app, window, outdir / "hearth-settings.png"))
     window.close()
     return written
+
+
+def layout_report(window) -> str:
+    """What a reviewer checks in a screenshot, in numbers: the chat's share of the width and any
+    sideways scrollbar in the chat or the library list."""
+    sizes = window.splitter.sizes()
+    tree = window.library.tree
+    return (f"{window.width()}x{window.height()}: panels {sizes}, chat "
+            f"{sizes[1] / max(1, sum(sizes)):.0%} of the width; sideways scroll: chat "
+            f"{window.chat.scroll.horizontalScrollBar().maximum()} px, library "
+            f"{tree.horizontalScrollBar().maximum()} px")
 
 
 def _grab_settings(app, window, path: Path) -> Path:

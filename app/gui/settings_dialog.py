@@ -98,7 +98,7 @@ class SettingsDialog(QDialog):
         screen = self.screen().availableGeometry() if self.screen() else None
         if screen is None:
             return want
-        return QSize(min(max(want.width(), 640), int(screen.width() * 0.9)),
+        return QSize(min(max(want.width(), 760), int(screen.width() * 0.9)),
                      min(want.height(), int(screen.height() * 0.9)))
 
     def accept(self) -> None:
