@@ -127,6 +127,9 @@ def test_model_list_fills_in_while_the_search_runs(qtbot, tmp_path, home, gate):
     assert picker.hint.text().startswith(f"Found {len(names)} models on this computer.")
     assert picker.values()["enabled_models"] == [BUNDLED_NAME]  # the tick survived
     assert all(r.fit != "checking…" for r in picker.rows())
+    # The answering model before its first use (where installed) says why it shows "?".
+    assert all(r.fit_reason.startswith("Not read yet") for r in picker.rows()
+               if not Path(r.path).exists())
 
 
 def test_closing_settings_stops_the_search(qtbot, tmp_path, home, gate):

@@ -61,6 +61,9 @@ def list_models(data_dir: Path | None, n_ctx: int, extra_paths: tuple[str, ...] 
             r.parameters = int(info.parameters)
             verdict = fit_verdict(estimate_memory(info, n_ctx), free_vram=vram)
             r.fit, r.fit_reason = verdict.verdict, verdict.reason
+        elif not error and not Path(path).exists():  # the answering model before its first use
+            r.fit_reason = "Not read yet: the file is put together from its installed parts " \
+                           "the first time it answers."
         rows.append(r)
         if on_row is not None:
             on_row(r)
