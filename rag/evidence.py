@@ -7,7 +7,8 @@ become the model's whole context (a short prompt: faster first token, less to ge
 Splitting keeps PDF layout and code in mind: a wrapped prose line joins its paragraph and the
 paragraph splits into sentences; short lines, code and table rows stay lines of their own.
 Scoring = embedder similarity to the question + keyword overlap (rarer question words count more)
-+ a small bonus for the chunk's retrieval rank. The best unit is quoted with a neighbour unit.
++ a small bonus for the chunk's retrieval rank. The best unit is quoted with a neighbour unit;
+passages are then ordered by that score plus the whole quote's similarity to the question.
 """
 
 from __future__ import annotations
@@ -180,14 +181,21 @@ def select_evidence(question: str, hits: list[Hit], embedder, *, max_passages: i
         chosen.append([i, first, last])
         per_chunk[u.hit] = per_chunk.get(u.hit, 0) + 1
         covered.update(range(first, last + 1))
-        if len(chosen) >= max_passages:
+        if len(chosen) >= 2 * max_passages:
             break
+    quotes = [_flat(hits[units[i].hit].text[units[f].start:units[la].end]) for i, f, la in chosen]
+    # Order by the best unit's score plus the whole passage's similarity to the question: the
+    # answer often sits in the text around the best-matching sentence, and the model reads
+    # passage [1] most closely. Twice as many candidates as passages are ordered this way
+    # (pdfqa-dev: the key in passage [1] 28 -> 33 of 44, in the top 3 37 -> 37).
+    sims_q = [float(v) for v in embedder.embed(quotes) @ vecs[0]]
+    ranked = sorted(zip(chosen, quotes, sims_q, strict=True),
+                    key=lambda c: -(scores[c[0][0]] + c[2]))[:max_passages]
     out = []
-    for n, (i, first, last) in enumerate(chosen, 1):
+    for n, ((i, first, last), quote, sim) in enumerate(ranked, 1):
         h = hits[units[i].hit]
-        s, e = units[first].start, units[last].end
-        out.append(Evidence(n, h.path, h.page, _flat(h.text[s:e]), scores[i], units[i].hit,
-                            h.chunk_id, s, e))
+        out.append(Evidence(n, h.path, h.page, quote, scores[i] + sim, units[i].hit,
+                            h.chunk_id, units[first].start, units[last].end))
     return out
 
 
