@@ -57,8 +57,14 @@ def _add_doc(manifest, store_batch: list, path: str, n: int, rng, vocab, probs, 
     return doc_id, rows
 
 
+def _doc_rng(d: int):
+    """One generator per document, so a resumed build makes the same chunks as an unbroken one."""
+    return np.random.default_rng([17, d])
+
+
 def build(n_chunks: int, model_id: str, dim: int, base: Path | None = None) -> Path:
-    """The library dir for `n_chunks` (reused when complete; a half-built one starts over)."""
+    """The library dir for `n_chunks`: reused when complete, resumed when half-built (the build
+    of 1M chunks takes hours on a shared laptop; a kill loses at most one batch)."""
     from bench.search import _vocab, _zipf_weights
     from rag.library import CHROMA_DIR, MANIFEST_NAME
     from rag.manifest import Manifest
@@ -67,43 +73,65 @@ def build(n_chunks: int, model_id: str, dim: int, base: Path | None = None) -> P
     path = (base or cache_dir()) / f"scale-{n_chunks}"
     if (path / "bench-meta.json").exists():
         return path
-    shutil.rmtree(path, ignore_errors=True)
+    progress_file = path / "bench-build.json"
+    progress = {"chunks": n_chunks, "version": 2, "build_s": 0.0, "runs": 0}
+    if progress_file.exists():
+        old = json.loads(progress_file.read_text())
+        if old.get("chunks") == n_chunks and old.get("version") == 2:
+            progress = old
+    if progress["runs"] == 0:
+        shutil.rmtree(path, ignore_errors=True)
+    progress["runs"] += 1
     files = path / "files"
-    files.mkdir(parents=True, mode=0o700)
+    files.mkdir(parents=True, mode=0o700, exist_ok=True)
+    progress_file.write_text(json.dumps(progress))
     t0 = time.perf_counter()
     vocab = np.array(_vocab())
     probs = _zipf_weights(len(vocab))
-    rng = np.random.default_rng(17)
-    topics = _vectors(rng, np.zeros((1, dim), np.float32), TOPICS, dim)
+    topics = _vectors(np.random.default_rng(17), np.zeros((1, dim), np.float32), TOPICS, dim)
     manifest = Manifest(path / MANIFEST_NAME)
     store = ChromaStore(path / CHROMA_DIR, model_id=model_id, dim=dim)
+    indexed = {r.path for r in manifest.documents("indexed")}
     per_doc = max(1, (n_chunks - FORGET_CHUNKS) // FILES)
-    done = 0
+    done = skipped = 0
+    built_before = progress["build_s"]
+
+    def flush(batch: list, pending: list) -> None:
+        _flush(store, manifest, batch, pending)
+        progress["build_s"] = round(built_before + time.perf_counter() - t0, 1)
+        progress_file.write_text(json.dumps(progress))
+
     try:
         batch: list = []
         pending: list = []
         for d in range(FILES):
             n = per_doc if d < FILES - 1 else n_chunks - FORGET_CHUNKS - done
+            done += n
             f = files / f"doc-{d:05d}.txt"
+            if str(f) in indexed:
+                skipped += n
+                continue
             f.write_text(f"Synthetic document {d}.\n", encoding="utf-8")
             st = f.stat()
             sha = hashlib.sha256(f.read_bytes()).hexdigest()
-            pending.append(_add_doc(manifest, batch, str(f), n, rng, vocab, probs, topics, dim,
-                                    sha, st.st_size, st.st_mtime))
-            done += n
+            pending.append(_add_doc(manifest, batch, str(f), n, _doc_rng(d), vocab, probs, topics,
+                                    dim, sha, st.st_size, st.st_mtime))
             if sum(len(b[0]) for b in batch) >= store.max_batch or d == FILES - 1:
-                _flush(store, manifest, batch, pending)
-                log(f"scale build: {done:,} chunks in {time.perf_counter() - t0:.0f} s")
-        batch, pending = [], []
-        pending.append(_add_doc(manifest, batch, "/synthetic/forget-me.txt", FORGET_CHUNKS, rng,
-                                vocab, probs, topics, dim))
-        _flush(store, manifest, batch, pending)
+                flush(batch, pending)
+                log(f"scale build: {done:,} chunks ({skipped:,} from before), "
+                    f"{progress['build_s']:.0f} s in all")
+        if pending:
+            flush(batch, pending)
+        if "/synthetic/forget-me.txt" not in indexed:
+            pending.append(_add_doc(manifest, batch, "/synthetic/forget-me.txt", FORGET_CHUNKS,
+                                    _doc_rng(FILES), vocab, probs, topics, dim))
+            flush(batch, pending)
     finally:
         store.close()
         manifest.close()
-    build_s = time.perf_counter() - t0
-    (path / "bench-meta.json").write_text(json.dumps({"chunks": n_chunks, "build_s": round(build_s, 1),
-                                                      "files": FILES, "dim": dim}))
+    (path / "bench-meta.json").write_text(json.dumps({
+        "chunks": n_chunks, "build_s": progress["build_s"], "build_runs": progress["runs"],
+        "files": FILES, "dim": dim}))
     return path
 
 
@@ -167,7 +195,9 @@ def child(path: str, n_queries: int) -> dict:
     return out
 
 
-def bench_scale(n_chunks: int = 1_000_000, n_queries: int = 200) -> dict:
+def bench_scale(n_chunks: int = 1_000_000, n_queries: int = 200, build_only: bool = False
+                ) -> dict:
+    """Build (or resume building) the library, then measure it unless `build_only`."""
     from rag.embeddings import SentenceTransformerEmbedder
 
     emb = SentenceTransformerEmbedder()
@@ -175,6 +205,8 @@ def bench_scale(n_chunks: int = 1_000_000, n_queries: int = 200) -> dict:
     path = build(n_chunks, emb.model_id, emb.dim)
     meta = json.loads((path / "bench-meta.json").read_text())
     log(f"scale: library of {n_chunks:,} chunks ready ({time.perf_counter() - t0:.0f} s)")
+    if build_only:
+        return {"chunks": n_chunks, "library": str(path), **meta}
     out: dict = {"chunks": n_chunks, "dim": emb.dim, "build_s": meta["build_s"], "k": 5,
                  "mode": "hybrid", "files": FILES, "library": str(path),
                  "disk_mib": {"total": round(_dir_size(path) / 2**20, 1),
@@ -196,3 +228,12 @@ def bench_scale(n_chunks: int = 1_000_000, n_queries: int = 200) -> dict:
         f"{out['disk_mib']['total']} MiB, re-index {out['reindex_unchanged']['s']} s, "
         f"forget {out['forget_one_doc']['s']} s")
     return out
+
+
+if __name__ == "__main__":  # build (or resume) only: python -m bench.scale [N]
+    from bench.common import offline_env
+    from rag.embeddings import SentenceTransformerEmbedder
+
+    offline_env()
+    _emb = SentenceTransformerEmbedder()
+    print(build(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000, _emb.model_id, _emb.dim))

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.keyword import bm25_sql
 from rag.paths import private_file
 
 SCHEMA = """
@@ -323,16 +324,10 @@ class Manifest:
         """FTS5 BM25 (lower bm25() is better; returned as a positive score)."""
         if not match:
             return []
-        sql = ("SELECT c.chunk_id, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts "
-               "JOIN chunks c ON c.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?")
-        args: list = [match]
-        if doc_ids is not None:
-            if not doc_ids:
-                return []
-            sql += f" AND c.doc_id IN ({','.join('?' * len(doc_ids))})"
-            args += [int(d) for d in doc_ids]
-        sql += " ORDER BY s LIMIT ?"
-        args.append(k)
+        if doc_ids is not None and not doc_ids:
+            return []
+        sql = bm25_sql(None if doc_ids is None else len(doc_ids))
+        args: list = [match, *(int(d) for d in doc_ids or ()), k]
         with self._lock:
             try:
                 rows = self._db.execute(sql, args).fetchall()

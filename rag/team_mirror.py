@@ -164,14 +164,10 @@ class Mirror:
         """FTS5 BM25, weighted and signed like the embedded library's (rag/manifest.py)."""
         if not match or (doc_ids is not None and not doc_ids):
             return []
-        sql = ("SELECT c.chunk_id, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts "
-               "JOIN chunks c ON c.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?")
-        args: list = [match]
-        if doc_ids is not None:
-            sql += f" AND c.doc_id IN ({','.join('?' * len(doc_ids))})"
-            args += [int(d) for d in doc_ids]
-        sql += " ORDER BY s LIMIT ?"
-        args.append(k)
+        from rag.keyword import bm25_sql
+
+        sql = bm25_sql(None if doc_ids is None else len(doc_ids))
+        args: list = [match, *(int(d) for d in doc_ids or ()), k]
         with self._lock:
             try:
                 rows = self._db.execute(sql, args).fetchall()
