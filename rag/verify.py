@@ -26,6 +26,7 @@ _DECLINE = re.compile(
     r"(?:is|are) not (?:mentioned|provided|specified|covered|given|stated)|no (?:information|mention)|"
     r"(?:cannot|can't|could not|couldn't) (?:find|answer|determine|tell)|not (?:found|available) in)",
     re.I)
+_POLARITY = re.compile(r"\b(?:yes|no|not|never|cannot|can't|don't|doesn't|isn't|aren't|won't)\b")
 
 NOT_IN_DOCUMENTS = "I couldn't find an answer to this in your documents."
 FALLBACK_NOTE = ("I couldn't find an answer that your documents back up, so here are the "
@@ -81,6 +82,17 @@ def sentences(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def restates(sentence: str, question: str, question_terms: set[str]) -> bool:
+    """A sentence made only of the question's own words ("64-bit builds run slower than 32-bit
+    builds" for "Why might a 64-bit build run slower…?") says nothing the user didn't: it is not
+    an answer. A yes/no word the question lacks makes it one ("No, it does not assume…")."""
+    terms = set(content_terms(sentence))
+    if len(terms) < 2 or not terms <= question_terms:
+        return False
+    said = set(_POLARITY.findall(sentence.lower())) - set(_POLARITY.findall(question.lower()))
+    return not said
+
+
 def support(sentence: str, passage: str, sim: float, question_terms: set[str]) -> float:
     """0..1: how well `passage` backs `sentence` (words it shares, exact identifiers, meaning)."""
     terms = [t for t in content_terms(sentence) if t not in question_terms] or content_terms(
@@ -103,7 +115,7 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
     parts = sentences(body)
     q_terms = set(content_terms(question))
     claims: list[Claim] = []
-    declined = False
+    declined = restated = False
     seen: set[str] = set()
     items = []
     for part in parts:
@@ -116,6 +128,9 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
         seen.add(key)
         if _DECLINE.search(bare):
             declined = True
+            continue
+        if restates(bare, question, q_terms):
+            restated = True
             continue
         items.append((part, bare))
     if items and evidence:
@@ -145,8 +160,8 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
     if declined or not evidence:
         return Verified(NOT_IN_DOCUMENTS, claims, True)
     reason = "no statement in the answer is backed by a passage" if claims else (
-        "the model wrote no answer" if not body else "the model only echoed the prompt or "
-        "listed citations")
+        "the model wrote no answer" if not body else "the model only restated the question"
+        if restated else "the model only echoed the prompt or listed citations")
     return Verified(fallback_text(evidence), claims, False, reason)
 
 

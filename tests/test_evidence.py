@@ -114,6 +114,26 @@ def test_a_sentence_that_drops_the_passages_not_is_unsupported(embedder):
     assert right.claims[0].supported and not right.fallback
 
 
+def test_an_answer_that_only_restates_the_question_falls_back(embedder):
+    """radm-07 of the dev set: asked why a 64-bit build runs slower, the model wrote that 64-bit
+    builds run slower. Every word is in a passage, and none of it is an answer."""
+    page = ("Because the pointers are larger, R's basic structures are larger. This means that R "
+            "objects take more space and more time to manipulate. So 64-bit builds of R will, all "
+            "other things being equal, run slower than 32-bit builds.")
+    question = "Why might a 64-bit build of R run somewhat slower than a 32-bit build?"
+    ev = select_evidence(question, _hits(page), embedder)
+    echo = verify("64-bit builds of R run slower than 32-bit builds [1].", ev, question, embedder)
+    assert echo.fallback == "the model only restated the question"
+    assert "pointers are larger" in echo.text
+    answer = verify("Because the pointers are larger, R objects take more space [1].", ev,
+                    question, embedder)
+    assert answer.claims[0].supported and not answer.fallback
+    yes_no = "Does a 64-bit build of R run slower than a 32-bit build?"
+    yes = verify("Yes, 64-bit builds of R run slower than 32-bit builds [1].",
+                 select_evidence(yes_no, _hits(page), embedder), yes_no, embedder)
+    assert yes.claims and yes.fallback != "the model only restated the question"
+
+
 @pytest.mark.parametrize("output", [
     "[1]: [1]\n[2]: [2]\n[3]: [3]\n[4]: [4]",  # the empty-bubble answer from issue 11
     "Question: When were the tomatoes planted?\nAnswer:",  # a prompt echo
