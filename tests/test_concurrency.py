@@ -308,7 +308,7 @@ def test_watch_run_loads_the_embedder_at_start(tmp_path):
         messages = []
         for line in lines:  # events, not sleeps: wait for the watcher to say it is ready
             messages.append(json.loads(line)["message"])
-            if messages[-1] == "Ready: the embedding model is loaded":
+            if messages[-1] == "Ready (the embedding model is loaded)":
                 break
         assert not list(docs.iterdir())  # it loaded with no file to index
         word = canary()

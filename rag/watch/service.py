@@ -152,7 +152,7 @@ class WatchService:
             log.exception("watch: loading the embedder failed")
             return
         self.warmed.set()
-        self._emit("Ready: the embedding model is loaded", force=True)
+        self._emit("Ready (the embedding model is loaded)", force=True)
 
     def request_stop(self) -> None:
         """Ask the worker to stop (cancels indexing in progress) without waiting for it."""
