@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 from corpus import build_corpus
 
-from rag.answer import LoopGuard, answer, answer_stream, cited_numbers, relevant
+from rag.answer import (
+    WEAK_EVIDENCE,
+    WEAK_EVIDENCE_TEXT,
+    LoopGuard,
+    answer,
+    answer_stream,
+    cited_numbers,
+    relevant,
+)
 from rag.cancel import CancelToken
 from rag.library import Library
 from rag.types import Hit
@@ -70,6 +78,24 @@ def test_a_name_no_document_mentions_is_declined_before_the_model(lib):
     final = events[-1].answer
     assert events[0].kind == "evidence" and events[0].evidence  # the closest passages, shown
     assert final.declined and not final.grounded and "“Wolf-Rayet”" in final.answer
+
+
+def test_a_question_no_passage_is_about_is_declined_before_the_model(lib):
+    """Close enough to pass the retrieval gate (water, heat), but no passage is about boiling
+    points: the closest passages are shown and the model is not asked to make up an answer."""
+    class Untouchable:
+        name = "unused"
+        n_ctx = 2048
+
+        def __getattr__(self, item):
+            raise AssertionError(f"model.{item} must not be called")
+
+    events = list(answer_stream(lib, Untouchable(),
+                                "What is the boiling point of water at high altitude?", k=3))
+    final = events[-1].answer
+    assert events[0].kind == "evidence" and events[0].evidence
+    assert events[0].evidence[0].score < WEAK_EVIDENCE
+    assert final.declined and not final.grounded and final.answer == WEAK_EVIDENCE_TEXT
 
 
 def test_a_name_the_documents_do_mention_goes_to_the_model(lib, chat_model):
