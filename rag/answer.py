@@ -18,9 +18,9 @@ from rag.evidence import Evidence, select_evidence
 from rag.prompts import (
     EMPTY_LIBRARY,
     NOT_FOUND,
-    PROMPT_PASSAGES,
     build_evidence_messages,
     format_evidence,
+    prompt_passages,
 )
 from rag.types import Hit
 from rag.verify import Claim, verify
@@ -189,7 +189,7 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     route_reason = ""
     if router is not None:
         model, route_reason = router(question, hits, history)
-    candidates = evidence[:PROMPT_PASSAGES]
+    candidates = prompt_passages(evidence)
     plan = fit_prompt(model, lambda ns, nh: build_evidence_messages(
         question, candidates[:ns], history[-nh:] if nh else []),
         len(candidates), len(history), max_tokens)

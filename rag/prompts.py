@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import replace
 
 from rag.types import Hit
 
@@ -51,6 +53,26 @@ EVIDENCE_SYSTEM = (
     "Answer: Run ls -a: it also lists names that begin with a dot [1]."
 )
 PROMPT_PASSAGES = 3  # the model reads the best 3 passages; the user sees all of them
+# ... and at most this many characters of them: merged passages run to ~720 characters, and
+# every 4 characters cost a 2-core CPU about 6 ms before the first token.
+PROMPT_CHARS = 1200
+_LAST_SENTENCE_END = re.compile(r"[.!?:;](?=\s)")
+
+
+def prompt_passages(evidence: list, limit: int = PROMPT_CHARS) -> list:
+    """The best passages, in order, within `limit` characters; the one that would overflow is
+    cut at a sentence end (kept only if a useful part remains). The first is always kept."""
+    out, left = [], limit
+    for e in evidence[:PROMPT_PASSAGES]:
+        if len(e.quote) <= left or not out:
+            out.append(e)
+            left -= len(e.quote)
+            continue
+        ends = [m.end() for m in _LAST_SENTENCE_END.finditer(e.quote, 0, left)]
+        if ends and ends[-1] >= 120:
+            out.append(replace(e, quote=e.quote[:ends[-1]]))
+        break
+    return out
 
 
 def format_evidence(evidence: list) -> str:

@@ -161,3 +161,23 @@ def test_link_definition_lines_keep_their_text(embedder):
     ev = select_evidence(q, _hits(GARDEN), embedder)
     checked = verify("[1]: The tomatoes were planted on 12 May.", ev, q, embedder)
     assert checked.claims[0].supported and checked.text.startswith("The tomatoes were planted")
+
+
+def test_the_model_reads_the_best_passages_within_a_character_budget():
+    """Merged passages run long; the prompt keeps the best ones in order, cuts the one that would
+    overflow at a sentence end, and always keeps the first whole."""
+    from rag.evidence import Evidence
+    from rag.prompts import PROMPT_CHARS, prompt_passages
+
+    long_one = "The first passage says a great deal about the console. " * 15  # ~840 chars
+    second = ("Command lines are limited to about 4095 bytes. Longer input must be read from a "
+              "file. " * 5)
+    ev = [Evidence(1, "a.pdf", 1, long_one, 2.0), Evidence(2, "a.pdf", 2, second, 1.5),
+          Evidence(3, "b.pdf", 1, "A third passage.", 1.0)]
+    chosen = prompt_passages(ev)
+    assert [e.n for e in chosen] == [1, 2]
+    assert chosen[0].quote == long_one and second.startswith(chosen[1].quote)
+    assert chosen[1].quote.endswith(".") and len(chosen[1].quote) < len(second)
+    assert sum(len(e.quote) for e in chosen) <= PROMPT_CHARS
+    huge = Evidence(1, "a.pdf", 1, "x " * 1000, 2.0)
+    assert prompt_passages([huge, *ev[1:]]) == [huge]  # the best passage is never dropped
