@@ -193,10 +193,19 @@ def child(path: str, n_queries: int) -> dict:
         out["open_and_first_search_s"] = round(time.perf_counter() - t0, 2)
         out["rss_open_mib"] = round(proc.memory_info().rss / 2**20, 1)
         out["rss_model_only_mib"] = round(rss_model / 2**20, 1)
-        out["quiet_wait_s"] = _wait_quiet(float(os.environ.get(QUIET_ENV, "0") or 0))
-        busy0 = _others_busy(proc)
-        res = measure(lib, _queries(n_queries))
-        out["others_cpu_during_search"] = _others_busy(proc, busy0)
+        wait = float(os.environ.get(QUIET_ENV, "0") or 0)
+        best = None
+        for attempt in range(1, 6 if wait else 2):  # on a shared machine: the quietest of 5
+            waited = _wait_quiet(wait)
+            busy0 = _others_busy(proc)
+            res = measure(lib, _queries(n_queries))
+            others = _others_busy(proc, busy0)
+            if best is None or others < best[0]:
+                best = (others, res, waited, attempt)
+            if others <= 0.05:
+                break
+        others, res, out["quiet_wait_s"], out["attempt"] = best
+        out["others_cpu_during_search"] = others
         out["search"] = res["search"]
         out["parts"] = res["parts"]
         out["rss_after_search_mib"] = round(proc.memory_info().rss / 2**20, 1)
