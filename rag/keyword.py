@@ -98,15 +98,16 @@ def bm25_sql(n_doc_ids: int | None = None) -> str:
 
 def drop_common(terms: list[str], doc_counts: dict[str, int], total: int,
                 max_fraction: float = 0.2, keep_at_least: int = 2,
-                max_postings: int = 100_000) -> list[str]:
+                max_postings: int = 50_000) -> list[str]:
     """Leave out terms found in more than `max_fraction` of chunks, then the commonest terms
     while the kept ones are found in more than `max_postings` chunks together.
 
     Why: such a term adds little to BM25 (low IDF) but makes FTS5 score every chunk it is in;
-    the fraction rule kept search fast at 100k chunks, the postings budget does at 1M (keyword
-    p95 about 300 -> 125 ms there, 96% of the keyword top 10 as with every term; a 50k budget
-    gave 100 ms but 85%, and no faster hybrid p95). The budget does not bind in a small
-    library: SciFact's 12,923 chunks keep the same terms for every claim.
+    the fraction rule kept search fast at 100k chunks, the postings budget does at 1M. Measured
+    there (`python -m bench scale`, quiet): hybrid p95 126 ms with a 100k budget, 85 ms with 50k;
+    the hybrid top 10 is 97.9% / 92.6% the same as with every term kept (no budget: keyword p95
+    about 300 ms). The budget does not bind in a small library: SciFact's 12,923 chunks keep
+    the same terms for every claim at 50k.
     If every term is common, the rarest `keep_at_least` stay.
     """
     if total <= 0:
