@@ -50,14 +50,17 @@ def test_streams_tokens_and_gives_the_right_page_as_source_1(lib, chat_model):
         assert key in final.timings
 
 
+class Untouchable:
+    """Stands where a chat model would: any use fails the test, so a decline that reaches the
+    model is caught (not a fake of what is tested; the model must not be touched at all)."""
+    name = "unused"
+    n_ctx = 2048
+
+    def __getattr__(self, item):
+        raise AssertionError(f"model.{item} must not be called")
+
+
 def test_nothing_relevant_says_so_without_calling_the_model(lib):
-    class Untouchable:  # any call would fail the test: the model must not be used
-        name = "unused"
-        n_ctx = 2048
-
-        def __getattr__(self, item):
-            raise AssertionError(f"model.{item} must not be called")
-
     result = answer(lib, Untouchable(), "Who won the 1986 football world cup final?")
     assert not result.grounded and result.sources == []
     assert "couldn't find" in result.answer
@@ -66,13 +69,6 @@ def test_nothing_relevant_says_so_without_calling_the_model(lib):
 def test_a_name_no_document_mentions_is_declined_before_the_model(lib):
     """The dev set's unanswerable questions name what the documents lack (Kaplan-Meier, Holm);
     the passages found are still shown, and the model is not asked to guess from them."""
-    class Untouchable:
-        name = "unused"
-        n_ctx = 2048
-
-        def __getattr__(self, item):
-            raise AssertionError(f"model.{item} must not be called")
-
     events = list(answer_stream(lib, Untouchable(),
                                 "How far is Proxima Centauri from the Wolf-Rayet Nebula?", k=3))
     final = events[-1].answer
@@ -83,13 +79,6 @@ def test_a_name_no_document_mentions_is_declined_before_the_model(lib):
 def test_a_question_no_passage_is_about_is_declined_before_the_model(lib):
     """Close enough to pass the retrieval gate (water, heat), but no passage is about boiling
     points: the closest passages are shown and the model is not asked to make up an answer."""
-    class Untouchable:
-        name = "unused"
-        n_ctx = 2048
-
-        def __getattr__(self, item):
-            raise AssertionError(f"model.{item} must not be called")
-
     events = list(answer_stream(lib, Untouchable(),
                                 "What is the boiling point of water at high altitude?", k=3))
     final = events[-1].answer
