@@ -215,7 +215,9 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     raw = guard.result()
     # After Stop, the GUI's library stand-in no longer runs calls: check by words alone.
     # Checked against every passage the user sees (the model read the best few of them).
-    checked = verify(raw, evidence, question, None if cancelled else library.embedder)
+    fixed = "\n".join(m["content"] for m in plan.messages if m.get("role") == "system")
+    checked = verify(raw, evidence, question, None if cancelled else library.embedder,
+                     prompt_text=fixed)
     t_verified = time.perf_counter()
     by_n = {e.n: e for e in evidence}
     cited_chunks = {by_n[n].hit for c in checked.claims if c.supported for n in c.sources}

@@ -27,6 +27,8 @@ _DECLINE = re.compile(
     r"(?:cannot|can't|could not|couldn't) (?:find|answer|determine|tell)|not (?:found|available) in)",
     re.I)
 _POLARITY = re.compile(r"\b(?:yes|no|not|never|cannot|can't|don't|doesn't|isn't|aren't|won't)\b")
+_WORDS = re.compile(r"[^\W_]+")
+ECHO_RUN = 4  # words in a row shared with the prompt's own text (and no passage): an echo
 
 NOT_IN_DOCUMENTS = "I couldn't find an answer to this in your documents."
 FALLBACK_NOTE = ("I couldn't find an answer that your documents back up, so here are the "
@@ -93,6 +95,17 @@ def restates(sentence: str, question: str, question_terms: set[str]) -> bool:
     return not said
 
 
+def shingles(text: str, n: int = ECHO_RUN) -> set[tuple[str, ...]]:
+    words = _WORDS.findall(text.lower())
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def echoes(sentence: str, prompt: set[tuple[str, ...]], passages: set[tuple[str, ...]]) -> bool:
+    """The sentence repeats the prompt's instructions or worked example ("…: it also lists names
+    that begin with a dot" after an unrelated command): words the passages never say."""
+    return bool(prompt) and any(s in prompt and s not in passages for s in shingles(sentence))
+
+
 def support(sentence: str, passage: str, sim: float, question_terms: set[str]) -> float:
     """0..1: how well `passage` backs `sentence` (words it shares, exact identifiers, meaning)."""
     terms = [t for t in content_terms(sentence) if t not in question_terms] or content_terms(
@@ -109,11 +122,15 @@ def support(sentence: str, passage: str, sim: float, question_terms: set[str]) -
 
 
 def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
-           threshold: float = SUPPORT_THRESHOLD) -> Verified:
-    """Corrected answer text with per-sentence claims; evidence fallback for degenerate output."""
+           threshold: float = SUPPORT_THRESHOLD, prompt_text: str = "") -> Verified:
+    """Corrected answer text with per-sentence claims; evidence fallback for degenerate output.
+    `prompt_text`: the prompt's fixed text (instructions, example); a sentence copying it is an
+    echo, not a claim."""
     body = clean(answer_text, question)
     parts = sentences(body)
     q_terms = set(content_terms(question))
+    prompt_runs = shingles(prompt_text) - shingles(question) if prompt_text else set()
+    passage_runs = set().union(*(shingles(e.quote) for e in evidence)) if prompt_runs else set()
     claims: list[Claim] = []
     declined = restated = False
     seen: set[str] = set()
@@ -131,6 +148,8 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
             continue
         if restates(bare, question, q_terms):
             restated = True
+            continue
+        if echoes(bare, prompt_runs, passage_runs):
             continue
         items.append((part, bare))
     if items and evidence:

@@ -7,6 +7,7 @@ import pytest
 
 from rag.evidence import select_evidence, split_units
 from rag.library import Library
+from rag.prompts import EVIDENCE_SYSTEM
 from rag.types import Hit
 from rag.verify import FALLBACK_NOTE, NOT_IN_DOCUMENTS, verify
 
@@ -147,6 +148,31 @@ def test_degenerate_output_falls_back_to_the_evidence(embedder, output):
     assert checked.fallback and checked.text.startswith(FALLBACK_NOTE)
     assert "12 May" in checked.text  # the passage itself is shown instead
     assert not any(c.supported for c in checked.claims)
+
+
+def test_an_answer_that_copies_the_prompts_example_falls_back(embedder):
+    """un-03 of the dev set: asked about principal components, the model named a command from a
+    passage and finished with the prompt's worked example ("it also lists names that begin with
+    a dot"). Words the passages never say, taken from the prompt, are an echo, not an answer."""
+    page = ("If we only want the eigenvalues we could have used the assignment: > evals <- "
+            "eigen(Sm)$values evals now holds the vector of eigenvalues and the second component "
+            "is discarded.")
+    q = "How do I run a principal component analysis and decide how many components to keep?"
+    ev = select_evidence(q, _hits(page), embedder)
+    echo = verify("Run evals <- eigen(Sm)$values: it also lists names that begin with a dot [1].",
+                  ev, q, embedder, prompt_text=EVIDENCE_SYSTEM)
+    assert echo.fallback == "the model only echoed the prompt or listed citations"
+    assert not echo.claims and "eigen(Sm)" in echo.text  # the passage is shown instead
+    own = verify("Use evals <- eigen(Sm)$values to get the eigenvalues [1].", ev, q, embedder,
+                 prompt_text=EVIDENCE_SYSTEM)
+    assert own.claims[0].supported and not own.fallback
+    # The same words are no echo where a document says them.
+    ls_page = "Run ls -a: it also lists names that begin with a dot, the hidden files."
+    q2 = "How do I see hidden files?"
+    quoted = verify("Run ls -a: it also lists names that begin with a dot [1].",
+                    select_evidence(q2, _hits(ls_page), embedder), q2, embedder,
+                    prompt_text=EVIDENCE_SYSTEM)
+    assert quoted.claims[0].supported and not quoted.fallback
 
 
 def test_a_decline_is_kept_as_a_plain_not_found(embedder):
