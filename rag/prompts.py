@@ -40,30 +40,33 @@ def format_sources(hits: list[Hit]) -> str:
 # Measured on the pdfqa-dev questions with Qwen2.5-Coder-0.5B (docs/benchmarks.md): a worked
 # example teaches a 0.5B model to copy the exact option or number far better than rules do, and
 # a "say the documents don't say" rule made it decline nearly everything; the verifier catches
-# unsupported answers instead.
+# unsupported answers instead. Asked to copy the words that answer from ONE passage, it got the
+# key in 15 of 35 written answers (3 passages and a one-sentence answer: 12 of 39), wrote fewer
+# wrong answers (20 against 27 of 44) and its first token came in 1.5 s instead of 2.2 s.
+EXAMPLE_ANSWER = "run ls with the -a option"
 EVIDENCE_SYSTEM = (
-    "You answer from the user's documents. Reply with one short sentence that quotes the exact "
-    "command, option, function, number or name from the passage that answers the question, then "
-    "the passage number in brackets.\n\n"
+    "Answer the question from the passage. Copy the exact words of the passage that answer it: "
+    "the command, option, function, number or name, with the few words around it.\n\n"
     "Example:\n"
-    "Passages:\n"
-    "[1] To list hidden files, run ls with the -a option, which shows names that begin with a "
-    "dot.\n"
+    "Passage:\n"
+    "Files whose names begin with a dot are hidden. To list them too, run ls with the -a "
+    "option.\n"
     "Question: How can I see the files whose names start with a dot?\n"
-    "Answer: Run ls -a: it also lists names that begin with a dot [1]."
+    f"Answer: {EXAMPLE_ANSWER}"
 )
-PROMPT_PASSAGES = 3  # the model reads the best 3 passages; the user sees all of them
+PROMPT_PASSAGES = 1  # the model reads the best passage; the user sees all of them
 # ... and at most this many characters of them: merged passages run to ~720 characters, and
 # every 4 characters cost a 2-core CPU about 6 ms before the first token.
 PROMPT_CHARS = 1200
 _LAST_SENTENCE_END = re.compile(r"[.!?:;](?=\s)")
 
 
-def prompt_passages(evidence: list, limit: int = PROMPT_CHARS) -> list:
+def prompt_passages(evidence: list, limit: int = PROMPT_CHARS,
+                    count: int = PROMPT_PASSAGES) -> list:
     """The best passages, in order, within `limit` characters; the one that would overflow is
     cut at a sentence end (kept only if a useful part remains). The first is always kept."""
     out, left = [], limit
-    for e in evidence[:PROMPT_PASSAGES]:
+    for e in evidence[:count]:
         if len(e.quote) <= left or not out:
             out.append(e)
             left -= len(e.quote)
@@ -84,7 +87,10 @@ def build_evidence_messages(question: str, evidence: list, history: list[dict]) 
     model on the question and makes the first token come sooner."""
     if not evidence:
         return build_messages(question, [], history)
-    user = f"Passages:\n{format_evidence(evidence)}\nQuestion: {question}"
+    if len(evidence) == 1:  # no number to copy: the verifier attaches the citation
+        user = f"Passage:\n{evidence[0].quote}\nQuestion: {question}"
+    else:
+        user = f"Passages:\n{format_evidence(evidence)}\nQuestion: {question}"
     return [{"role": "system", "content": EVIDENCE_SYSTEM}, *history,
             {"role": "user", "content": user}]
 

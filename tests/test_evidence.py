@@ -7,7 +7,7 @@ import pytest
 
 from rag.evidence import select_evidence, split_units
 from rag.library import Library
-from rag.prompts import EVIDENCE_SYSTEM
+from rag.prompts import EVIDENCE_SYSTEM, EXAMPLE_ANSWER
 from rag.types import Hit
 from rag.verify import FALLBACK_NOTE, NOT_IN_DOCUMENTS, verify
 
@@ -152,24 +152,24 @@ def test_degenerate_output_falls_back_to_the_evidence(embedder, output):
 
 def test_an_answer_that_copies_the_prompts_example_falls_back(embedder):
     """un-03 of the dev set: asked about principal components, the model named a command from a
-    passage and finished with the prompt's worked example ("it also lists names that begin with
-    a dot"). Words the passages never say, taken from the prompt, are an echo, not an answer."""
+    passage and finished with the prompt's worked example ("…: it also lists names that begin
+    with a dot"). Words the passages never say, taken from the prompt, are an echo."""
     page = ("If we only want the eigenvalues we could have used the assignment: > evals <- "
             "eigen(Sm)$values evals now holds the vector of eigenvalues and the second component "
             "is discarded.")
     q = "How do I run a principal component analysis and decide how many components to keep?"
     ev = select_evidence(q, _hits(page), embedder)
-    echo = verify("Run evals <- eigen(Sm)$values: it also lists names that begin with a dot [1].",
-                  ev, q, embedder, prompt_text=EVIDENCE_SYSTEM)
+    echo = verify(f"Run evals <- eigen(Sm)$values, then {EXAMPLE_ANSWER} [1].", ev, q, embedder,
+                  prompt_text=EVIDENCE_SYSTEM)
     assert echo.fallback == "the model only echoed the prompt or listed citations"
     assert not echo.claims and "eigen(Sm)" in echo.text  # the passage is shown instead
     own = verify("Use evals <- eigen(Sm)$values to get the eigenvalues [1].", ev, q, embedder,
                  prompt_text=EVIDENCE_SYSTEM)
     assert own.claims[0].supported and not own.fallback
     # The same words are no echo where a document says them.
-    ls_page = "Run ls -a: it also lists names that begin with a dot, the hidden files."
+    ls_page = f"Hidden files begin with a dot. To see them, {EXAMPLE_ANSWER}."
     q2 = "How do I see hidden files?"
-    quoted = verify("Run ls -a: it also lists names that begin with a dot [1].",
+    quoted = verify(f"To see hidden files, {EXAMPLE_ANSWER} [1].",
                     select_evidence(q2, _hits(ls_page), embedder), q2, embedder,
                     prompt_text=EVIDENCE_SYSTEM)
     assert quoted.claims[0].supported and not quoted.fallback
@@ -200,10 +200,11 @@ def test_the_model_reads_the_best_passages_within_a_character_budget():
               "file. " * 5)
     ev = [Evidence(1, "a.pdf", 1, long_one, 2.0), Evidence(2, "a.pdf", 2, second, 1.5),
           Evidence(3, "b.pdf", 1, "A third passage.", 1.0)]
-    chosen = prompt_passages(ev)
+    assert prompt_passages(ev) == ev[:1]  # the default: the model reads the best passage
+    chosen = prompt_passages(ev, count=3)
     assert [e.n for e in chosen] == [1, 2]
     assert chosen[0].quote == long_one and second.startswith(chosen[1].quote)
     assert chosen[1].quote.endswith(".") and len(chosen[1].quote) < len(second)
     assert sum(len(e.quote) for e in chosen) <= PROMPT_CHARS
     huge = Evidence(1, "a.pdf", 1, "x " * 1000, 2.0)
-    assert prompt_passages([huge, *ev[1:]]) == [huge]  # the best passage is never dropped
+    assert prompt_passages([huge, *ev[1:]], count=3) == [huge]  # the best passage is never dropped
