@@ -28,6 +28,8 @@ _DECLINE = re.compile(
     re.I)
 _POLARITY = re.compile(r"\b(?:yes|no|not|never|cannot|can't|don't|doesn't|isn't|aren't|won't)\b")
 _WORDS = re.compile(r"[^\W_]+")
+# A name the answer presents as code: `princomp()` in backticks, or called as princomp(...).
+_CODE_NAME = re.compile(r"`([A-Za-z_][\w.:$@-]*)(?:\(\))?`|\b([A-Za-z_][\w.]*)\(")
 ECHO_RUN = 4  # words in a row shared with the prompt's own text (and no passage): an echo
 
 NOT_IN_DOCUMENTS = "I couldn't find an answer to this in your documents."
@@ -106,6 +108,11 @@ def echoes(sentence: str, prompt: set[tuple[str, ...]], passages: set[tuple[str,
     return bool(prompt) and any(s in prompt and s not in passages for s in shingles(sentence))
 
 
+def code_names(sentence: str) -> list[str]:
+    """Names written as code (`x`, x()): a small model invents plausible function names."""
+    return [(m.group(1) or m.group(2)).lower() for m in _CODE_NAME.finditer(sentence)]
+
+
 def support(sentence: str, passage: str, sim: float, question_terms: set[str]) -> float:
     """0..1: how well `passage` backs `sentence` (words it shares, exact identifiers, meaning)."""
     terms = [t for t in content_terms(sentence) if t not in question_terms] or content_terms(
@@ -115,7 +122,7 @@ def support(sentence: str, passage: str, sim: float, question_terms: set[str]) -
     have = set(content_terms(passage))
     overlap = sum(t in have for t in terms) / len(terms)
     flat = normalise_space(passage)
-    ids = [i for i in identifiers(sentence) if i not in question_terms]
+    ids = [i for i in identifiers(sentence) + code_names(sentence) if i not in question_terms]
     if ids and not all(normalise_space(i) in flat for i in ids):
         overlap *= 0.5  # a number or name the passage doesn't have: likely invented
     return (1 - SIM_WEIGHT) * overlap + SIM_WEIGHT * max(0.0, sim)

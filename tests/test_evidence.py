@@ -159,20 +159,39 @@ def test_an_answer_that_copies_the_prompts_example_falls_back(embedder):
             "is discarded.")
     q = "How do I run a principal component analysis and decide how many components to keep?"
     ev = select_evidence(q, _hits(page), embedder)
-    echo = verify(f"Run evals <- eigen(Sm)$values, then {EXAMPLE_ANSWER} [1].", ev, q, embedder,
-                  prompt_text=EVIDENCE_SYSTEM)
+    echo = verify(f"Run evals <- eigen(Sm)$values: {EXAMPLE_ANSWER[:-1].lower()} [1].", ev, q,
+                  embedder, prompt_text=EVIDENCE_SYSTEM)
     assert echo.fallback == "the model only echoed the prompt or listed citations"
     assert not echo.claims and "eigen(Sm)" in echo.text  # the passage is shown instead
+    tail = verify(f"Run evals <- eigen(Sm)$values. {EXAMPLE_ANSWER[:-1]} [1].", ev, q, embedder,
+                  prompt_text=EVIDENCE_SYSTEM)
+    assert [c.text for c in tail.claims] == ["Run evals <- eigen(Sm)$values."]  # echo dropped
     own = verify("Use evals <- eigen(Sm)$values to get the eigenvalues [1].", ev, q, embedder,
                  prompt_text=EVIDENCE_SYSTEM)
     assert own.claims[0].supported and not own.fallback
     # The same words are no echo where a document says them.
-    ls_page = f"Hidden files begin with a dot. To see them, {EXAMPLE_ANSWER}."
+    ls_page = f"Hidden files begin with a dot. {EXAMPLE_ANSWER}"
     q2 = "How do I see hidden files?"
-    quoted = verify(f"To see hidden files, {EXAMPLE_ANSWER} [1].",
+    quoted = verify(f"{EXAMPLE_ANSWER[:-1]} [1].",
                     select_evidence(q2, _hits(ls_page), embedder), q2, embedder,
                     prompt_text=EVIDENCE_SYSTEM)
     assert quoted.claims[0].supported and not quoted.fallback
+
+
+def test_a_function_name_no_passage_has_is_not_supported(embedder):
+    """un-03 again: the model answered "use the `princomp()` function", a real R function that
+    none of the passages names. A name written as code must be in the passage that backs it."""
+    page = ("If we only want the eigenvalues we could have used the assignment: > evals <- "
+            "eigen(Sm)$values evals now holds the vector of eigenvalues and the number of "
+            "components kept is up to you.")
+    q = "How do I run a principal component analysis in R and decide how many components to keep?"
+    ev = select_evidence(q, _hits(page), embedder)
+    invented = verify("To run a principal component analysis in R and decide the number of "
+                      "components to keep, use the `princomp()` function [1].", ev, q, embedder)
+    assert not any(c.supported for c in invented.claims) and invented.fallback
+    named = verify("Use `eigen()`: evals <- eigen(Sm)$values holds the eigenvalues [1].", ev, q,
+                   embedder)
+    assert named.claims[0].supported and not named.fallback
 
 
 def test_a_decline_is_kept_as_a_plain_not_found(embedder):

@@ -10,6 +10,7 @@ about the user's own library is touched: everything lives in a temporary data di
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -61,11 +62,20 @@ def render(outdir: Path) -> list[Path]:
     from rag.privacy import install_guard
 
     install_guard()
-    from app.gui.launch import application, create_window
+    from app.gui.launch import application
 
     app = application()
     outdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="hearth-shots-"))
+    try:
+        return _shoot(app, work, outdir)
+    finally:  # the sample documents and their library are only for the pictures
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _shoot(app, work: Path, outdir: Path) -> list[Path]:
+    from app.gui.launch import create_window
+
     docs = work / "Documents"
     for name, pages in SAMPLES.items():
         _make_pdf(docs / name, pages)
