@@ -141,7 +141,7 @@ def open_library(args, owner: str):
     from rag.library import Library
 
     lib = Library.open(args.data_dir, owner=f"`hearth {owner}` (command line)",
-                       reads_only=owner in ("search", "ask"))  # these work on a full disk
+                       reads_only=owner in ("search", "ask", "serve"))  # readers: work on a full disk
     ocr.configure(lib.data_dir, getattr(args, "ocr", None))  # scanned pages: OCR'd or skipped
     return lib
 
