@@ -41,10 +41,10 @@ def format_sources(hits: list[Hit]) -> str:
 # example teaches a 0.5B model to copy the exact option or number far better than rules do, and
 # a "say the documents don't say" rule made it decline nearly everything; the verifier catches
 # unsupported answers instead. Asked to copy the words that answer from ONE passage (a short
-# sentence, as in the example), it got the key in 19 of 40 written answers where 3 passages and
-# a one-sentence answer got 12 of 39, fell back less (4 against 5 of 44) and its first token came
-# in 1.3 s instead of 2.2 s (same evidence, temperature 0, copy bonus 6). An example answer
-# without the lead-in words ("run ls with the -a option") got 16 of 36, with 8 fallbacks.
+# sentence, as in the example), it got the key in 14 of 36 written answers where 3 passages and
+# a one-sentence answer got 12 of 39, and its first token came in about 1.5 s instead of 2.2 s
+# (same evidence, temperature 0, copy bonus 3). Counting only answers that are not a copy of
+# most of the passage, the key rate about doubled (7 of 29 -> 11-15 of 28-34 across variants).
 EXAMPLE_ANSWER = "To see them, run ls with the -a option."
 EVIDENCE_SYSTEM = (
     "Answer the question from the passage. Copy the exact words of the passage that answer it: "
