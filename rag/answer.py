@@ -19,7 +19,7 @@ from rag.prompts import (
     EMPTY_LIBRARY,
     NOT_FOUND,
     build_evidence_messages,
-    format_evidence,
+    passage_text,
     prompt_passages,
 )
 from rag.types import Hit
@@ -198,8 +198,7 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     first_token_at = None
     cancelled = False
     # The model is nudged to copy the passages' own words (their exact options and numbers).
-    read = candidates[:plan.sources_used]
-    prefer = read[0].quote if len(read) == 1 else format_evidence(read)
+    prefer = passage_text(candidates[:plan.sources_used]) if plan.sources_used else ""
     for delta in model.stream(plan.messages, max_tokens=plan.answer_tokens or max_tokens,
                               temperature=temperature, cancel=cancel, prefer=prefer):
         if first_token_at is None:

@@ -84,15 +84,19 @@ def format_evidence(evidence: list) -> str:
     return "\n".join(f"[{e.n}] {e.quote}" for e in evidence)
 
 
+def passage_text(evidence: list) -> str:
+    """The passages as the model reads them (and as its copy bias sees them). One passage goes
+    without a number to copy: the verifier attaches the citation."""
+    return evidence[0].quote if len(evidence) == 1 else format_evidence(evidence)
+
+
 def build_evidence_messages(question: str, evidence: list, history: list[dict]) -> list[dict]:
     """The selected passages (not whole chunks), then the question: a short prompt keeps a small
     model on the question and makes the first token come sooner."""
     if not evidence:
         return build_messages(question, [], history)
-    if len(evidence) == 1:  # no number to copy: the verifier attaches the citation
-        user = f"Passage:\n{evidence[0].quote}\nQuestion: {question}"
-    else:
-        user = f"Passages:\n{format_evidence(evidence)}\nQuestion: {question}"
+    label = "Passage" if len(evidence) == 1 else "Passages"
+    user = f"{label}:\n{passage_text(evidence)}\nQuestion: {question}"
     return [{"role": "system", "content": EVIDENCE_SYSTEM}, *history,
             {"role": "user", "content": user}]
 

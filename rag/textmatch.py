@@ -61,8 +61,16 @@ def content_terms(text: str) -> list[str]:
     return out
 
 
+# A name written as code: `princomp()` in backticks, or called as princomp(...).
+_CODE_NAME = re.compile(r"`([A-Za-z_][\w.:$@-]*)(?:\(\))?`|\b([A-Za-z_][\w.]*)\(")
+
+
 def identifiers(text: str) -> list[str]:
-    return [t for t in dict.fromkeys(tokens(text)) if is_identifier(t) and len(t) > 1]
+    """Numbers, options, dotted names, and names written as code (a small model invents
+    plausible function names: each must be in the passage that backs the sentence)."""
+    ids = [t for t in tokens(text) if is_identifier(t) and len(t) > 1]
+    ids += [(m.group(1) or m.group(2)).lower() for m in _CODE_NAME.finditer(text)]
+    return list(dict.fromkeys(ids))
 
 
 def normalise_space(text: str) -> str:

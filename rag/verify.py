@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.evidence import Evidence
-from rag.textmatch import content_terms, contradicts, identifiers, normalise_space
+from rag.textmatch import content_terms, contradicts, identifiers, normalise_space, tokens
 
 SUPPORT_THRESHOLD = 0.5  # combined score a sentence needs from one passage
 SIM_WEIGHT = 0.5
@@ -27,9 +27,6 @@ _DECLINE = re.compile(
     r"(?:cannot|can't|could not|couldn't) (?:find|answer|determine|tell)|not (?:found|available) in)",
     re.I)
 _POLARITY = re.compile(r"\b(?:yes|no|not|never|cannot|can't|don't|doesn't|isn't|aren't|won't)\b")
-_WORDS = re.compile(r"[^\W_]+")
-# A name the answer presents as code: `princomp()` in backticks, or called as princomp(...).
-_CODE_NAME = re.compile(r"`([A-Za-z_][\w.:$@-]*)(?:\(\))?`|\b([A-Za-z_][\w.]*)\(")
 ECHO_RUN = 4  # words in a row shared with the prompt's own text (and no passage): an echo
 
 NOT_IN_DOCUMENTS = "I couldn't find an answer to this in your documents."
@@ -98,7 +95,7 @@ def restates(sentence: str, question: str, question_terms: set[str]) -> bool:
 
 
 def shingles(text: str, n: int = ECHO_RUN) -> set[tuple[str, ...]]:
-    words = _WORDS.findall(text.lower())
+    words = tokens(text)
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
@@ -106,11 +103,6 @@ def echoes(sentence: str, prompt: set[tuple[str, ...]], passages: set[tuple[str,
     """The sentence repeats the prompt's instructions or worked example ("…: it also lists names
     that begin with a dot" after an unrelated command): words the passages never say."""
     return bool(prompt) and any(s in prompt and s not in passages for s in shingles(sentence))
-
-
-def code_names(sentence: str) -> list[str]:
-    """Names written as code (`x`, x()): a small model invents plausible function names."""
-    return [(m.group(1) or m.group(2)).lower() for m in _CODE_NAME.finditer(sentence)]
 
 
 def support(sentence: str, passage: str, sim: float, question_terms: set[str]) -> float:
@@ -122,7 +114,7 @@ def support(sentence: str, passage: str, sim: float, question_terms: set[str]) -
     have = set(content_terms(passage))
     overlap = sum(t in have for t in terms) / len(terms)
     flat = normalise_space(passage)
-    ids = [i for i in identifiers(sentence) + code_names(sentence) if i not in question_terms]
+    ids = [i for i in identifiers(sentence) if i not in question_terms]
     if ids and not all(normalise_space(i) in flat for i in ids):
         overlap *= 0.5  # a number or name the passage doesn't have: likely invented
     return (1 - SIM_WEIGHT) * overlap + SIM_WEIGHT * max(0.0, sim)
