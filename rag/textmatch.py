@@ -113,3 +113,45 @@ def contradicts(claim: str, passage_sentence: str) -> bool:
         return False
     said = {_key(t) for t in tokens(claim) if t.isalpha()} - negated_terms(claim)
     return bool(denied & said)
+
+
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update(thirty="30", forty="40", fifty="50", sixty="60", seventy="70",
+                     eighty="80", ninety="90", hundred="100", thousand="1000")
+QUANTITY_REACH = 3  # a passage number counts for the unit words this close after it
+
+
+def _number(tok: str) -> str | None:
+    if tok[0].isdigit():
+        return tok.replace(",", "")
+    return _NUMBER_WORDS.get(tok)
+
+
+def _unit(word: str) -> str:
+    word = stem(word)
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word  # rows = row
+
+
+def quantities(text: str, reach: int = 1) -> set[tuple[str, str]]:
+    """(number, unit) pairs: "five years" -> ("5", "year"). With `reach` > 1 a number pairs with
+    each of the next few content words ("between 1.0 and 1.5 bar" gives ("1.0", "bar") too), so
+    a claim's quantity is checked against what the passage could mean, not its exact phrasing."""
+    toks = tokens(text)
+    out: set[tuple[str, str]] = set()
+    for i, tok in enumerate(toks):
+        value = _number(tok)
+        if value is None:
+            continue
+        seen = 0
+        for nxt in toks[i + 1:]:
+            if nxt in STOPWORDS or nxt in _NEGATIONS or _number(nxt) is not None:
+                if reach == 1:
+                    break
+                continue  # "1.0 and 1.5 bar": the unit comes after the second number
+            if not nxt.isalpha() or seen >= reach:
+                break
+            out.add((value, _unit(nxt)))
+            seen += 1
+    return out

@@ -4,7 +4,8 @@ Why: a small model cites [3] for what [1] says, invents citation numbers, echoes
 emits bare `[1]: [1]` lines. Each answer sentence is compared with every evidence passage
 (content words, exact identifiers and numbers, embedding similarity): its citation moves to the
 passage that supports it, numbers that don't exist are dropped, and a sentence no passage
-supports is marked. Output with nothing supported falls back to the evidence itself.
+supports is marked (a number or name, or a quantity such as "five years", that the passage lacks
+counts against it). Output with nothing supported falls back to the evidence itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ import re
 from dataclasses import dataclass, field
 
 from rag.evidence import Evidence
-from rag.textmatch import content_terms, contradicts, identifiers, normalise_space, tokens
+from rag.textmatch import (
+    QUANTITY_REACH,
+    content_terms,
+    contradicts,
+    identifiers,
+    normalise_space,
+    quantities,
+    tokens,
+)
 
 SUPPORT_THRESHOLD = 0.5  # combined score a sentence needs from one passage
 SIM_WEIGHT = 0.5
@@ -105,7 +114,8 @@ def echoes(sentence: str, prompt: set[tuple[str, ...]], passages: set[tuple[str,
     return bool(prompt) and any(s in prompt and s not in passages for s in shingles(sentence))
 
 
-def support(sentence: str, passage: str, sim: float, question_terms: set[str]) -> float:
+def support(sentence: str, passage: str, sim: float, question_terms: set[str],
+            question: str = "") -> float:
     """0..1: how well `passage` backs `sentence` (words it shares, exact identifiers, meaning)."""
     terms = [t for t in content_terms(sentence) if t not in question_terms] or content_terms(
         sentence)
@@ -117,6 +127,10 @@ def support(sentence: str, passage: str, sim: float, question_terms: set[str]) -
     ids = [i for i in identifiers(sentence) if i not in question_terms]
     if ids and not all(normalise_space(i) in flat for i in ids):
         overlap *= 0.5  # a number or name the passage doesn't have: likely invented
+    if quantities(sentence) - quantities(question) - quantities(passage, QUANTITY_REACH):
+        # "five years" where the passage has "five seconds" and "once a year": both words are
+        # there, the fact is not.
+        overlap *= 0.5
     return (1 - SIM_WEIGHT) * overlap + SIM_WEIGHT * max(0.0, sim)
 
 
@@ -158,8 +172,8 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
         else:  # no embedder (a stopped answer): words alone must carry the support
             sims = None
         for i, (part, bare) in enumerate(items):
-            scores = [support(bare, e.quote, sims[i][j], q_terms) if sims is not None
-                      else support(bare, e.quote, 0.0, q_terms) / (1 - SIM_WEIGHT)
+            scores = [support(bare, e.quote, sims[i][j], q_terms, question) if sims is not None
+                      else support(bare, e.quote, 0.0, q_terms, question) / (1 - SIM_WEIGHT)
                       for j, e in enumerate(evidence)]
             # A passage that says "not X" where the sentence says X backs nothing.
             scores = [0.0 if sc >= threshold and _contradicted(bare, e.quote) else sc

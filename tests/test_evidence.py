@@ -194,6 +194,44 @@ def test_a_function_name_no_passage_has_is_not_supported(embedder):
     assert named.claims[0].supported and not named.fallback
 
 
+BOILER = ("To reset the boiler, hold the RESET button for five seconds until the green light "
+          "blinks. The pressure gauge should read between 1.0 and 1.5 bar when the system is "
+          "cold. Service the boiler once a year; the next service is due in October.")
+
+
+def test_a_quantity_the_passage_does_not_state_is_not_supported(embedder):
+    """"five years" where the manual says "five seconds" and "once a year": both words are in
+    the passage, the fact is not. Seen with a real note: the warranty answer passed before."""
+    q = "What is the warranty period of the boiler?"
+    ev = select_evidence(q, _hits(BOILER), embedder)
+    invented = verify("The warranty period of the boiler is five years.", ev, q, embedder)
+    assert not any(c.supported for c in invented.claims) and invented.fallback
+    for said in ("Hold the RESET button for 5 seconds until the green light blinks.",
+                 "The gauge should read 1.0 bar or more when the system is cold."):
+        checked = verify(said, ev, "How do I reset the boiler?", embedder)
+        assert checked.claims[0].supported and not checked.fallback, said
+
+
+def test_the_model_reads_the_best_sentence_first(embedder):
+    """A passage quotes a lead-in before its best sentence; the model, which copies the first
+    sentence it reads, is given the best sentence and the two after it."""
+    page = ("Chapter 7: Reading data files. Data files come in many shapes and sizes, and most "
+            "of them can be read with read.table. A spreadsheet export may have rows of "
+            "different lengths when empty cells at the end of a row were dropped. To read such "
+            "files set fill = TRUE. Blank lines are skipped by default. Comment lines start "
+            "with a hash sign. Quotes around strings are removed.")
+    q = "My spreadsheet export has rows of different lengths. How do I read it?"
+    ev = select_evidence(q, _hits(page), embedder)
+    first = ev[0]
+    assert first.focus.startswith("A spreadsheet export may have rows") and first.focus in first.quote
+    assert "fill = TRUE" in first.focus and "Quotes around" not in first.focus
+    from rag.prompts import build_evidence_messages, prompt_passages
+
+    user = build_evidence_messages(q, prompt_passages(ev), [])[-1]["content"]
+    assert first.focus in user and "Chapter 7" not in user
+    assert first.quote == page  # the user still sees the whole passage
+
+
 def test_a_decline_is_kept_as_a_plain_not_found(embedder):
     q = "What is the boiling point of mercury?"
     ev = select_evidence(q, _hits(GARDEN), embedder)
