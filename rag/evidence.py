@@ -23,7 +23,9 @@ from rag.types import Hit
 
 MAX_UNIT_CHARS = 360
 MAX_QUOTE_CHARS = 480
-FOCUS_AFTER = 2  # units after the best one that the model reads (the specifics follow it)
+# What the model reads: the best unit and the two after it (pdfqa-dev: the key in written
+# answers 17/40; extending it to 400 characters gave 17/39, 0.2 s later).
+FOCUS_AFTER = 2
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z(\"'`])")
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|cf|vs|Fig|fig|No|no|Sec|sec|resp|approx|Dr|Mr|Ms)\.$")
 _CODE = re.compile(r"(<-|->|[{};]\s*$|^\s*[$>#%]\s|==|!=|::|\w\(.*\)|^\s*\\\w|<<|^\s{2,}\S|\t)")

@@ -159,8 +159,8 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
         if _DECLINE.search(bare):
             declined = True
             continue
-        if restates(bare, question, q_terms):
-            restated = True
+        if restates(bare, question, q_terms) or bare.endswith("?"):
+            restated = True  # the question again, or a question back: it answers nothing
             continue
         if echoes(bare, prompt_runs, passage_runs):
             continue

@@ -133,6 +133,10 @@ def test_an_answer_that_only_restates_the_question_falls_back(embedder):
     yes = verify("Yes, 64-bit builds of R run slower than 32-bit builds [1].",
                  select_evidence(yes_no, _hits(page), embedder), yes_no, embedder)
     assert yes.claims and yes.fallback != "the model only restated the question"
+    # rint-04: the model turned the question into a "statement" that ends in a question back.
+    back = verify("64-bit builds take more space, and why do they run slower [1]?", ev,
+                  question, embedder)
+    assert back.fallback == "the model only restated the question"
 
 
 @pytest.mark.parametrize("output", [
