@@ -34,6 +34,13 @@ LIGHTHOUSE = [
     "Coastal history. Many harbour towns grew near the sea and traded fish and salt.",
     "The Zephyr lighthouse was built in 1887 by engineer Marta Kowalski. Its lamp burned whale "
     "oil until 1921, when the lighthouse was electrified.",
+    # Long sentences: the model copies the passage it reads, so Stop needs a long one to cut.
+    "Keepers' routine. Every evening the keepers climbed the one hundred and twelve steps of the "
+    "tower, trimmed the wick, polished the great brass lens until it shone, wound the clockwork "
+    "that turned the lamp, and wrote the wind, the sea and every passing ship into the log book. "
+    "Every morning they shut the lamp down, drew the linen curtains around the lens to keep the "
+    "sun from starting a fire, carried fresh oil up from the store at the foot of the tower, "
+    "cleaned the soot from the lantern glass, and painted whatever the salt had eaten overnight.",
 ]
 BREAD = ["Sourdough bread needs a starter of flour and water, fed daily for a week. "
          "Bake the loaf at 230 degrees Celsius for forty minutes."]
@@ -189,11 +196,11 @@ def test_citation_click_opens_the_file_at_its_page(qtbot, window, env):
 
 def test_stop_interrupts_a_long_answer_within_half_a_second(qtbot, window):
     window.backend.settings.max_answer_tokens = 2048
-    op = ask(qtbot, window, "Write a very long essay about lighthouses and bread, with many "
-                            "paragraphs, and do not stop.")
+    op = ask(qtbot, window, "What did the lighthouse keepers do every evening and every "
+                            "morning, in every detail?")
     widget = window.chat.messages()[-1]
     qtbot.waitUntil(lambda: len(widget.text()) > 40 or op.done, timeout=180_000)
-    assert not op.done, "the answer ended before Stop could be tested"
+    assert not op.done, f"the answer ended before Stop could be tested: {widget.text()!r}"
     window.activateWindow()
     t0 = time.monotonic()
     QTest.keyClick(window.chat.input, Qt.Key.Key_Escape)
