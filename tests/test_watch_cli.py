@@ -123,4 +123,5 @@ def test_run_watches_until_ctrl_c(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert final["indexed"] == 1
-    assert all(s["folders"][0]["state"] == "watching" for s in lines if "folders" in s)
+    states = [(s.get("message"), s["folders"][0]["state"]) for s in lines if "folders" in s]
+    assert all(state == "watching" for _, state in states), "\n".join(map(str, states))

@@ -132,7 +132,7 @@ class WatchService:
             self._stopping = threading.Event()
             self._cancel = CancelToken()  # a fresh token: an old worker stays cancelled
             self._warm = threading.Thread(target=self._warm_up, name="hearth-watch-warm",
-                                          daemon=True)
+                                          daemon=True, args=(self._stopping,))
             self._warm.start()
             for folder in self.store.list():
                 self._activate(folder)
@@ -141,7 +141,7 @@ class WatchService:
             self._thread.start()
         self._emit("Watching for changes", force=True)
 
-    def _warm_up(self) -> None:
+    def _warm_up(self, stopping: threading.Event) -> None:
         warm = getattr(self.lib, "warm", None)
         if warm is None:
             return
@@ -152,7 +152,8 @@ class WatchService:
             log.exception("watch: loading the embedder failed")
             return
         self.warmed.set()
-        self._emit("Ready (the embedding model is loaded)", force=True)
+        if not stopping.is_set():  # after Stop, "Ready" would be news from a session that ended
+            self._emit("Ready (the embedding model is loaded)", force=True)
 
     def request_stop(self) -> None:
         """Ask the worker to stop (cancels indexing in progress) without waiting for it."""
