@@ -73,7 +73,7 @@ def prompt_passages(evidence: list, limit: int = PROMPT_CHARS,
     token 2.2 -> 1.6 s)."""
     out, left = [], limit
     for e in evidence[:count]:
-        e = replace(e, quote=e.focus) if getattr(e, "focus", "") else e
+        e = replace(e, quote=e.focus) if e.focus else e
         if len(e.quote) <= left or not out:
             out.append(e)
             left -= len(e.quote)

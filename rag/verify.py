@@ -115,7 +115,7 @@ def echoes(sentence: str, prompt: set[tuple[str, ...]], passages: set[tuple[str,
 
 
 def support(sentence: str, passage: str, sim: float, question_terms: set[str],
-            question: str = "") -> float:
+            question_quantities: frozenset | set = frozenset()) -> float:
     """0..1: how well `passage` backs `sentence` (words it shares, exact identifiers, meaning)."""
     terms = [t for t in content_terms(sentence) if t not in question_terms] or content_terms(
         sentence)
@@ -127,7 +127,8 @@ def support(sentence: str, passage: str, sim: float, question_terms: set[str],
     ids = [i for i in identifiers(sentence) if i not in question_terms]
     if ids and not all(normalise_space(i) in flat for i in ids):
         overlap *= 0.5  # a number or name the passage doesn't have: likely invented
-    if quantities(sentence) - quantities(question) - quantities(passage, QUANTITY_REACH):
+    new = quantities(sentence) - question_quantities
+    if new and new - quantities(passage, QUANTITY_REACH):
         # "five years" where the passage has "five seconds" and "once a year": both words are
         # there, the fact is not.
         overlap *= 0.5
@@ -142,6 +143,7 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
     body = clean(answer_text, question)
     parts = sentences(body)
     q_terms = set(content_terms(question))
+    q_quantities = quantities(question)
     prompt_runs = shingles(prompt_text) - shingles(question) if prompt_text else set()
     passage_runs = set().union(*(shingles(e.quote) for e in evidence)) if prompt_runs else set()
     claims: list[Claim] = []
@@ -172,8 +174,9 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
         else:  # no embedder (a stopped answer): words alone must carry the support
             sims = None
         for i, (part, bare) in enumerate(items):
-            scores = [support(bare, e.quote, sims[i][j], q_terms, question) if sims is not None
-                      else support(bare, e.quote, 0.0, q_terms, question) / (1 - SIM_WEIGHT)
+            scores = [support(bare, e.quote, sims[i][j], q_terms, q_quantities)
+                      if sims is not None
+                      else support(bare, e.quote, 0.0, q_terms, q_quantities) / (1 - SIM_WEIGHT)
                       for j, e in enumerate(evidence)]
             # A passage that says "not X" where the sentence says X backs nothing.
             scores = [0.0 if sc >= threshold and _contradicted(bare, e.quote) else sc
