@@ -21,6 +21,7 @@ from rag.textmatch import (
     identifiers,
     normalise_space,
     quantities,
+    stem,
     tokens,
 )
 
@@ -37,6 +38,10 @@ _DECLINE = re.compile(
     re.I)
 _POLARITY = re.compile(r"\b(?:yes|no|not|never|cannot|can't|don't|doesn't|isn't|aren't|won't)\b")
 ECHO_RUN = 4  # words in a row shared with the prompt's own text (and no passage): an echo
+LOOP_TIMES, LOOP_GAP = 3, 8  # two words said 3 times, each within 8 words of the last: a loop
+# A section heading on its own ("1.2 Export to text files"): a title the model copied, not an
+# answer (rdat-01 of the dev set). A number with a dot, a capitalised word, no full stop.
+_HEADING = re.compile(r"^(?:\d+(?:\.\d+)+|[A-Z]\.\d+(?:\.\d+)*)\s+[A-Z][a-z][^.!?]*$")
 
 NOT_IN_DOCUMENTS = "I couldn't find an answer to this in your documents."
 FALLBACK_NOTE = ("I couldn't find an answer that your documents back up, so here are the "
@@ -108,6 +113,30 @@ def shingles(text: str, n: int = ECHO_RUN) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
+def heading(sentence: str) -> bool:
+    return bool(_HEADING.match(sentence)) and len(sentence.split()) <= 8
+
+
+def loops(sentence: str) -> bool:
+    """The sentence says the same words again and again ("A.3.1 BLAS A.3.1 BLAS A.3.1 BLAS"):
+    a small model stuck in a loop, whatever the passage says. Words said twice, or far apart,
+    are not enough: "set terminal gif animate delay 10, then set terminal gif animate loop 0"
+    is an answer."""
+    words = tokens(sentence)
+    content = set(content_terms(sentence))
+    last: dict[tuple[str, str], tuple[int, int]] = {}  # pair -> (where last seen, times in a row)
+    for i in range(len(words) - 1):
+        pair = (words[i], words[i + 1])
+        if not all(stem(w) in content or w in content for w in pair):
+            continue
+        at, times = last.get(pair, (-LOOP_GAP - 1, 0))
+        times = times + 1 if i - at <= LOOP_GAP else 1
+        if times >= LOOP_TIMES:
+            return True
+        last[pair] = (i, times)
+    return False
+
+
 def echoes(sentence: str, prompt: set[tuple[str, ...]], passages: set[tuple[str, ...]]) -> bool:
     """The sentence repeats the prompt's instructions or worked example ("…: it also lists names
     that begin with a dot" after an unrelated command): words the passages never say."""
@@ -148,6 +177,7 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
     passage_runs = set().union(*(shingles(e.quote) for e in evidence)) if prompt_runs else set()
     claims: list[Claim] = []
     declined = restated = False
+    odd = ""  # a heading or a loop: why the model's text is no answer
     seen: set[str] = set()
     items = []
     for part in parts:
@@ -165,6 +195,12 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
             restated = True  # the question again, or a question back: it answers nothing
             continue
         if echoes(bare, prompt_runs, passage_runs):
+            continue
+        if heading(bare):
+            odd = "the model only copied a heading"
+            continue
+        if loops(bare):
+            odd = "the model repeated itself"
             continue
         items.append((part, bare))
     if items and evidence:
@@ -196,7 +232,7 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
         return Verified(NOT_IN_DOCUMENTS, claims, True)
     reason = "no statement in the answer is backed by a passage" if claims else (
         "the model wrote no answer" if not body else "the model only restated the question"
-        if restated else "the model only echoed the prompt or listed citations")
+        if restated else odd or "the model only echoed the prompt or listed citations")
     return Verified(fallback_text(evidence), claims, False, reason)
 
 

@@ -198,6 +198,34 @@ def test_a_function_name_no_passage_has_is_not_supported(embedder):
     assert named.claims[0].supported and not named.fallback
 
 
+def test_a_heading_or_a_loop_is_not_an_answer(embedder):
+    """rdat-01 of the dev set: the model answered with the next section's title, "1.2 Export to
+    text files", and every word of it is on the page. A model stuck in a loop ("A.3.1 BLAS
+    A.3.1 BLAS …") says words the page has too. Neither is shown as an answer."""
+    page = ("Note that utf8 is not a valid encoding name (UTF-8 is), and macintosh is the most "
+            "portable name for what is sometimes called 'Mac Roman' encoding.\n"
+            "1.2 Export to text files\n"
+            "Exporting results from R is usually a less contentious task.")
+    q = "Which encoding name should I give R for text files from old Apple Macs?"
+    ev = select_evidence(q, _hits(page), embedder)
+    title = verify("1.2 Export to text files", ev, q, embedder)
+    assert title.fallback == "the model only copied a heading" and not title.claims
+    assert "macintosh" in title.text  # the passage is shown instead
+    loop = verify("Mac Roman Mac Roman Mac Roman Mac Roman", ev, q, embedder)
+    assert loop.fallback == "the model repeated itself" and "macintosh" in loop.text
+    kept = verify("1.2 Export to text files\nUse macintosh, the most portable name for "
+                  "Mac Roman [1].", ev, q, embedder)
+    assert [c.text for c in kept.claims] == ["Use macintosh, the most portable name for Mac Roman."]
+    assert kept.claims[0].supported and not kept.fallback
+    # The same command twice is an answer, not a loop.
+    gif = "Use set terminal gif animate delay 10, then set terminal gif animate loop 0."
+    plot = ("For an animation, use set terminal gif animate delay 10, then set terminal gif "
+            "animate loop 0.")
+    checked = verify(gif, select_evidence("How do I make an animated GIF?", _hits(plot), embedder),
+                     "How do I make an animated GIF?", embedder)
+    assert checked.claims[0].supported and not checked.fallback
+
+
 BOILER = ("To reset the boiler, hold the RESET button for five seconds until the green light "
           "blinks. The pressure gauge should read between 1.0 and 1.5 bar when the system is "
           "cold. Service the boiler once a year; the next service is due in October.")
