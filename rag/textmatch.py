@@ -61,6 +61,22 @@ def content_terms(text: str) -> list[str]:
     return out
 
 
+_NAME = re.compile(r"[A-Za-z][a-z]+(?:[A-Z][a-z]+)+|[A-Za-z]+(?:[._][A-Za-z]+)+")
+_NAME_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def name_parts(text: str) -> set[str]:
+    """Stems of the words inside names: `pushBack` and `read.table` say "push back" and "read
+    table", so a sentence saying "you can push back lines" is backed by a page naming pushBack."""
+    out: set[str] = set()
+    for m in _NAME.finditer(text):
+        for part in _NAME_PART.findall(m.group(0)):
+            part = part.lower()
+            if len(part) > 1 and part not in STOPWORDS and part not in EXTRA_STOP:
+                out.add(stem(part))
+    return out
+
+
 # A name written as code: `princomp()` in backticks, or called as princomp(...).
 _CODE_NAME = re.compile(r"`([A-Za-z_][\w.:$@-]*)(?:\(\))?`|\b([A-Za-z_][\w.]*)\(")
 

@@ -19,6 +19,7 @@ from rag.textmatch import (
     content_terms,
     contradicts,
     identifiers,
+    name_parts,
     normalise_space,
     quantities,
     stem,
@@ -37,6 +38,7 @@ _DECLINE = re.compile(
     r"(?:cannot|can't|could not|couldn't) (?:find|answer|determine|tell)|not (?:found|available) in)",
     re.I)
 _POLARITY = re.compile(r"\b(?:yes|no|not|never|cannot|can't|don't|doesn't|isn't|aren't|won't)\b")
+_YES_NO = frozenset({"yes", "no"})  # an answer's "Yes," is backed by what follows it, not by a "yes"
 ECHO_RUN = 4  # words in a row shared with the prompt's own text (and no passage): an echo
 LOOP_TIMES, LOOP_GAP = 3, 8  # two words said 3 times, each within 8 words of the last: a loop
 # A section heading on its own ("1.2 Export to text files"): a title the model copied, not an
@@ -146,11 +148,11 @@ def echoes(sentence: str, prompt: set[tuple[str, ...]], passages: set[tuple[str,
 def support(sentence: str, passage: str, sim: float, question_terms: set[str],
             question_quantities: frozenset | set = frozenset()) -> float:
     """0..1: how well `passage` backs `sentence` (words it shares, exact identifiers, meaning)."""
-    terms = [t for t in content_terms(sentence) if t not in question_terms] or content_terms(
-        sentence)
+    terms = [t for t in content_terms(sentence) if t not in question_terms
+             and t not in _YES_NO] or content_terms(sentence)
     if not terms:
         return 0.0
-    have = set(content_terms(passage))
+    have = set(content_terms(passage)) | name_parts(passage)
     overlap = sum(t in have for t in terms) / len(terms)
     flat = normalise_space(passage)
     ids = [i for i in identifiers(sentence) if i not in question_terms]

@@ -226,6 +226,19 @@ def test_a_heading_or_a_loop_is_not_an_answer(embedder):
     assert checked.claims[0].supported and not checked.fallback
 
 
+def test_words_inside_a_name_back_a_plain_answer(embedder):
+    """rdat-09 of the dev set: "Yes, you can push back lines to the stream" is right, and the
+    page says it with a function name (pushBack), not the words: it fell back before."""
+    page = ("Connections can use pushBack(data, connection): the next read on the connection "
+            "returns those lines first. The number of pending lines is given by pushBackLength.")
+    q = "I have read a few lines too far. Can I put lines back so that the next read returns them?"
+    ev = select_evidence(q, _hits(page), embedder)
+    checked = verify("Yes, you can push the lines back.", ev, q, embedder)
+    assert checked.claims[0].supported and not checked.fallback
+    invented = verify("Yes, you can rewind the file to the start.", ev, q, embedder)
+    assert not any(c.supported for c in invented.claims) and invented.fallback
+
+
 BOILER = ("To reset the boiler, hold the RESET button for five seconds until the green light "
           "blinks. The pressure gauge should read between 1.0 and 1.5 bar when the system is "
           "cold. Service the boiler once a year; the next service is due in October.")
