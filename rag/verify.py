@@ -40,7 +40,7 @@ _DECLINE = re.compile(
 _POLARITY = re.compile(r"\b(?:yes|no|not|never|cannot|can't|don't|doesn't|isn't|aren't|won't)\b")
 _YES_NO = frozenset({"yes", "no"})  # an answer's "Yes," is backed by what follows it, not by a "yes"
 ECHO_RUN = 4  # words in a row shared with the prompt's own text (and no passage): an echo
-LOOP_TIMES, LOOP_GAP = 3, 8  # two words said 3 times, each within 8 words of the last: a loop
+LOOP_TIMES, LOOP_PERIOD = 3, 8  # up to 8 words said 3 times back to back: a loop
 # A section heading on its own ("1.2 Export to text files"): a title the model copied, not an
 # answer (rdat-01 of the dev set). A number with a dot, a capitalised word, no full stop.
 _HEADING = re.compile(r"^(?:\d+(?:\.\d+)+|[A-Z]\.\d+(?:\.\d+)*)\s+[A-Z][a-z][^.!?]*$")
@@ -120,22 +120,19 @@ def heading(sentence: str) -> bool:
 
 
 def loops(sentence: str) -> bool:
-    """The sentence says the same words again and again ("A.3.1 BLAS A.3.1 BLAS A.3.1 BLAS"):
-    a small model stuck in a loop, whatever the passage says. Words said twice, or far apart,
-    are not enough: "set terminal gif animate delay 10, then set terminal gif animate loop 0"
-    is an answer."""
+    """The sentence says the same words again and again, back to back ("A.3.1 BLAS A.3.1 BLAS
+    A.3.1 BLAS", "--enable-html --enable-html --enable-html"): a small model stuck in a loop,
+    whatever the passage says. A name said three times with other words between
+    ("$(R_HOME)/bin$(R_ARCH_BIN)/Rscript" twice, then $(R_ARCH_BIN)) is not a loop."""
     words = tokens(sentence)
     content = set(content_terms(sentence))
-    last: dict[tuple[str, str], tuple[int, int]] = {}  # pair -> (where last seen, times in a row)
-    for i in range(len(words) - 1):
-        pair = (words[i], words[i + 1])
-        if not all(stem(w) in content or w in content for w in pair):
-            continue
-        at, times = last.get(pair, (-LOOP_GAP - 1, 0))
-        times = times + 1 if i - at <= LOOP_GAP else 1
-        if times >= LOOP_TIMES:
-            return True
-        last[pair] = (i, times)
+    for period in range(1, LOOP_PERIOD + 1):
+        for i in range(len(words) - LOOP_TIMES * period + 1):
+            run = words[i:i + period]
+            if all(words[i + k * period:i + (k + 1) * period] == run
+                   for k in range(1, LOOP_TIMES)) and any(
+                    stem(w) in content or w in content for w in run):
+                return True
     return False
 
 

@@ -217,7 +217,12 @@ def test_a_heading_or_a_loop_is_not_an_answer(embedder):
                   "Mac Roman [1].", ev, q, embedder)
     assert [c.text for c in kept.claims] == ["Use macintosh, the most portable name for Mac Roman."]
     assert kept.claims[0].supported and not kept.fallback
-    # The same command twice is an answer, not a loop.
+    # The same command twice is an answer, not a loop; so is a name said three times with
+    # other words between (radm-03 of the dev set copied this sentence from the manual).
+    from rag.verify import loops
+
+    assert not loops('Use "$(R_HOME)/bin$(R_ARCH_BIN)/Rscript" filename "$(R_HOME)/bin'
+                     '$(R_ARCH_BIN)/Rscript" -e expr, where $(R_ARCH_BIN) is for Windows.')
     gif = "Use set terminal gif animate delay 10, then set terminal gif animate loop 0."
     plot = ("For an animation, use set terminal gif animate delay 10, then set terminal gif "
             "animate loop 0.")
