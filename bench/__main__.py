@@ -61,7 +61,7 @@ def _run_part(name: str, args) -> dict:
 
         configs = tuple(c for c in args.configs.split(",") if c)
         data = bench_answers(args.corpus, args.questions_file, configs=configs,
-                             library_dir=args.library)
+                             library_dir=args.library, unanswerable=args.unanswerable)
         if "configs" in data and not args.no_doc:
             from bench.answers import update_doc
 
@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="answers: folder with the pdfqa-dev PDFs (get-corpus.sh DIR)")
     parser.add_argument("--questions-file", default=None,
                         help="answers: questions.jsonl (default ../shared/data/pdfqa-dev)")
+    parser.add_argument("--unanswerable", default=None, metavar="PATH",
+                        help="answers: extra unanswerable questions, reported separately "
+                             "(default bench/data/unanswerable.jsonl; '' to skip)")
     parser.add_argument("--configs", default="bundled,qwen,default",
                         help="answers: comma-separated model configurations")
     parser.add_argument("--fresh", action="store_true",

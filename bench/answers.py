@@ -8,6 +8,14 @@ the four real PDF manuals. Measured per configuration:
 - right-file citations: supported claims citing a passage from the question's file;
 - unanswerable declined; supported-claim rate; empty answers;
 - time from question to evidence and to first token (median, p90), prompt tokens.
+Trust (issue 26), because words that occur in a passage are not a right answer:
+- confidently wrong: answerable questions shown as checked (model-written, no fallback, no
+  decline, no claim marked unsupported) whose answer lacks every key: the user is misled;
+- answer precision: of the dev answers shown as checked, the share that hold a key;
+- key in model input: the passages the model actually read (its prompt) hold a key;
+- unanswerable declined or unconfirmed: over bench/data/unanswerable.jsonl (a measurement set:
+  never tune on it alone), the share not shown as checked; its `notes` questions run over a
+  second library of bench/data/notes.
 The "whole chunks" baseline re-measures the previous prompt (five whole chunks) for the
 before/after of prompt tokens and first-token time.
 """
@@ -24,6 +32,8 @@ from bench.common import log, percentile
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_QUESTIONS = REPO.parent / "shared" / "data" / "pdfqa-dev" / "questions.jsonl"
+DEFAULT_UNANSWERABLE = REPO / "bench" / "data" / "unanswerable.jsonl"
+NOTES = REPO / "bench" / "data" / "notes"
 
 
 def norm(text: str) -> str:
@@ -50,7 +60,9 @@ def build_library(corpus: Path, data_dir: Path, embedder=None):
     return lib
 
 
-def run_config(lib, model, questions: list[dict], *, router=None, max_tokens: int = 512) -> dict:
+def run_config(lib, model, questions: list[dict], *, router=None, max_tokens: int = 512,
+               notes_lib=None) -> dict:
+    """Every question through the real pipeline; `notes` questions go to `notes_lib`."""
     from rag.answer import answer_stream
 
     rows = []
@@ -58,7 +70,8 @@ def run_config(lib, model, questions: list[dict], *, router=None, max_tokens: in
         t0 = time.perf_counter()
         t_evidence = None
         final = None
-        for ev in answer_stream(lib, model, q["question"], k=5, max_tokens=max_tokens,
+        library = notes_lib if q.get("corpus") == "notes" and notes_lib is not None else lib
+        for ev in answer_stream(library, model, q["question"], k=5, max_tokens=max_tokens,
                                 router=router):
             if ev.kind == "evidence" and t_evidence is None:
                 t_evidence = time.perf_counter() - t0
@@ -68,27 +81,56 @@ def run_config(lib, model, questions: list[dict], *, router=None, max_tokens: in
     return {"summary": summarise(rows), "questions": rows}
 
 
+def model_input(ans) -> str:
+    """The passage text the model read, rebuilt as `answer_stream` builds its prompt ("" when
+    it was declined before the model was asked): the answer can only be as right as this."""
+    from rag.prompts import passage_text, prompt_passages
+
+    used = ans.timings.get("sources_used")
+    if not used or not ans.evidence:
+        return ""
+    return passage_text(prompt_passages(ans.evidence)[:used])
+
+
+def shown_as_checked(ans) -> bool:
+    """What the user reads as a verified answer: the model wrote it, nothing replaced or
+    declined it, and no sentence is marked unsupported."""
+    return (not ans.fallback and not ans.declined and bool(ans.answer.strip())
+            and all(c.supported for c in ans.claims))
+
+
 def score_row(q: dict, ans, t_evidence: float | None) -> dict:
+    """One question's outcome: where the key is (evidence, prompt, answer) and how it is shown."""
     quotes = " ".join(e.quote for e in ans.evidence)
     wrote = not ans.fallback and not ans.declined
+    checked = shown_as_checked(ans)
+    right = bool(q["keys"]) and has_key(ans.answer, q["keys"])
     by_n = {e.n: e for e in ans.evidence}
     cites = [by_n[n] for c in ans.claims if c.supported for n in c.sources if n in by_n]
-    right = [e for e in cites if q["file"] and Path(e.path).name == q["file"]]
+    right_file = [e for e in cites if q["file"] and Path(e.path).name == q["file"]]
     return {
         "id": q["id"], "answerable": q["answerable"], "model": ans.model,
         "key_in_evidence": bool(q["keys"]) and has_key(quotes, q["keys"]),
-        "key_in_answer": bool(q["keys"]) and wrote and has_key(ans.answer, q["keys"]),
+        "key_in_model_input": bool(q["keys"]) and has_key(model_input(ans), q["keys"]),
+        "key_in_answer": wrote and right,
+        "checked": checked, "confidently_wrong": q["answerable"] and checked and not right,
         "wrote": wrote, "fallback": bool(ans.fallback), "declined": ans.declined,
         "empty": not ans.answer.strip(),
         "claims": len(ans.claims), "supported": sum(c.supported for c in ans.claims),
-        "cites": len(cites), "right_file_cites": len(right),
+        "cites": len(cites), "right_file_cites": len(right_file),
         "evidence_s": t_evidence, "first_token_s": ans.timings.get("question_to_first_token_s"),
         "prompt_tokens": ans.timings.get("prompt_tokens"), "answer": ans.answer[:300],
         "raw_answer": ans.raw_answer[:300],
+        **{k: q[k] for k in ("type", "corpus") if k in q},
     }
 
 
+def rate(part: list, of: list) -> float | None:
+    return round(len(part) / len(of), 3) if of else None
+
+
 def summarise(rows: list[dict]) -> dict:
+    """The dev set's figures for one configuration (rates over the answerable questions)."""
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     wrote = [r for r in answerable if r["wrote"]]
@@ -96,13 +138,12 @@ def summarise(rows: list[dict]) -> dict:
     ft = [r["first_token_s"] for r in rows if r["first_token_s"] is not None]
     claims = sum(r["claims"] for r in rows)
     cites = sum(r["cites"] for r in answerable)
-
-    def rate(part, of):
-        return round(len(part) / len(of), 3) if of else None
-
+    checked = [r for r in rows if r["checked"]]
     return {
         "answerable": len(answerable), "unanswerable": len(unanswerable),
         "key_in_evidence": rate([r for r in answerable if r["key_in_evidence"]], answerable),
+        "key_in_model_input": rate([r for r in answerable if r["key_in_model_input"]],
+                                   answerable),
         "key_in_answer_written": rate([r for r in wrote if r["key_in_answer"]], wrote),
         "key_in_answer_all": rate([r for r in answerable if r["key_in_answer"]], answerable),
         "fallback_rate": rate([r for r in answerable if r["fallback"]], answerable),
@@ -111,6 +152,13 @@ def summarise(rows: list[dict]) -> dict:
         # through the fallback ("I couldn't find an answer that your documents back up")
         "unanswerable_declined": len([r for r in unanswerable if r["declined"] or r["fallback"]]),
         "unanswerable_declined_by_model": len([r for r in unanswerable if r["declined"]]),
+        "dev_unanswerable_declined_or_unconfirmed": len([r for r in unanswerable
+                                                         if not r["checked"]]),
+        "confidently_wrong": rate([r for r in answerable if r["confidently_wrong"]], answerable),
+        # an unanswerable question's checked answer holds no key: it counts against precision
+        "answer_precision": rate([r for r in checked if r["answerable"] and r["key_in_answer"]],
+                                 checked),
+        "checked_answers": len(checked),
         "right_file_citation_rate": round(sum(r["right_file_cites"] for r in answerable)
                                           / cites, 3) if cites else None,
         "supported_claim_rate": round(sum(r["supported"] for r in rows) / claims, 3)
@@ -123,6 +171,19 @@ def summarise(rows: list[dict]) -> dict:
         "prompt_tokens_mean": round(statistics.fmean(r["prompt_tokens"] for r in rows
                                                      if r["prompt_tokens"]), 1),
     }
+
+
+def summarise_unanswerable(rows: list[dict]) -> dict:
+    """The extra unanswerable set: the share not shown as checked, overall and per type."""
+    ok = [r for r in rows if not r["checked"]]
+    by_type: dict[str, str] = {}
+    for t in dict.fromkeys(r.get("type", "?") for r in rows):
+        of = [r for r in rows if r.get("type", "?") == t]
+        by_type[t] = f"{sum(not r['checked'] for r in of)}/{len(of)}"
+    return {"n": len(rows), "declined_or_unconfirmed": rate(ok, rows), "by_type": by_type,
+            "declined": len([r for r in rows if r["declined"]]),
+            "fallback": len([r for r in rows if r["fallback"]]),
+            "shown_as_checked": [r["id"] for r in rows if r["checked"]]}
 
 
 def whole_chunk_baseline(lib, model, questions: list[dict]) -> dict:
@@ -148,7 +209,10 @@ def whole_chunk_baseline(lib, model, questions: list[dict]) -> dict:
 
 def bench_answers(corpus: str | None, questions_path: str | None = None,
                   configs: tuple[str, ...] = ("bundled", "qwen", "default"),
-                  library_dir: str | None = None, baseline_n: int = 16) -> dict:
+                  library_dir: str | None = None, baseline_n: int = 16,
+                  unanswerable: str | None = None) -> dict:
+    """Every configuration over the dev set and over the unanswerable set (`unanswerable`:
+    its path, None for bench/data/unanswerable.jsonl, "" to skip it)."""
     from inference.model_set import ModelSet
     from inference.models import default_spec, load_model
     from rag.settings import Settings
@@ -158,12 +222,19 @@ def bench_answers(corpus: str | None, questions_path: str | None = None,
         return {"skipped": "needs --corpus DIR with the pdfqa-dev PDFs (../shared/data/pdfqa-dev/"
                            "get-corpus.sh DIR) and its questions.jsonl"}
     questions = load_questions(qpath)
+    if unanswerable is None:
+        unanswerable = str(DEFAULT_UNANSWERABLE)
+    extra = load_questions(Path(unanswerable)) if unanswerable else []
     tmp = tempfile.TemporaryDirectory(prefix="hearth-answers-")
     data_dir = Path(library_dir) if library_dir else Path(tmp.name) / "data"
     t0 = time.perf_counter()
     lib = build_library(Path(corpus), data_dir)
+    notes_lib = None
+    if any(q.get("corpus") == "notes" for q in extra):
+        notes_lib = build_library(NOTES, Path(tmp.name) / "notes", embedder=lib.embedder)
     out: dict = {"questions": len(questions), "index_s": round(time.perf_counter() - t0, 1),
-                 "default_model": default_spec(), "configs": {}}
+                 "default_model": default_spec(), "unanswerable_set": unanswerable or None,
+                 "unanswerable_questions": len(extra), "configs": {}}
     settings = Settings()
     try:
         for name in configs:
@@ -184,6 +255,13 @@ def bench_answers(corpus: str | None, questions_path: str | None = None,
                 model = load_model(spec, settings, data_dir=data_dir)
             try:
                 result = run_config(lib, model, questions, router=router)
+                if extra:
+                    rows = run_config(lib, model, extra, router=router,
+                                      notes_lib=notes_lib)["questions"]
+                    result["unanswerable_set"] = {"summary": summarise_unanswerable(rows),
+                                                  "questions": rows}
+                    result["summary"]["unanswerable_declined_or_unconfirmed"] = \
+                        result["unanswerable_set"]["summary"]["declined_or_unconfirmed"]
                 if name not in ("default", "routed") and baseline_n:
                     result["whole_chunks_baseline"] = whole_chunk_baseline(
                         lib, model, questions[:baseline_n])
@@ -193,6 +271,8 @@ def bench_answers(corpus: str | None, questions_path: str | None = None,
             log(f"answers {name}: {json.dumps(result['summary'])}")
     finally:
         lib.close()
+        if notes_lib is not None:
+            notes_lib.close()
         tmp.cleanup()
     return out
 
@@ -203,7 +283,16 @@ END = "<!-- answers:end -->"
 
 def render(section: dict) -> str:
     """The answers table for docs/benchmarks.md."""
-    cols = [("key in evidence", "key_in_evidence", "≥ 0.85"),
+    cols = [("confidently wrong (answerable, shown as checked, no key)", "confidently_wrong",
+             "≤ 0.10"),
+            ("answer precision (checked answers holding a key)", "answer_precision", "≥ 0.90"),
+            ("answers shown as checked", "checked_answers", ""),
+            ("unanswerable set declined or not confirmed", "unanswerable_declined_or_unconfirmed",
+             "≥ 0.90"),
+            ("dev unanswerable declined or not confirmed (of 4)",
+             "dev_unanswerable_declined_or_unconfirmed", "4"),
+            ("key in evidence", "key_in_evidence", "≥ 0.85"),
+            ("key in model input", "key_in_model_input", "≥ 0.80"),
             ("key in answer (model-written)", "key_in_answer_written", "≥ 0.70"),
             ("key in answer (all answerable)", "key_in_answer_all", ""),
             ("fell back to evidence", "fallback_rate", "≤ 0.20"),
@@ -237,7 +326,21 @@ def render(section: dict) -> str:
     misses = {n: [r["id"] for r in c["questions"] if r["answerable"] and not r["key_in_answer"]]
               for n, c in configs.items()}
     out += ["", "Answerable questions without a key in the answer: " + "; ".join(
-        f"{n}: {', '.join(m) or 'none'}" for n, m in misses.items()) + ".", "", END]
+        f"{n}: {', '.join(m) or 'none'}" for n, m in misses.items()) + "."]
+    wrong = {n: [r["id"] for r in c["questions"] if r.get("confidently_wrong")]
+             for n, c in configs.items()}
+    out += ["", "Confidently wrong: " + "; ".join(
+        f"{n}: {', '.join(m) or 'none'}" for n, m in wrong.items()) + "."]
+    sets = {n: c["unanswerable_set"]["summary"] for n, c in configs.items()
+            if c.get("unanswerable_set")}
+    if sets:
+        out += ["", f"Unanswerable set ({section.get('unanswerable_questions', '?')} questions, "
+                "bench/data/unanswerable.jsonl; a measurement set, never tuned on alone), "
+                "declined or not confirmed by type and the questions shown as checked: " + "; ".join(
+                    f"{n}: " + ", ".join(f"{t} {v}" for t, v in s["by_type"].items())
+                    + f" (checked: {', '.join(s['shown_as_checked']) or 'none'})"
+                    for n, s in sets.items()) + "."]
+    out += ["", END]
     return "\n".join(out)
 
 

@@ -67,3 +67,82 @@ def test_report_renders_rows_and_replaces_only_the_marked_block(tmp_path):
     assert "old table" not in out
     assert out.startswith("# Benchmarks\n\nNotes before.") and out.rstrip().endswith("Notes after.")
     assert out.count(BEGIN) == 1
+
+
+# -- bench answers: trust figures (issue 26), on real rag Answer / Evidence / Claim objects ----
+
+PAGE = ("Missing values are marked NA in R. Notice that the logical expression x == NA is quite "
+        "different from is.na(x) since NA is not really a value.")
+
+
+def _dev_answer(text: str, supported: bool | None, *, focus: str = "", fallback: str = "",
+                declined: bool = False, asked: bool = True):
+    """An answer as `answer_stream` returns it: one passage, the model read its focus."""
+    from rag.answer import Answer
+    from rag.evidence import Evidence
+    from rag.verify import Claim
+
+    evidence = [Evidence(1, "/docs/R-intro.pdf", 17, PAGE, 1.5, focus=focus),
+                Evidence(2, "/docs/R-intro.pdf", 18, "Use is.na(x) to test.", 1.0)]
+    claims = [] if supported is None else [Claim(text, [1], supported)]
+    timings = {"sources_used": 1, "prompt_tokens": 90} if asked else {}
+    return Answer("How do I find the missing values?", text, evidence=evidence, claims=claims,
+                  fallback=fallback, declined=declined, timings=timings)
+
+
+def test_trust_scoring_separates_checked_wrong_answers_from_marked_ones():
+    from bench.answers import model_input, score_row, shown_as_checked, summarise
+
+    q = {"id": "rint-02", "file": "R-intro.pdf", "answerable": True, "keys": ["is.na"]}
+    unq = {"id": "un-01", "file": None, "answerable": False, "keys": []}
+    wrong = _dev_answer("Use the NA value [1].", True, focus="Missing values are marked NA in R.")
+    marked = _dev_answer("Use the NA value [1].", False)
+    right = _dev_answer("Use is.na(x) [1].", True)
+    fell_back = _dev_answer("From your documents: ...", None, fallback="unsupported")
+    declined = _dev_answer("Your documents don't mention it.", None, declined=True, asked=False)
+
+    # the key is in the passage the user sees, not in the focus the model read (nor in
+    # passage 2, which the prompt did not hold); without a focus the whole passage is read
+    assert model_input(wrong) == "Missing values are marked NA in R."
+    assert "is.na(x)" in model_input(right) and model_input(declined) == ""
+    rows = [score_row(q, a, 0.1) for a in (wrong, marked, right, fell_back, declined)]
+    assert [r["key_in_evidence"] for r in rows] == [True] * 5
+    assert [r["key_in_model_input"] for r in rows] == [False, True, True, True, False]
+    assert [shown_as_checked(a) for a in (wrong, marked, right, fell_back, declined)] == \
+        [True, False, True, False, False]
+    assert [r["confidently_wrong"] for r in rows] == [True, False, False, False, False]
+
+    confirmed_unanswerable = score_row(unq, _dev_answer("The capital is Sydney [1].", True), 0.1)
+    s = summarise([*rows, confirmed_unanswerable])
+    assert s["confidently_wrong"] == 0.2 and s["key_in_model_input"] == 0.6
+    # three answers shown as checked: one right, one wrong, one to an unanswerable question
+    assert s["checked_answers"] == 3 and s["answer_precision"] == round(1 / 3, 3)
+    assert s["dev_unanswerable_declined_or_unconfirmed"] == 0
+
+
+def test_unanswerable_set_summary_and_table_rows():
+    from bench.answers import render, score_row, summarise, summarise_unanswerable
+
+    def un(i: int, kind: str) -> dict:
+        return {"id": f"ua-{i:02d}", "file": None, "answerable": False, "keys": [],
+                "type": kind, "corpus": "manuals"}
+
+    rows = [score_row(un(1, "general"), _dev_answer("Sydney [1].", True), 0.1),
+            score_row(un(2, "general"), _dev_answer("No.", None, declined=True, asked=False), 0.1),
+            score_row(un(3, "near_miss"), _dev_answer("Use mutate [1].", False), 0.1),
+            score_row(un(4, "words_present"), _dev_answer("...", None, fallback="echo"), 0.1)]
+    s = summarise_unanswerable(rows)
+    assert s["declined_or_unconfirmed"] == 0.75 and s["shown_as_checked"] == ["ua-01"]
+    assert s["by_type"] == {"general": "1/2", "near_miss": "1/1", "words_present": "1/1"}
+    dev = [score_row({"id": "rint-02", "file": "R-intro.pdf", "answerable": True,
+                      "keys": ["is.na"]}, _dev_answer("Use the NA value [1].", True,
+                                                      focus="Missing values are marked NA."), 0.1)]
+    summary = {**summarise(dev), "unanswerable_declined_or_unconfirmed": 0.75}
+    table = render({"questions": 1, "unanswerable_questions": 4, "configs": {"qwen": {
+        "summary": summary, "questions": dev,
+        "unanswerable_set": {"summary": s, "questions": rows}}}})
+    assert "| confidently wrong (answerable, shown as checked, no key) | 1.0 | ≤ 0.10 |" in table
+    assert "| answer precision (checked answers holding a key) | 0.0 | ≥ 0.90 |" in table
+    assert "| key in model input | 0.0 | ≥ 0.80 |" in table
+    assert "| unanswerable set declined or not confirmed | 0.75 | ≥ 0.90 |" in table
+    assert "Confidently wrong: qwen: rint-02." in table and "(checked: ua-01)" in table
