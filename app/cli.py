@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_cli(argv: list[str]) -> int:
+def run_cli(argv: list[str], native_guard: bool = False) -> int:
+    """Run one command. `native_guard`: this process is `hearth` itself, so the kernel may refuse
+    it datagram sockets for good (tests that call this in their own process leave it off)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -100,7 +102,10 @@ def run_cli(argv: list[str]) -> int:
         return 2
     try:
         from app.cli_team import run_team, server_url
+        if native_guard:  # the `hearth` process itself: no name lookup from native code either
+            from rag.privacy import guard_native
 
+            guard_native(server_url(args))
         if server_url(args):
             return run_team(args)
         return int(args.func(args) or 0)

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_gui()
     from app.cli import run_cli
 
-    return run_cli(args)
+    return run_cli(args, native_guard=True)
 
 
 def gui_main() -> int:

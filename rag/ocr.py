@@ -106,6 +106,8 @@ def _import_engine():  # noqa: ANN202
                                            "LD_LIBRARY_PATH")}
     try:
         from rapidocr_onnxruntime import RapidOCR
+
+        _telemetry_off()
     finally:
         for key, value in keep.items():
             if value is None:
@@ -113,6 +115,17 @@ def _import_engine():  # noqa: ANN202
             else:
                 os.environ[key] = value
     return RapidOCR
+
+
+def _telemetry_off() -> None:
+    """onnxruntime's own switch, beside the ORT_TELEMETRY_DISABLED environment variable that
+    rag.privacy sets before it loads (the variable is the one that also stops start-up events)."""
+    try:
+        import onnxruntime
+
+        onnxruntime.disable_telemetry_events()
+    except (ImportError, AttributeError):  # an onnxruntime without telemetry has no switch
+        pass
 
 
 def engine():  # noqa: ANN201 - a RapidOCR instance

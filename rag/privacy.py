@@ -36,6 +36,10 @@ OFFLINE_ENV = {
     "OTEL_METRICS_EXPORTER": "none",
     "OTEL_LOGS_EXPORTER": "none",
     "GRADIO_ANALYTICS_ENABLED": "False",
+    # onnxruntime (the OCR; 1.2x and later send telemetry from Linux and macOS too): its
+    # documented opt-out, read once when the library loads; both spellings it has used.
+    "ORT_TELEMETRY_DISABLED": "1",
+    "ORT_DISABLE_TELEMETRY": "1",
     "TOKENIZERS_PARALLELISM": "false",
 }
 
@@ -108,6 +112,49 @@ def install_guard(log_path: str | os.PathLike | None = None, private_umask: bool
 
 def guard_installed() -> bool:
     return _installed
+
+
+def guard_native(server: str | None = None) -> str | None:
+    """Refuse datagram sockets at the kernel for the rest of this process: no name lookup (DNS
+    over UDP), QUIC or raw packet from native code, which the audit hook cannot see.
+
+    Why not when `server` names a host: the team library's server must be looked up by name.
+    Why not in the window: programs it opens for the user (the default app for a file) would
+    inherit the filter. Returns None when the filter is on, else why not (also logged).
+    """
+    from urllib.parse import urlsplit
+
+    from rag import sandbox
+
+    host = urlsplit(server if "://" in (server or "") else f"//{server}").hostname if server \
+        else None
+    if host and not is_loopback_host(host) and not _is_address(host):
+        reason = "a library server is named by host name, so name lookups stay possible"
+    else:
+        reason = sandbox.deny_datagrams()
+    if reason:
+        log_notice(f"the kernel-level network filter is off: {reason}")
+    return reason
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        return True
+    except ValueError:
+        return False
+
+
+def log_notice(text: str) -> None:
+    """A privacy notice (not a refusal) for the privacy log only, once per text: a user on a
+    system without the kernel filter should not read it before every command."""
+    with _lock:
+        if text in _reported:
+            return
+        _reported.add(text)
+    _write_line(f"hearth privacy guard: {text}\n", to_stderr=False)
 
 
 def set_log_dir(data_dir: str | os.PathLike) -> None:
@@ -323,9 +370,13 @@ def _report(event: str, dest: str) -> None:
         if dest in _reported:
             return
         _reported.add(dest)
-    line = f"hearth privacy guard: blocked {event} to {dest} (from {origin})\n"
+    _write_line(f"hearth privacy guard: blocked {event} to {dest} (from {origin})\n")
+
+
+def _write_line(line: str, to_stderr: bool = True) -> None:
     try:
-        sys.stderr.write(line)
+        if to_stderr:
+            sys.stderr.write(line)
     except Exception:  # noqa: BLE001 - reporting must never mask the refusal itself
         pass
     log_path = _log_path()

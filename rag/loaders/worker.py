@@ -6,7 +6,8 @@ child that is a process we can stop, not a thread we can't. The child is kept wa
 set by a message from the parent, and reports each page read or recognised. The parent
 (`load_isolated`) waits for its messages, checks the user's cancel token and the child's
 memory, and stops the child when a limit is passed: the file fails with a plain reason and the
-next file gets a fresh child.
+next file gets a fresh child. The child has no network: the kernel refuses it any IPv4/IPv6
+socket (rag/sandbox.py).
 
 Frames on the pipes: 4-byte big-endian length + pickle. Parent -> child: ("load", path, paths,
 modules, memory limit, settings) and ("cancel",). Child -> parent: ("progress", stage, done, total), ("done", doc),
@@ -295,6 +296,18 @@ def _die_with_parent() -> None:
             pass
 
 
+def _no_network() -> None:
+    """The child opens hostile files and needs no network: the audit hook, and below it a kernel
+    filter that refuses every IPv4/IPv6 socket (native code included: OCR's onnxruntime)."""
+    from rag import privacy, sandbox
+
+    privacy.install_guard()
+    reason = sandbox.deny_network()
+    if reason:
+        privacy.log_notice(f"the file reader runs without its kernel-level network filter: "
+                           f"{reason}")
+
+
 def _cap_address_space(limit: int) -> None:
     """A backstop for the parent's RSS check (which polls): the address space may grow by
     twice the memory limit during one file, so a runaway allocation fails with MemoryError."""
@@ -328,6 +341,7 @@ class _Reporter:
 
 def _child_main() -> None:
     _die_with_parent()
+    _no_network()
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints from a parser must not tear the frames
     sys.stdout = sys.stderr
