@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from netcheck import TRACED_SYSCALLS, parse_strace  # noqa: E402
+from netcheck import TRACED_SYSCALLS, name_lookups, parse_strace  # noqa: E402
 
 QUESTION = "Who built the Zephyr lighthouse?"
 PAGES = ["Coastal history of the northern shore. Harbour towns traded fish and salt.",
@@ -93,10 +93,14 @@ def main(argv: list[str]) -> int:
         failures.append(f"frozen session failed (exit {session.returncode}): "
                         f"{session.stderr.strip()[-1500:]}")
     if strace:
-        connections = parse_strace(log.read_text(errors="replace"))
+        text = log.read_text(errors="replace")
+        connections = parse_strace(text)
         figures["network_connects"] = len(connections)
+        figures["name_lookups"] = len(name_lookups(text))
         if connections:
             failures.append("network connects: " + "; ".join(c.line for c in connections[:5]))
+        if name_lookups(text):
+            failures.append("name lookups: " + "; ".join(name_lookups(text)[:5]))
     else:
         figures["network_connects"] = None
         print("note: strace is not installed; the zero-network check was skipped")

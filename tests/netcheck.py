@@ -1,7 +1,7 @@
 """Helpers for the OS-level privacy proofs: run a command under strace / in a network namespace.
 
-Why: Python audit hooks can't see sockets opened by native code (Rust, C++), and chroma silences
-its telemetry by itself whenever pytest is imported. Only tracing the system calls of a real
+Why: Python audit hooks can't see sockets opened by native code (Rust, C++), chroma silences its
+telemetry by itself whenever pytest is imported, and onnxruntime whenever it sees a CI variable. Only tracing the system calls of a real
 `hearth` subprocess proves that nothing talks to another host.
 """
 
@@ -17,13 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TRACED_SYSCALLS = "connect,sendto,sendmsg,sendmmsg"
+TRACED_SYSCALLS = "socket,connect,sendto,sendmsg,sendmmsg"
+# Tools that switch their telemetry off when they think they run in CI (onnxruntime reads these):
+# stripped, so the proof sees what a user's machine would do.
+CI_MARKERS = ("CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "TRAVIS", "JENKINS_URL",
+              "CODEBUILD_BUILD_ID", "BUILDKITE", "TEAMCITY_VERSION", "APPVEYOR",
+              "BITBUCKET_BUILD_NUMBER", "ORT_RUNNING_UNIT_TESTS")
 
 _SYSCALL = re.compile(r"\b(connect|sendto|sendmsg|sendmmsg)\(")
 _FAMILY = re.compile(r"sa_family=(AF_INET6?)\b")
 _V4 = re.compile(r'inet_addr\("([^"]*)"\)')
 _V6 = re.compile(r'inet_pton\(AF_INET6,\s*"([^"]*)"')
 _PORT = re.compile(r"sin6?_port=htons\((\d+)\)")
+_DATAGRAM = re.compile(r"\bsocket\((AF_INET6?|PF_INET6?),\s*(SOCK_DGRAM|SOCK_RAW)")
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,15 @@ def remote_connections(text: str) -> list[Connection]:
     return [c for c in parse_strace(text) if not c.loopback]
 
 
+def name_lookups(text: str) -> list[str]:
+    """Trace lines that show a name lookup or an attempt at one: anything sent to port 53 (even
+    on loopback: a local resolver forwards it), or an IPv4/IPv6 datagram or raw socket asked
+    for, whether the kernel granted it or refused it. Hearth itself never needs either."""
+    lines = [c.line for c in parse_strace(text) if c.port == 53]
+    lines += [ln.strip() for ln in text.splitlines() if _DATAGRAM.search(ln)]
+    return lines
+
+
 def strace_available() -> str | None:
     """None if `strace -f` can trace a child here, else the reason it can't (for pytest.skip)."""
     exe = shutil.which("strace")
@@ -116,7 +131,8 @@ def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
     from rag.privacy import OFFLINE_ENV
 
     env = {k: v for k, v in os.environ.items()
-           if k not in OFFLINE_ENV and not k.startswith("PYTEST") and k != "HEARTH_PRIVACY_LOG"}
+           if k not in OFFLINE_ENV and k not in CI_MARKERS and not k.startswith("PYTEST")
+           and k != "HEARTH_PRIVACY_LOG"}
     env["HEARTH_DATA_DIR"] = str(data_dir)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
@@ -134,10 +150,15 @@ class TracedRun:
     def remote(self) -> list[Connection]:
         return remote_connections(self.trace)
 
+    @property
+    def lookups(self) -> list[str]:
+        return name_lookups(self.trace)
+
     def explain(self) -> str:
         return (f"rc={self.returncode}\n--- stdout\n{self.stdout[-3000:]}\n--- stderr\n"
                 f"{self.stderr[-3000:]}\n--- remote\n"
-                + "\n".join(c.line for c in self.remote[:20]))
+                + "\n".join(c.line for c in self.remote[:20]) + "\n--- name lookups\n"
+                + "\n".join(self.lookups[:20]))
 
 
 def run_traced(args: list[str], env: dict[str, str], trace_file: Path, timeout: float = 300,

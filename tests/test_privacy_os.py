@@ -54,6 +54,7 @@ def traced(args: list[str], data: Path, trace: Path, timeout: float = 400,
     run = netcheck.run_traced(args, netcheck.clean_env(data, **env), trace, timeout=timeout)
     assert run.returncode == 0, run.explain()
     assert run.remote == [], "non-loopback network use:\n" + run.explain()
+    assert run.lookups == [], "name lookups (DNS):\n" + run.explain()
     assert "privacy guard: blocked" not in run.stderr, run.stderr[-2000:]
     return run
 
@@ -167,13 +168,22 @@ sys.exit(main([]))
 
 
 def test_gui_session_makes_no_network_calls(indexed, tmp_path):
-    """`hearth` with no arguments (offscreen): the window opens the library, a question is sent
-    through the chat box, the model loads and answers, and only then does the app quit.
+    """`hearth` with no arguments (offscreen): the window opens the library, with a watched folder
+    whose image was read by OCR, a question is sent through the chat box, the model loads and
+    answers, and only then does the app quit.
 
     The driver pre-creates the QApplication and a timer that waits for the library, then calls
     the same `app.main.main([])` as the `hearth` console script (which installs the guard).
     HEARTH_QUIT_AFTER_MS is only a safety net for a hung session.
     """
+    from test_ocr import scan_strip
+
+    watched = tmp_path / "scans"
+    watched.mkdir()
+    scan_strip(tmp_path, f"Seed order: {MARKER} bulbs, two boxes.", "order").save(
+        watched / "order.png")
+    run = traced(hearth("watch", "add", str(watched), "--json"), indexed, tmp_path / "w.trace")
+    assert json.loads(run.stdout)["indexed"] == 1  # the image, read by OCR, under strace
     run = traced([sys.executable, "-c", GUI_DRIVER], indexed, tmp_path / "gui.trace",
                  timeout=400, QT_QPA_PLATFORM="offscreen", HEARTH_QUIT_AFTER_MS="300000",
                  HEARTH_TEST_QUESTION=QUESTION)
@@ -206,3 +216,41 @@ def test_cli_works_without_any_network(docs, tmp_path):
     assert run("status", "--json")["documents"] == 4
     assert run("forget", "--all", "--json")["all"] is True
     assert run("status", "--json")["documents"] == 0
+
+
+def test_serve_answers_over_loopback_and_makes_no_network_calls(indexed, tmp_path):
+    """`hearth serve` under strace: the OpenAI-compatible API answers a question on loopback."""
+    import signal
+    import subprocess
+
+    import httpx
+
+    env = netcheck.clean_env(indexed)
+    token = subprocess.run(hearth("serve", "--show-token"), env=env, cwd=netcheck.REPO,
+                           capture_output=True, text=True, timeout=120).stdout.strip()
+    trace = tmp_path / "serve.trace"
+    proc = subprocess.Popen(
+        ["strace", "-f", "-qq", "-s", "0", "-e", f"trace={netcheck.TRACED_SYSCALLS}", "-e",
+         "signal=none", "-o", str(trace), *hearth("serve", "--port", "0", "--json")],
+        env=env, cwd=netcheck.REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # printed once the model is loaded and the port listens
+        assert line, proc.stderr.read()[-3000:]
+        url = json.loads(line)["urls"][0]
+        reply = httpx.post(url + "/chat/completions", timeout=300,
+                           headers={"Authorization": f"Bearer {token}"},
+                           json={"model": "hearth", "max_tokens": 16,
+                                 "messages": [{"role": "user", "content": QUESTION}]})
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert body["choices"][0]["message"]["content"].strip()
+        assert any(MARKER in s["text"] for s in body["sources"])
+    finally:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        for pid in children:
+            os.kill(int(pid), signal.SIGTERM)
+        proc.wait(timeout=60)
+    text = trace.read_text()
+    assert "127.0.0.1" in text  # the trace saw the loopback server answer
+    assert netcheck.remote_connections(text) == [], netcheck.remote_connections(text)[:20]
+    assert netcheck.name_lookups(text) == [], netcheck.name_lookups(text)[:20]

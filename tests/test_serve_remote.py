@@ -196,3 +196,4 @@ def test_remote_server_warns_and_never_connects_outwards(remote_server):
     assert f'inet_addr("{lan}")' in trace and "bind(" in trace  # the trace saw the server
     remote = netcheck.remote_connections(trace)
     assert remote == [], "\n".join(c.line for c in remote[:20])
+    assert netcheck.name_lookups(trace) == [], netcheck.name_lookups(trace)[:20]
