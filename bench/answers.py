@@ -55,7 +55,7 @@ def build_library(corpus: Path, data_dir: Path, embedder=None):
     lib = Library.open(data_dir, embedder=embedder)
     t0 = time.perf_counter()
     report = lib.index([corpus])
-    log(f"indexed {report.count('indexed')} PDFs in {time.perf_counter() - t0:.0f} s "
+    log(f"indexed {report.count('indexed')} files in {time.perf_counter() - t0:.0f} s "
         f"({lib.status()['chunks']} chunks)")
     return lib
 
