@@ -197,13 +197,14 @@ def _bundled(data_dir: Path | None = None) -> list[ModelEntry]:
     except ModelError:
         pass
     # gemma-3-270m (also installed, for tests that need a second GGUF) is a base model, not a
-    # chat model: it is never offered. The answering model is, once its packages are installed.
+    # chat model: it is never offered. The pinned Qwen models are, once their packages are installed.
     from inference import answer_model
 
-    if answer_model.available(data_dir):
-        target = answer_model.target_path(data_dir)
-        out.append(ModelEntry(answer_model.ANSWER_NAME, str(target), "bundled",
-                              answer_model.ANSWER_SIZE, read_only=True))
+    for pinned in answer_model.PINNED:
+        if answer_model.available(data_dir, pinned):
+            target = answer_model.target_path(data_dir, pinned)
+            out.append(ModelEntry(pinned.name, str(target), "bundled", pinned.size,
+                                  read_only=True))
     return out
 
 

@@ -250,6 +250,31 @@ class LlamaChatModel:
             if stats.gen_s > 0 and stats.completion_tokens > 1:
                 stats.tokens_per_s = (stats.completion_tokens - 1) / stats.gen_s
 
+    def yes_probability(self, messages: list[dict]) -> float:
+        """P(Yes) / (P(Yes) + P(No)) for the model's next token after `messages`: a judge's
+        verdict read from its token probabilities, without sampling. The part of the prompt
+        already in the model's cache (a shared instruction) is not computed again."""
+        import math
+
+        import llama_cpp
+
+        tokens = self.prompt_tokens(messages)
+        if len(tokens) >= self.n_ctx:
+            raise ModelError(f"The question for the judge ({len(tokens)} tokens) does not fit "
+                             f"{self.name}'s context ({self.n_ctx} tokens).")
+        llm = self._llm
+        cached = llama_cpp.Llama.longest_token_prefix(llm.input_ids[:llm.n_tokens].tolist(),
+                                                      tokens)
+        llm.n_tokens = min(cached, len(tokens) - 1)  # eval() drops the cache past this point
+        llm.eval(tokens[llm.n_tokens:])
+        row = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+        yes = max(row[i] for i in self._verdict_tokens(("Yes", " Yes", "yes", " yes")))
+        no = max(row[i] for i in self._verdict_tokens(("No", " No", "no", " no")))
+        return 1.0 / (1.0 + math.exp(max(-50.0, min(50.0, no - yes))))
+
+    def _verdict_tokens(self, words: tuple[str, ...]) -> set[int]:
+        return {self._llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
+
     def _copy_bias(self, text: str) -> dict[int, float]:
         """The tokens of `text` (and the end-of-answer tokens, so answers don't grow longer)."""
         llm = self._llm

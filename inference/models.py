@@ -40,8 +40,12 @@ def resolve_spec(spec: str | os.PathLike | None, data_dir: Path | None = None) -
     text = str(spec)
     from inference import answer_model
 
-    if text.lower() in (answer_model.ANSWER_NAME.lower(), "qwen", "answer"):
-        return answer_model.answer_model_path(data_dir), answer_model.ANSWER_NAME
+    if text.lower() in ("qwen", "answer"):
+        text = answer_model.ANSWER_NAME
+    if text.lower() == "judge":
+        text = answer_model.JUDGE.name
+    if pinned := answer_model.by_name(text):
+        return answer_model.answer_model_path(data_dir, pinned), pinned.name
     path = Path(text).expanduser()
     if path.is_file() or text.lower().endswith(".gguf") or os.sep in text:
         if not path.exists():
@@ -92,8 +96,8 @@ def load_model(
     path, name = resolve_spec(spec, data_dir)
     from inference import answer_model
 
-    if path.name == answer_model.ANSWER_FILE:  # however it was named: checksum before use
-        answer_model.verify_file(path)
+    if pinned := answer_model.by_file(path.name):  # however it was named: checksum before use
+        answer_model.verify_file(path, pinned)
     info = check_model_file(path)
     bundled = _same_file(path, _bundled_or_none())
     if probe if probe is not None else not bundled:

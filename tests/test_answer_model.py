@@ -1,8 +1,9 @@
-"""The default answering model (Qwen2.5-Coder-0.5B-Instruct): joined from its installed parts,
-checked by SHA-256 before use, refused when tampered with, and able to answer from evidence.
+"""The pinned Qwen models: the answering model (Qwen2.5-Coder-0.5B-Instruct) and the judge
+(Qwen2.5-Coder-1.5B-Instruct), each joined from its installed parts, checked by SHA-256 before
+use, refused when tampered with; the first answers from evidence, the second gives a verdict.
 
-One real smoke test: the rest of the suite answers with the faster SmolLM2-135M, and
-`python -m bench answers` measures this model's quality and speed.
+One real smoke test each: the rest of the suite answers with the faster SmolLM2-135M, and
+`python -m bench answers` measures the models' quality and speed.
 """
 
 from __future__ import annotations
@@ -59,3 +60,45 @@ def test_joined_verified_answers_and_refused_once_tampered(tmp_path, embedder):
     os.utime(path)
     with pytest.raises(ModelError, match="checksum"):
         load_model(answer_model.ANSWER_NAME, data_dir=tmp_path)
+
+
+JUDGE = answer_model.JUDGE
+needs_judge = pytest.mark.skipif(answer_model.part_files(JUDGE) is None,
+                                 reason="judge model packages not installed (make setup)")
+
+
+def verdict(model, passage: str, question: str, answer: str) -> float:
+    return model.yes_probability([
+        {"role": "system", "content": "You check answers against a passage."},
+        {"role": "user", "content": f"Passage:\n{passage}\n\nQuestion: {question}\n"
+                                    f"Answer: {answer}\n\nDoes the passage state this answer to "
+                                    "the question? Reply Yes or No."}])
+
+
+@needs_judge
+def test_the_judge_model_is_joined_verified_reads_a_verdict_and_is_refused_once_tampered(tmp_path):
+    """The one real Qwen2.5-Coder-1.5B smoke test: 22 parts joined, SHA-256 checked, a yes/no
+    verdict read from its token probabilities, and a flipped byte refused."""
+    path = answer_model.answer_model_path(tmp_path, JUDGE)
+    assert path.stat().st_size == JUDGE.size and path.name == JUDGE.file
+    passage = ("The Zephyr lighthouse was built in 1887 by engineer Marta Kowalski. Its lamp "
+               "burned whale oil until 1921, when the lighthouse was electrified.")
+    question = "Who built the Zephyr lighthouse?"
+    model = load_model(JUDGE.name, data_dir=tmp_path, n_ctx=1024)
+    try:
+        assert model.name == JUDGE.name
+        right = verdict(model, passage, question, "Marta Kowalski built it, in 1887.")
+        wrong = verdict(model, passage, question, "Gustave Eiffel built it, in 1921.")
+        again = verdict(model, passage, question, "Marta Kowalski built it, in 1887.")
+    finally:
+        model.close()
+    assert 0.0 <= wrong < 0.5 < right <= 1.0, (right, wrong)
+    assert abs(again - right) < 1e-3  # the shared prefix came from the cache: same verdict
+    with open(path, "r+b") as fh:  # one flipped byte deep inside the weights
+        fh.seek(700_000_000)
+        byte = fh.read(1)
+        fh.seek(700_000_000)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(path)
+    with pytest.raises(ModelError, match="checksum"):
+        load_model(JUDGE.name, data_dir=tmp_path)

@@ -80,13 +80,14 @@ def test_with_info_reads_headers(layout):
     entries = {e.name: e for e in discover_models(data, roots, with_info=True)}
     assert entries["qwen2.5:0.5b"].info.architecture == "qwen2"
     assert entries[BUNDLED_NAME].info.quantization == "Q4_1"
-    from inference.answer_model import ANSWER_NAME
+    from inference.answer_model import PINNED
 
-    # the answering model's file is joined on first use: before that it has no header to read
+    # the pinned Qwen files are joined on first use: before that they have no header to read
+    pinned = {m.name for m in PINNED}
     assert all(e.info is not None and e.error is None for e in entries.values()
-               if e.name != ANSWER_NAME)
-    if ANSWER_NAME in entries:
-        assert entries[ANSWER_NAME].source == "bundled" and entries[ANSWER_NAME].error is None
+               if e.name not in pinned)
+    for name in pinned & set(entries):
+        assert entries[name].source == "bundled" and entries[name].error is None
 
 
 def test_empty_or_missing_roots_find_only_bundled(tmp_path):
