@@ -125,6 +125,9 @@ def _print_footer(final) -> None:
     for c in final.claims:
         if not c.supported:
             sys.stdout.write(f"  (not found in your documents: \u201c{c.text}\u201d)\n")
+    from rag.verify import VERDICT_NOTES
+
+    sys.stdout.write(VERDICT_NOTES[final.verdict] + "\n")
     used = {n for c in final.claims if c.supported for n in c.sources}
     for e in final.evidence:
         page = f", page {e.page}" if e.page else ""

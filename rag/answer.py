@@ -23,7 +23,7 @@ from rag.prompts import (
     prompt_passages,
 )
 from rag.types import Hit
-from rag.verify import Claim, verify
+from rag.verify import Claim, verdict, verify
 
 CITATION = re.compile(r"\[(\d{1,2})(?:\s*[,;]\s*(\d{1,2}))*\]")
 MIN_SIMILARITY = 0.25  # below this cosine, MiniLM matches are noise, not evidence
@@ -59,8 +59,14 @@ class Answer:
     fallback: str = ""  # why the evidence replaced the model's text ("" = it didn't)
     declined: bool = False  # the answer says the documents don't cover the question
 
+    @property
+    def verdict(self) -> str:
+        """"checked", "partly checked" or "not confirmed" (rag.verify.verdict)."""
+        return verdict(self.claims, self.fallback, self.declined)
+
     def to_json(self) -> dict:
-        return {"answer": self.answer, "evidence": [e.to_json() for e in self.evidence],
+        return {"answer": self.answer, "verdict": self.verdict,
+                "evidence": [e.to_json() for e in self.evidence],
                 "claims": [c.to_json() for c in self.claims],
                 "sources": [s.to_json() for s in self.sources],
                 "model": self.model, "route_reason": self.route_reason,

@@ -46,6 +46,15 @@ LOOP_TIMES, LOOP_PERIOD = 3, 8  # up to 8 words said 3 times back to back: a loo
 _HEADING = re.compile(r"^(?:\d+(?:\.\d+)+|[A-Z]\.\d+(?:\.\d+)*)\s+[A-Z][a-z][^.!?]*$")
 
 NOT_IN_DOCUMENTS = "I couldn't find an answer to this in your documents."
+# How far an answer is confirmed, in the words every front end shows (GUI, CLI, JSON, API).
+CHECKED, PARTLY, UNCONFIRMED = "checked", "partly checked", "not confirmed"
+VERDICT_NOTES = {
+    CHECKED: "Checked: each sentence is backed by the passage it cites.",
+    PARTLY: "Partly checked: sentences marked \u201cnot found in your documents\u201d are not "
+            "backed by any passage.",
+    UNCONFIRMED: "Not confirmed: Hearth could not confirm an answer in your documents; read the "
+                 "passages shown.",
+}
 FALLBACK_NOTE = ("I couldn't find an answer that your documents back up, so here are the "
                  "passages closest to your question:")
 
@@ -233,6 +242,14 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
         "the model wrote no answer" if not body else "the model only restated the question"
         if restated else odd or "the model only echoed the prompt or listed citations")
     return Verified(fallback_text(evidence), claims, False, reason)
+
+
+def verdict(claims: list[Claim], fallback: str = "", declined: bool = False) -> str:
+    """CHECKED, PARTLY or UNCONFIRMED: what the answer may claim about itself. An answer that fell
+    back to the passages, declined, or has no backed sentence is never shown as checked."""
+    if fallback or declined or not any(c.supported for c in claims):
+        return UNCONFIRMED
+    return CHECKED if all(c.supported for c in claims) else PARTLY
 
 
 def _contradicted(claim: str, passage: str) -> bool:

@@ -105,6 +105,10 @@ def test_ask_many_questions_one_load_json_lines(lib_dirs, tmp_path):
         assert set(row["evidence"][0]) == {"n", "path", "page", "quote"}
         assert needle in row["evidence"][0]["quote"]
         assert all(set(c) == {"text", "sources", "supported"} for c in row["claims"])
+        supported = [c["supported"] for c in row["claims"]]
+        shown = ("checked" if supported and all(supported) and not row["fallback"] else
+                 "partly checked" if any(supported) and not row["fallback"] else "not confirmed")
+        assert row["verdict"] == shown, row  # never "checked" for what the checks did not pass
         assert row["timings"]["evidence_s"] <= row["timings"]["question_to_first_token_s"]
     assert hearth("ask", "x", "--questions", qfile, data=data, check=False).returncode == 2
 

@@ -9,7 +9,7 @@ from rag.evidence import select_evidence, split_units
 from rag.library import Library
 from rag.prompts import EVIDENCE_SYSTEM, EXAMPLE_ANSWER
 from rag.types import Hit
-from rag.verify import FALLBACK_NOTE, NOT_IN_DOCUMENTS, verify
+from rag.verify import FALLBACK_NOTE, NOT_IN_DOCUMENTS, verdict, verify
 
 MANUAL_PAGE = (
     "Setting up the console\n"
@@ -98,6 +98,8 @@ def test_verifier_marks_an_invented_sentence_and_moves_a_misnumbered_citation(em
     assert not second.supported and second.sources == []  # invented: marked, citation dropped
     assert "[7]" not in checked.text and f"12 May [{garden_n}]" in checked.text
     assert not checked.fallback
+    assert verdict(checked.claims, checked.fallback, checked.declined) == "partly checked"
+    assert verdict(checked.claims[:1]) == "checked"
 
 
 def test_a_sentence_that_drops_the_passages_not_is_unsupported(embedder):
@@ -110,9 +112,13 @@ def test_a_sentence_that_drops_the_passages_not_is_unsupported(embedder):
     wrong = verify("The t-test assumes by default that both groups have equal variances [1].", ev,
                    question, embedder)
     assert not any(c.supported for c in wrong.claims) and wrong.fallback
+    assert verdict(wrong.claims, wrong.fallback, wrong.declined) == "not confirmed"
     right = verify("By default it does not assume equal variances; use var.equal=TRUE [1].", ev,
                    question, embedder)
     assert right.claims[0].supported and not right.fallback
+    assert verdict(right.claims, right.fallback, right.declined) == "checked"
+    # a decline is never "checked", even with a sentence that passed
+    assert verdict(right.claims, declined=True) == "not confirmed"
 
 
 def test_an_answer_that_only_restates_the_question_falls_back(embedder):

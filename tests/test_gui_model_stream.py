@@ -183,6 +183,9 @@ def test_answer_shows_its_stage(qtbot, tmp_path):
         assert stages.index("Writing…") > 1
     final = widget.status.text()
     assert final not in ("Searching your documents…", "Writing…") and op.result.model in final
+    # the status says how far the answer was confirmed, in the verifier's own word
+    assert final.split(" · ")[1] == op.result.verdict, final
+    assert widget.status.toolTip().startswith(op.result.verdict.capitalize() + ":")
 
 
 def test_settings_fit_the_screen_and_the_hint_is_not_squeezed(qtbot, tmp_path, home):

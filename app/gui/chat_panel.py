@@ -297,8 +297,15 @@ class ChatPanel(QWidget):
             w.set_evidence(evidence)
         model = getattr(answer, "model", "")
         route = getattr(answer, "route_reason", "") or ""
-        note = " · answer not checked, passages shown" if getattr(answer, "fallback", "") else ""
-        w.set_status(model + note + (" · stopped" if getattr(answer, "cancelled", False) else ""))
+        # One of "checked", "partly checked", "not confirmed": never a checked look for an answer
+        # the verifier did not pass (its plain note is the status line's tooltip).
+        from rag.verify import VERDICT_NOTES, verdict
+
+        claims = list(getattr(answer, "claims", []) or [])
+        said = verdict(claims, getattr(answer, "fallback", ""), getattr(answer, "declined", False))
+        w.set_status(model + f" · {said}"
+                     + (" · stopped" if getattr(answer, "cancelled", False) else ""),
+                     tooltip=VERDICT_NOTES[said])
         w.set_route(model, route)
         saved = [source_fields(s) for s in sources] + [
             {**evidence_fields(e), "evidence": True} for e in evidence]

@@ -125,8 +125,9 @@ class MessageWidget(QFrame):
             return self.sources.open_number(n)
         return self.sources.open_source(item["path"], item["page"], item["quote"] or "")
 
-    def set_status(self, text: str) -> None:
+    def set_status(self, text: str, tooltip: str = "") -> None:
         self.status.setText(text)
+        self.status.setToolTip(tooltip)
 
     def set_route(self, model: str, reason: str) -> None:
         """'Answered by MODEL — REASON' under the answer (hidden when nothing was routed)."""
