@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", metavar="FILE",
                    help="many queries, one per line or BEIR JSONL ({\"_id\", \"text\"}); with "
                         "--json prints one {\"id\", \"query\", \"hits\"} object per line")
-    p.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+    p.add_argument("-k", type=bounded(int, 1, 1000, "-k"), default=5,
+                   help="number of results (default 5)")
     p.add_argument("--in", dest="scope", action="append", metavar="PATH",
                    help="only search these files/folders (repeatable)")
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default=None)
@@ -100,6 +101,12 @@ def run_cli(argv: list[str], native_guard: bool = False) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from rag.paths import data_dir_path
+
+    folder = data_dir_path(getattr(args, "data_dir", None))
+    if folder.exists() and not folder.is_dir():
+        return fail(args, f"the data folder {folder} is a file, not a folder (check --data-dir "
+                          "or HEARTH_DATA_DIR)", 2)
     try:
         from app.cli_team import run_team, server_url
         if native_guard:  # the `hearth` process itself: no name lookup from native code either
@@ -178,8 +185,45 @@ def cmd_index(args) -> int:
     return 0
 
 
+def bounded(kind: type, lo: float, hi: float, name: str):  # noqa: ANN201 - an argparse type
+    """An argparse type for a number from lo to hi (NaN and infinity refused), with a plain
+    message: `-k -3` or `--temperature nan` must not be taken silently."""
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(text: str):  # noqa: ANN202
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value != value or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{name} must be {what} from {lo:g} to {hi:g}, "
+                                             f"not {text!r}")
+        return value
+
+    return parse
+
+
+def input_file_problem(path: str) -> str | None:
+    """Why `path` can't be read as a list of questions or queries (plain words), or None."""
+    if os.path.isdir(path):
+        return f"{path} is a folder; give a text file with one question per line"
+    if not os.path.exists(path):
+        return f"no such file: {path}"
+    if not os.path.isfile(path):
+        return f"{path} is not a regular file (a pipe or a device); give a text file"
+    return None
+
+
 def read_queries(path: str) -> list[tuple[str, str]]:
     """(id, text) pairs from plain lines (id = line number) or BEIR-style JSONL."""
+    try:
+        return _read_queries(path)
+    except UnicodeDecodeError as exc:
+        raise HearthError(f"{path} is not UTF-8 text (an unreadable byte at position "
+                          f"{exc.start}); save it as UTF-8") from exc
+
+
+def _read_queries(path: str) -> list[tuple[str, str]]:
     out = []
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
@@ -206,6 +250,10 @@ def cmd_search(args) -> int:
         return fail(args, "give one query, or --queries FILE", 2)
     if args.queries is not None:
         return search_many(args, scope)
+    from rag.answer import question_problem
+
+    if problem := question_problem(args.query, "search"):
+        return fail(args, problem, 2)
     with open_library(args, "search") as lib:
         hits = lib.search(args.query, k=args.k, paths=scope, mode=args.mode)
     if not hits and not args.json:
@@ -219,9 +267,12 @@ def cmd_search(args) -> int:
 
 def search_many(args, scope: list[str] | None) -> int:
     """One process, one model load, many queries: what an evaluation needs (JSON lines out)."""
-    if not os.path.isfile(args.queries):
-        return fail(args, f"no such file: {args.queries}", 2)
-    queries = read_queries(args.queries)
+    if problem := input_file_problem(args.queries):
+        return fail(args, problem, 2)
+    try:
+        queries = read_queries(args.queries)
+    except HearthError as exc:
+        return fail(args, str(exc), 2)
     with open_library(args, "search") as lib:
         for qid, text in queries:
             hits = lib.search(text, k=args.k, paths=scope, mode=args.mode)

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from pathlib import Path
@@ -18,10 +17,16 @@ def add_parser(sub, common) -> None:
                    help="many questions, one per line or JSONL ({\"id\", \"question\"}); with "
                         "--json prints one answer object per line")
     p.add_argument("--model", default=None, help="model name or .gguf path (default: settings)")
-    p.add_argument("-k", type=int, default=None, help="sources to retrieve")
+    from app.cli import bounded
+    from rag.answer import MAX_ANSWER_TOKENS, MAX_K
+
+    p.add_argument("-k", type=bounded(int, 1, MAX_K, "-k"), default=None,
+                   help="sources to retrieve")
     p.add_argument("--in", dest="scope", action="append", metavar="PATH")
-    p.add_argument("--max-tokens", type=int, default=None)
-    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--max-tokens", type=bounded(int, 1, MAX_ANSWER_TOKENS, "--max-tokens"),
+                   default=None)
+    p.add_argument("--temperature", type=bounded(float, 0.0, 2.0, "--temperature"),
+                   default=None)
     p.set_defaults(func=cmd_ask)
 
 
@@ -60,9 +65,20 @@ def cmd_ask(args) -> int:
         return fail(args, "no such file or folder: " + ", ".join(missing_paths(scope)), 2)
     if (args.question is None) == (args.questions is None):
         return fail(args, "give one question, or --questions FILE", 2)
-    if args.questions is not None and not os.path.isfile(args.questions):
-        return fail(args, f"no such file: {args.questions}", 2)
-    questions = read_questions(args.questions) if args.questions else [("1", args.question)]
+    from app.cli import input_file_problem
+    from rag.answer import question_problem
+    from rag.errors import HearthError
+
+    if args.questions is not None and (problem := input_file_problem(args.questions)):
+        return fail(args, problem, 2)
+    try:
+        questions = read_questions(args.questions) if args.questions else [("1", args.question)]
+    except HearthError as exc:
+        return fail(args, str(exc), 2)
+    for qid, question in questions:
+        if problem := question_problem(question):
+            return fail(args, problem if not args.questions
+                        else f"{args.questions}, question {qid}: {problem}", 2)
     with open_library(args, "ask") as lib:
         settings = Settings.load(lib.data_dir)
         model, router = _load(args, lib, settings)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.serve_engine import RequestError
+from rag.answer import MAX_ANSWER_TOKENS as MAX_TOKENS_LIMIT  # one limit at every door
+from rag.answer import MAX_K, question_problem
 from rag.cancel import CancelToken
 
-MAX_TOKENS_LIMIT = 32768
 MAX_EMBED_INPUTS = 512
-MAX_K = 50
 ROLES = ("system", "developer", "user", "assistant")
 
 
@@ -79,6 +79,8 @@ def parse_chat(body: Any, settings) -> ChatRequest:
         messages.append({"role": role, "content": _text_of(m.get("content"), f"messages[{i}]")})
     if messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
         raise RequestError("The last message must be a non-empty user message.")
+    if problem := question_problem(messages[-1]["content"]):
+        raise RequestError(problem)
     if body.get("n", 1) != 1:
         raise RequestError("Only n=1 is supported.")
     opts = body.get("hearth") or {}

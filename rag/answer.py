@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from rag.cancel import CancelToken
 from rag.coverage import absent_names, not_mentioned_text
+from rag.errors import HearthError
 from rag.evidence import Evidence, select_evidence
 from rag.prompts import (
     EMPTY_LIBRARY,
@@ -26,6 +27,10 @@ from rag.types import Hit
 from rag.verify import Claim, verdict, verify
 
 CITATION = re.compile(r"\[(\d{1,2})(?:\s*[,;]\s*(\d{1,2}))*\]")
+# What one question may ask for, the same at every door (command line, API, window).
+MAX_QUESTION_CHARS = 2000  # ~500 tokens: with the passages and the answer it fits the context
+MAX_K = 50  # passages retrieved for one answer
+MAX_ANSWER_TOKENS = 32768
 MIN_SIMILARITY = 0.25  # below this cosine, MiniLM matches are noise, not evidence
 
 
@@ -82,6 +87,22 @@ class AnswerEvent:
     sources: list[Source] = field(default_factory=list)
     answer: Answer | None = None
     evidence: list[Evidence] = field(default_factory=list)
+
+
+def question_problem(question: object, what: str = "question") -> str | None:
+    """Why this cannot be asked (or searched for: `what`), in plain words; None when it can.
+    Checked before any work: an empty question would run the model on nothing, a 1 MB one for
+    minutes."""
+    if not isinstance(question, str) or not question.strip():
+        return f"The {what} is empty: type what you want to know."
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"The {what} is not readable text (it holds bytes that are not UTF-8)."
+    if len(question) > MAX_QUESTION_CHARS:
+        return (f"The {what} is {len(question):,} characters long; Hearth takes up to "
+                f"{MAX_QUESTION_CHARS:,} characters. Ask about one thing at a time.")
+    return None
 
 
 def relevant(hits: list[Hit], min_similarity: float = MIN_SIMILARITY) -> list[Hit]:
@@ -160,6 +181,9 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     with the final, verified `Answer` (also returned)."""
     from inference.budget import fit_prompt
 
+    problem = question_problem(question)
+    if problem:
+        raise HearthError(problem)
     history = list(history or [])
     t0 = time.perf_counter()
     if library.manifest.chunk_count() == 0:

@@ -215,6 +215,11 @@ class ChatPanel(QWidget):
         question = self.input.toPlainText().strip()
         if not question or self.busy:
             return
+        from rag.answer import question_problem
+
+        if problem := question_problem(question):  # too long, or not text: say so, keep it
+            self.status_message.emit(problem)
+            return
         self.input.clear()
         if self.conversation_id is None:
             conv = self.history.create(title_from_question(question), scope=self.scope)
