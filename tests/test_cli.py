@@ -74,7 +74,7 @@ def test_search_many_queries_matches_one_at_a_time(lib_dirs, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"_id": 1, "text": \n')
     broken = hearth("search", "--queries", bad, data=data, check=False)
-    assert broken.returncode == 1 and "line 1" in broken.stderr
+    assert broken.returncode == 2 and "line 1" in broken.stderr  # a bad input: exit 2
 
 
 def test_ask_json_shape_and_citation(lib_dirs):
