@@ -286,12 +286,15 @@ def search_many(args, scope: list[str] | None) -> int:
 
 
 def cmd_status(args) -> int:
-    from rag.library import MANIFEST_NAME
+    from rag.library import MANIFEST_NAME, finish_owed_forget, forget_owed
     from rag.lock import LOCK_NAME, holder_info
     from rag.manifest import Manifest
     from rag.paths import data_dir_path
 
     data_dir = data_dir_path(args.data_dir)  # a read: creates nothing, needs no write access
+    if forget_owed(data_dir):  # a forget cut short: finish it now if no one else writes
+        finish_owed_forget(data_dir, owner="`hearth status` (command line)")
+    owed = forget_owed(data_dir)
     counts = {"documents": 0, "chunks": 0, "by_status": {}}
     model = None  # what this library's vectors were made with; None before the first index
     if (data_dir / MANIFEST_NAME).exists():  # read-only use: no writer lock needed
@@ -304,13 +307,17 @@ def cmd_status(args) -> int:
     holder = holder_info(data_dir / LOCK_NAME)
     payload = {"documents": counts["documents"], "chunks": counts["chunks"],
                "by_status": counts["by_status"], "data_dir": str(data_dir),
-               "embedding_model": model, "in_use_by": holder.get("owner")}
+               "embedding_model": model, "in_use_by": holder.get("owner"),
+               "forget_owed": owed}
     by = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_status"].items())) or "empty"
     shown = ("none yet (nothing indexed)" if not counts["chunks"]
              else "not recorded yet (noted at the next search or index)")  # older libraries
     emit(args, payload, f"Library: {data_dir}\nDocuments: {counts['documents']} ({by})\n"
                         f"Chunks: {counts['chunks']}\n"
-                        f"Embedding model: {model or shown}")
+                        f"Embedding model: {model or shown}"
+                        + (f"\nA forget was cut short and is not finished yet: "
+                           f"{holder.get('owner') or 'the next program that writes this library'}"
+                           " will finish it." if owed else ""))
     return 0
 
 

@@ -169,7 +169,8 @@ class Api:
                              "completed": o.completed, "cancelled": o.cancelled,
                              "failed": o.failed, "max_pending": o.max_pending,
                              "models": self.engine.model_names,
-                             "embedding_model": self.engine.embedding_model})
+                             "embedding_model": self.engine.embedding_model,
+                             "forget_owed": self.engine.forget_owed()})
 
     async def embeddings(self, request: Request) -> Response:
         texts, fmt = api.parse_embeddings(await read_json(request, self.max_body))

@@ -193,6 +193,13 @@ class LibraryEngine:
             self.model_names = [self.model.name]
         return self.model_names
 
+    def forget_owed(self) -> bool:
+        """A forget cut short elsewhere and not finished yet (the library's files may still hold
+        the forgotten text until a writer finishes it)."""
+        from rag.library import forget_owed
+
+        return forget_owed(self.lib.data_dir) if getattr(self.lib, "data_dir", None) else False
+
     def library(self, _cancel: CancelToken) -> Any:
         return self.lib
 

@@ -49,6 +49,8 @@ class Library:
 
         set_log_dir(self.data_dir)
         self.reader = reads_only and (self.data_dir / MANIFEST_NAME).exists()
+        if self.reader and forget_owed(self.data_dir):  # PRIVACY.md: finished at the next open
+            finish_owed_forget(self.data_dir, embedder, owner)
         self._lock = None if self.reader else LibraryLock(self.data_dir, owner).acquire()
         self.read_only = self.reader
         self._store_lock = StoreLock(self.data_dir)
@@ -294,6 +296,7 @@ class Library:
             "data_dir": str(self.data_dir),
             "embedding_model": self.embedder.model_id,
             "embedding_dim": self.embedder.dim,
+            "forget_owed": forget_owed(self.data_dir),
         }
 
     # -- changes ---------------------------------------------------------------------------------
@@ -420,3 +423,41 @@ class Library:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def forget_owed(data_dir: Path) -> bool:
+    """True while a recorded forget is unfinished (a crash or a kill cut it short): forgotten
+    text or vectors may still be in the library's files."""
+    import sqlite3
+
+    path = Path(data_dir) / MANIFEST_NAME
+    if not path.exists():
+        return False
+    try:
+        manifest = Manifest(path, read_only=True)
+    except sqlite3.Error:  # not a library of this kind (a team mirror): it records no forgets
+        return False
+    try:
+        return bool(manifest.tombstones()) or manifest.scrub_pending()
+    except sqlite3.Error:
+        return False
+    finally:
+        manifest.close()
+
+
+def finish_owed_forget(data_dir: Path, embedder: Embedder | None = None,
+                       owner: str = "Hearth") -> bool:
+    """Finish a forget another process left owed, by taking the write side for as long as that
+    takes; True when nothing is owed any more. A reader calls it so the forgotten text does not
+    wait for the next writer. While another process writes the library, that writer owes it
+    (False, and `status` says so); so does a library on a full disk or read-only media."""
+    from rag.errors import LibraryInUse
+
+    try:
+        Library(Path(data_dir), embedder=embedder,
+                owner=f"{owner} (finishing a forget)").close()  # opening finishes it
+    except (LibraryInUse, OSError, HearthError):
+        return False
+    except Exception:  # noqa: BLE001 - e.g. SQLite refusing to write: still owed, still readable
+        return False
+    return not forget_owed(data_dir)

@@ -13,7 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile import canary, find_in_dir, hearth, kill_when, library_ids, note, start
+from hostile import (
+    canary,
+    find_in_dir,
+    hearth,
+    hearth_env,
+    kill_when,
+    library_ids,
+    note,
+    start,
+)
 
 
 def _fingerprints(data: Path, embedder, path: Path) -> tuple[list[str], list[bytes]]:
@@ -109,3 +118,53 @@ def test_a_new_document_never_takes_a_tombstoned_id(tmp_path):
     m.clear_tombstones([last])
     assert m.tombstones() == []
     m.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first_reader", ["status", "search"])
+def test_an_owed_forget_is_finished_by_the_next_reader(tmp_path, embedder, first_reader):
+    """Only readers run after the cut-short forget. While another process holds the writer lock
+    the reader cannot finish it and `status` says so, naming the holder; once the lock is free
+    the first reader (`hearth status` or `hearth search`) takes the write side briefly and
+    finishes it: canary, vector ids and file name are gone from every file."""
+    import subprocess
+    import sys
+
+    from rag.library import Library, forget_owed
+
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    docs.mkdir()
+    gone, kept = canary(), canary()
+    secret, _keep = note(docs / "secret.txt", gone), note(docs / "keep.txt", kept)
+    with Library.open(data, embedder=embedder, owner="test") as lib:
+        assert lib.index([docs]).count("indexed") == 2
+        doc_id = lib.manifest.get(str(secret)).id
+        ids = lib.store.ids_for_doc(doc_id)
+        lib.manifest.bury([doc_id], scrub=True)  # the forget's record; then "the kill"
+    needles = {"canary": gone.encode(), "hash": ids[0].split(":")[1].encode(),
+               "file name": b"secret.txt"}
+    assert find_in_dir(data, needles) and forget_owed(data)
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from pathlib import Path; from rag.lock import LibraryLock\n"
+        "lock = LibraryLock(Path(sys.argv[1]), 'the test writer').acquire()\n"
+        "print('held', flush=True); sys.stdin.read()"), str(data)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=hearth_env(data))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        status = hearth(data, "status", "--json").json()
+        assert status["forget_owed"] is True and status["in_use_by"] == "the test writer"
+        text = hearth(data, "status").stdout
+        assert "A forget was cut short" in text and "the test writer will finish it" in text
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+    if first_reader == "search":
+        hits = hearth(data, "search", kept, "--json", "-k", "1").json()
+        assert hits and kept in hits[0]["text"]
+    status = hearth(data, "status", "--json").json()
+    assert status["forget_owed"] is False and status["documents"] == 1
+    assert find_in_dir(data, needles) == [], find_in_dir(data, needles)
+    manifest_ids, chroma_ids = library_ids(data, embedder)
+    assert manifest_ids == chroma_ids and manifest_ids
