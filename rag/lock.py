@@ -40,6 +40,9 @@ STORE_LOCK_NAME = "store.lock"
 TURN_NAME = "store.turn"  # fairness: a waiting reader gets its turn before the writer's next change
 # How long a reading process waits for the writer's change to end (then it says so).
 READ_WAIT_S = float(os.environ.get("HEARTH_READ_WAIT_S", "30"))
+# How long the writer waits for readers before it looks at who they are: a reader that is
+# paused (Ctrl+Z, a debugger) would otherwise stop indexing for as long as it stays paused.
+STALL_S = float(os.environ.get("HEARTH_STALL_S", "3"))
 _WIN_OFFSET = 1 << 30  # the byte Windows locks: past any note, so the note stays readable
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
@@ -143,6 +146,7 @@ class StoreLock:
         self._turn: int | None = None
         self._mutex = threading.RLock()  # one fd per process: its threads take turns on it
         self._depth = 0  # nested exclusive() in the holding thread
+        self._paused_seen: set[int] = set()  # readers found paused while holding the lock
 
     def _file(self) -> int | None:
         if self._fd is None:
@@ -171,14 +175,16 @@ class StoreLock:
                 finally:
                     self._depth -= 1
                 return
+            locked = False
             if fd is not None:
                 # Readers waiting for their turn hold `store.turn` shared: let them in first
                 # (flock is not fair, and a busy writer would otherwise starve them).
                 _wait_lock(self._turn, exclusive=True, timeout=None)
                 try:
-                    _wait_lock(fd, exclusive=True, timeout=None)
+                    locked = self._wait_for_readers(fd)
                 finally:
-                    _unlock(self._turn)
+                    if locked:
+                        _unlock(self._turn)
             self._depth = 1
             try:
                 yield
@@ -189,7 +195,32 @@ class StoreLock:
                         n = _read_count(fd) + 1
                         os.lseek(fd, 0, os.SEEK_SET)
                         os.write(fd, str(n).encode().ljust(20))
-                    _unlock(fd)
+                    _unlock(fd if locked else self._turn)
+
+    def _wait_for_readers(self, fd: int) -> bool:
+        """Take the lock exclusively once the readers' current calls end: True. False when
+        every process still holding it is paused (stopped by Ctrl+Z or a debugger): then the
+        writer goes on without it, still holding `store.turn` so no other reader starts
+        meanwhile, and bumps the change count, so the paused reader reopens the store when it
+        resumes (its interrupted call may return what it read before the change)."""
+        pause = 0.01
+        look_at = time.monotonic() + STALL_S
+        while not _try_lock(fd, exclusive=True):
+            holders = None
+            if self._paused_seen or time.monotonic() >= look_at:
+                holders = lock_holders(self.path) - {os.getpid()}
+                if holders and all(_paused(pid) for pid in holders):
+                    # once a reader was seen paused, the next change need not wait again
+                    if holders <= self._paused_seen or time.monotonic() >= look_at:
+                        self._paused_seen = holders
+                        return False
+            if time.monotonic() >= look_at:
+                look_at = time.monotonic() + STALL_S
+                self._paused_seen = set()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        self._paused_seen = set()
+        return True
 
     @contextlib.contextmanager
     def shared(self, timeout: float = READ_WAIT_S) -> Iterator[int]:
@@ -208,15 +239,23 @@ class StoreLock:
                 finally:
                     _unlock(self._turn)
             if not got:
-                holder = holder_info(self.path.with_name(LOCK_NAME))
-                who = holder.get("owner", "another Hearth process")
-                raise HearthError(
-                    f"The library is busy: {who} has been writing to it for over "
-                    f"{timeout:.0f} s. Try again in a moment.")
+                raise HearthError(self._busy_message(timeout))
             try:
                 yield _read_count(fd)
             finally:
                 _unlock(fd)
+
+    def _busy_message(self, timeout: float) -> str:
+        """Who keeps this reader waiting: a paused reader if one holds the store, else the
+        writer named in its note."""
+        paused = sorted(pid for pid in lock_holders(self.path) - {os.getpid()} if _paused(pid))
+        if paused:
+            return (f"The library is busy: {_describe(paused[0])} is paused while reading it. "
+                    "Resume it (`fg` in its terminal) or end it, then try again.")
+        holder = holder_info(self.path.with_name(LOCK_NAME))
+        who = holder.get("owner", "another Hearth process")
+        return (f"The library is busy: {who} has been writing to it for over {timeout:.0f} s. "
+                "Try again in a moment.")
 
     def close(self) -> None:
         with self._mutex:
@@ -305,3 +344,49 @@ def _alive(pid) -> bool:  # noqa: ANN001
         return False
     except psutil.AccessDenied:  # someone else's live process
         return True
+
+
+def lock_holders(path: Path) -> set[int]:
+    """Processes holding a flock on `path` (Linux: /proc/locks); empty where unknown."""
+    try:
+        st = os.stat(path)
+        text = Path("/proc/locks").read_text()
+    except OSError:
+        return set()
+    want = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    pids = set()
+    for line in text.splitlines():
+        parts = line.split()
+        if "->" in parts or len(parts) < 6 or parts[1] != "FLOCK":  # "->": only waiting
+            continue
+        if parts[5].lower() == want:
+            with contextlib.suppress(ValueError):
+                pids.add(int(parts[4]))
+    return pids
+
+
+def _paused(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _describe(pid: int) -> str:
+    """'`hearth search` (process 123)': what the user would recognise in their terminal."""
+    import psutil
+
+    try:
+        args = psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        args = []
+    words = [a for a in args[1:] if not a.startswith("-")]
+    if args and Path(args[0]).name.startswith("hearth"):
+        name = "hearth " + (words[0] if words else "")
+    elif "app" in args and args.index("app") + 1 < len(args):
+        name = "hearth " + args[args.index("app") + 1]
+    else:
+        name = "another Hearth process"
+    return f"`{name.strip()}` (process {pid})"
