@@ -70,6 +70,35 @@ def make_zip_bomb_docx(path: Path, inflated: int = 160 << 20) -> Path:
     return path
 
 
+def make_pdf_flate_bomb(path: Path, inflated: int = 1 << 30) -> Path:
+    """A one-page PDF (about 1 MB) whose content stream inflates to `inflated` bytes of a text
+    operator PDFium must run, with a correct xref table."""
+    import zlib
+
+    squash = zlib.compressobj(9)
+    unit = b"BT /F1 12 Tf 72 720 Td (bomb) Tj ET\n" * 4096
+    parts = [squash.compress(unit) for _ in range(inflated // len(unit) + 1)]
+    stream = b"".join(parts) + squash.flush()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream
+               + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
 def make_sparse(path: Path, size: int, head: bytes = b"") -> Path:
     """A file of `size` bytes that takes (almost) no disk: `head`, then a hole."""
     with open(path, "wb") as fh:

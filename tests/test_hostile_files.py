@@ -203,3 +203,30 @@ def test_status_forgets_a_killed_writer(tmp_path, capsys):
     holder.wait()
     assert (data / "library.lock").read_text()  # the dead writer's note is still there
     assert in_use() is None
+
+
+@pytest.mark.slow
+def test_a_pdf_flate_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    """1 GiB of page content in a 1 MB PDF: refused with a plain reason, the reading child
+    staying far under its memory limit (before: 1.6 GB, stopped only by the RSS check)."""
+    from hostile import make_pdf_flate_bomb
+
+    from rag.loaders.pdf_streams import check_streams
+    from rag.plain_reasons import plain_reason
+
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    docs.mkdir()
+    bomb = make_pdf_flate_bomb(docs / "bomb.pdf")
+    assert bomb.stat().st_size < 8 << 20
+    note(docs / "good.txt", canary())
+    with pytest.raises(Exception, match="too large when unpacked"):
+        check_streams(bomb)
+    check_streams(bomb, max_stream=2 << 30, max_total=4 << 30)  # the measure itself: bounded
+    run = hearth(data, "index", docs, "--json", timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    files = {Path(f["path"]).name: f for f in run.json()["files"]}
+    assert files["good.txt"]["status"] == "indexed"
+    assert files["bomb.pdf"]["status"] == "failed"
+    assert "too large when unpacked" in files["bomb.pdf"]["reason"], files["bomb.pdf"]
+    assert plain_reason(files["bomb.pdf"]["reason"]).startswith("This file unpacks to far more")
+    assert run.peak_rss < 1536 << 20, run.peak_rss / 2**20

@@ -127,6 +127,9 @@ def _pdfium_pages(path: Path) -> tuple[str, list[str | None]]:
 
 @register(".pdf")
 def load_pdf(path: Path) -> LoadedDocument:
+    from rag.loaders.pdf_streams import check_streams
+
+    check_streams(path)  # a flate bomb is refused before PDFium unpacks it
     try:
         title, raw_pages = _pdfium_pages(path)
     except _UsePypdf:
