@@ -29,6 +29,7 @@ from hostile import (
     make_dev_zero_link,
     make_fifo,
     make_huge_word,
+    make_pdf_flate_bomb,
     make_sparse,
     make_zip_bomb_docx,
     note,
@@ -157,6 +158,7 @@ def hostile_corpus(folder: Path, rng: random.Random) -> dict[str, Path]:
         (folder / f"loop{i}.txt").symlink_to(folder / f"loop{i}.txt")
     for i in range(3):
         make_zip_bomb_docx(folder / f"bomb{i}.docx", (100 + 20 * i) << 20)
+        make_pdf_flate_bomb(folder / f"flate{i}.pdf", (1 + i) << 30)
         make_huge_word(folder / f"word{i}.md", (1 + i) << 20)
     return good
 
@@ -176,6 +178,8 @@ def test_hostile_corpus_in_one_run(tmp_path, embedder):
     assert len(files) == n_files
     for f in files:
         assert f["status"] == "indexed" or f["reason"], f
+    flate = [f for f in files if Path(f["path"]).name.startswith("flate")]
+    assert len(flate) == 3 and all("too large when unpacked" in f["reason"] for f in flate)
     assert run.peak_rss < 1.5 * GIB, run.peak_rss
     assert run.seconds < 300, run.seconds
     print(f"hostile corpus: {n_files} files in {run.seconds:.1f} s, "
