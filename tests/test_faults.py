@@ -185,3 +185,18 @@ def test_hostile_corpus_in_one_run(tmp_path, embedder):
     print(f"hostile corpus: {n_files} files in {run.seconds:.1f} s, "
           f"peak RSS {run.peak_rss / 2**20:.0f} MiB")
     check_invariants(data, embedder, good, {})
+
+
+# The defects of issue 32, in the fault suite too (`make bench`): the same real tests as in the
+# default suite, collected here under this module's `faults` mark.
+from test_cli_inputs import (  # noqa: E402, F401
+    test_bad_arguments_are_refused_in_plain_words,  # noqa: E402, F401
+    test_question_files_that_are_not_text_files_are_named,
+)
+from test_forget_crash import test_an_owed_forget_is_finished_by_the_next_reader  # noqa: E402, F401
+from test_hostile_files import (  # noqa: E402, F401
+    test_a_pdf_flate_bomb_is_refused_before_it_is_unpacked,
+)
+from test_paused_reader import (  # noqa: E402, F401
+    test_the_writer_goes_on_past_a_paused_reader_and_keeps_others_out,
+)
