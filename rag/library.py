@@ -27,7 +27,7 @@ from rag.indexer import expand, norm_path
 from rag.lock import LibraryLock, ReadWriteLock, StoreLock
 from rag.manifest import DocumentRecord, Manifest
 from rag.paths import data_dir_path, resolve_data_dir
-from rag.reads import ReadingManifest, checkpoint
+from rag.reads import NoLibraryYet, ReadingManifest, checkpoint
 from rag.retrieval import RetrievalConfig, Retriever
 from rag.types import Hit, IndexProgress, IndexReport
 from rag.write_queue import Job, WriteQueue
@@ -48,7 +48,7 @@ class Library:
         from rag.privacy import set_log_dir
 
         set_log_dir(self.data_dir)
-        self.reader = reads_only and (self.data_dir / MANIFEST_NAME).exists()
+        self.reader = reads_only  # a reader creates nothing and never takes the writer lock
         if self.reader and forget_owed(self.data_dir):  # PRIVACY.md: finished at the next open
             finish_owed_forget(self.data_dir, embedder, owner)
         self._lock = None if self.reader else LibraryLock(self.data_dir, owner).acquire()
@@ -58,9 +58,9 @@ class Library:
         self._writes: WriteQueue | None = None
         try:
             self.embedder = embedder or SentenceTransformerEmbedder()
-            self.manifest = self._open_manifest(reads_only)
+            self._manifest = self._open_manifest(reads_only)
             # Readers' own connection (WAL: they read a snapshot while the writer writes).
-            self.reads = self.manifest if self.read_only else \
+            self.reads = self._manifest if self.read_only else \
                 ReadingManifest(self.data_dir / MANIFEST_NAME)
             self._store = store
             self._write = threading.RLock()
@@ -79,12 +79,15 @@ class Library:
         except Exception:  # noqa: BLE001 - still pending; the next forget reports why
             pass
 
-    def _open_manifest(self, reads_only: bool) -> Manifest:
+    def _open_manifest(self, reads_only: bool) -> Manifest | NoLibraryYet:
         import sqlite3
 
         path = self.data_dir / MANIFEST_NAME
         if self.reader:
-            return Manifest(path, read_only=True)
+            try:
+                return Manifest(path, read_only=True)
+            except sqlite3.Error:  # no library here yet (or its writer is making it right now)
+                return NoLibraryYet()
         try:
             return Manifest(path)
         except sqlite3.OperationalError:  # e.g. no room for the WAL index on a full disk
@@ -96,14 +99,21 @@ class Library:
     @classmethod
     def open(cls, data_dir: str | os.PathLike | None = None, **kwargs) -> Library:
         """Open (creating if needed) the library; raises LibraryInUse if another process writes
-        it (unless `reads_only`: readers never exclude each other nor the writer)."""
+        it. With `reads_only` it is a reader: it creates nothing (not even the folder), takes no
+        lock that excludes anyone, and sees what a writer adds later."""
         if kwargs.get("reads_only"):
-            path = data_dir_path(data_dir)
-            if (path / MANIFEST_NAME).exists():  # reading needs no write access
-                return cls(path, **kwargs)
+            return cls(data_dir_path(data_dir), **kwargs)
         return cls(resolve_data_dir(data_dir), **kwargs)
 
     # -- lazily built parts ----------------------------------------------------------------------
+    @property
+    def manifest(self) -> Manifest:
+        """The library's manifest; for a reader that found no library yet, the real one as soon
+        as a writer has made it."""
+        if isinstance(self._manifest, NoLibraryYet) and (self.data_dir / MANIFEST_NAME).exists():
+            self._manifest = self.reads = self._open_manifest(True)
+        return self._manifest
+
     @property
     def store(self):
         if self._store is None:
@@ -253,6 +263,8 @@ class Library:
 
     # -- queries (any thread; never queued behind a write) -----------------------------------
     def _reading(self) -> Manifest:
+        if isinstance(self.reads, NoLibraryYet):
+            self.manifest  # noqa: B018 - opens the real one once a writer has made it
         refresh = getattr(self.reads, "refresh", None)
         if refresh is not None:
             refresh()

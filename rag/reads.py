@@ -12,6 +12,30 @@ from pathlib import Path
 from rag.manifest import Manifest
 
 
+class NoLibraryYet:
+    """What a reader sees in a folder where no writer has made a library yet: nothing. A reader
+    creates no file, so it cannot open a manifest that does not exist; `Library` swaps this for
+    the real one as soon as a writer has made it."""
+
+    def documents(self, status: str | None = None) -> list:
+        return []
+
+    def counts(self) -> dict:
+        return {"documents": 0, "chunks": 0, "by_status": {}}
+
+    def chunk_count(self) -> int:
+        return 0
+
+    def under(self, _path: str) -> list:
+        return []
+
+    def get_meta(self, _key: str) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
 class ReadingManifest(Manifest):
     """A read-only `Manifest` whose cached counts follow the writer's commits."""
 
