@@ -304,11 +304,14 @@ def cmd_status(args) -> int:
             model = manifest.get_meta("embedding_model")
         finally:
             manifest.close()
+    from rag.settings import Settings
+
+    problems = Settings.load(data_dir).problems  # a hand-edited settings.json, named in plain words
     holder = holder_info(data_dir / LOCK_NAME)
     payload = {"documents": counts["documents"], "chunks": counts["chunks"],
                "by_status": counts["by_status"], "data_dir": str(data_dir),
                "embedding_model": model, "in_use_by": holder.get("owner"),
-               "forget_owed": owed}
+               "forget_owed": owed, "settings_problems": problems}
     by = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_status"].items())) or "empty"
     shown = ("none yet (nothing indexed)" if not counts["chunks"]
              else "not recorded yet (noted at the next search or index)")  # older libraries
@@ -317,7 +320,8 @@ def cmd_status(args) -> int:
                         f"Embedding model: {model or shown}"
                         + (f"\nA forget was cut short and is not finished yet: "
                            f"{holder.get('owner') or 'the next program that writes this library'}"
-                           " will finish it." if owed else ""))
+                           " will finish it." if owed else "")
+                        + "".join(f"\nSettings: {p}" for p in problems))
     return 0
 
 

@@ -3,8 +3,6 @@ saved to `settings.json` (rag.settings) by the caller."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -131,8 +129,7 @@ class SettingsDialog(QDialog):
 
     def result_settings(self) -> Settings:
         """A copy of the settings with the dialog's values (the caller saves and applies it)."""
-        return dataclasses.replace(
-            self._settings,
+        return self._settings.model_copy(update=dict(
             **self.picker.values(),
             n_threads=self.threads.value(),
             n_ctx=self.n_ctx.value(),
@@ -142,4 +139,4 @@ class SettingsDialog(QDialog):
             max_answer_tokens=self.max_tokens.value(),
             ocr=self.ocr.isChecked(),
             **self.server.values(),
-        )
+        ))

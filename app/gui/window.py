@@ -176,6 +176,10 @@ class MainWindow(QMainWindow):
         note = autostart(self.backend)  # the Local API, if it was left on in Settings
         if note:
             self.show_message(note)
+        problems = self.backend.settings.problems  # a hand-edited settings.json: say what
+        if problems:  # was wrong and which default is used instead
+            self.show_message(problems[0] + (f" (and {len(problems) - 1} more; see `hearth "
+                                             "status`)" if len(problems) > 1 else ""))
         last = self.state.value("last_conversation")
         if last is not None and self.history.get(int(last)) is not None:
             self.chat.load_conversation(int(last))
