@@ -189,15 +189,6 @@ class History:
         return Message(cur.lastrowid, conversation_id, role, content, list(sources or []), model,
                        now, route)
 
-    def update_message(
-        self, message_id: int, content: str, sources: list[dict] | None = None, model: str = ""
-    ) -> None:
-        self._db.execute(
-            "UPDATE messages SET content = ?, sources = ?, model = ? WHERE id = ?",
-            (content, json.dumps(sources or []), model, message_id),
-        )
-        self._db.commit()
-
     def delete_message(self, message_id: int) -> None:
         self._db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
         self._db.commit()

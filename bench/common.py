@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+from rag.embeddings import Embedder
+
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 LATEST = RESULTS_DIR / "latest.json"
@@ -127,3 +129,28 @@ class PeakRSS:
 
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class CountingEmbedder:
+    """Delegates to another embedder and counts calls and texts: benchmarks and tests use it to
+    prove what was (not) re-embedded, e.g. that a rename costs zero embeddings."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.model_id, self.dim, self.max_tokens = inner.model_id, inner.dim, inner.max_tokens
+        self.calls = 0
+        self.texts = 0
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        return self.inner.token_offsets(text)
+
+    def load(self) -> None:
+        getattr(self.inner, "load", lambda: None)()
+
+    def embed(self, texts: list[str]):  # noqa: ANN201 - the inner embedder's array
+        self.calls += 1
+        self.texts += len(texts)
+        return self.inner.embed(texts)

@@ -26,7 +26,6 @@ from rag.prompts import (
 from rag.types import Hit
 from rag.verify import Claim, verdict, verify
 
-CITATION = re.compile(r"\[(\d{1,2})(?:\s*[,;]\s*(\d{1,2}))*\]")
 # What one question may ask for, the same at every door (command line, API, window).
 MAX_QUESTION_CHARS = 2000  # ~500 tokens: with the passages and the answer it fits the context
 MAX_K = 50  # passages retrieved for one answer

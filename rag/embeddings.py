@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -141,41 +140,3 @@ class SentenceTransformerEmbedder:
             )
         return np.asarray(vecs, dtype=np.float32)
 
-
-class CountingEmbedder:
-    """Delegates to another embedder and counts calls and texts: benchmarks and tests use it to
-    prove what was (not) re-embedded, e.g. that a rename costs zero embeddings."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.model_id, self.dim, self.max_tokens = inner.model_id, inner.dim, inner.max_tokens
-        self.calls = 0
-        self.texts = 0
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        return self.inner.token_offsets(text)
-
-    def load(self) -> None:
-        getattr(self.inner, "load", lambda: None)()
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        self.calls += 1
-        self.texts += len(texts)
-        return self.inner.embed(texts)
-
-
-_REGISTRY: dict[str, Callable[[], Embedder]] = {"bundled": SentenceTransformerEmbedder}
-
-
-def register_embedder(name: str, factory: Callable[[], Embedder]) -> None:
-    _REGISTRY[name] = factory
-
-
-def get_embedder(name: str = "bundled") -> Embedder:
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise HearthError(f"Unknown embedding model {name!r}.") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import replace
 
@@ -24,11 +23,6 @@ EMPTY_LIBRARY = (
     "Your library is empty. Add documents first (drop files or folders on the window, or run "
     "`hearth index PATH`), then ask again."
 )
-
-
-def source_label(hit: Hit) -> str:
-    name = os.path.basename(hit.path)
-    return f"{name}, page {hit.page}" if hit.page else name
 
 
 def format_sources(hits: list[Hit]) -> str:

@@ -156,13 +156,6 @@ class ChromaStore:
             with self._changing():
                 self._col.delete(where={"doc_id": {"$in": [int(d) for d in doc_ids[i:i + 500]]}})
 
-    def delete_ids(self, ids: list[str]) -> None:
-        self._writable()
-        self._count = None
-        for i in range(0, len(ids), self._max_batch):
-            with self._changing():
-                self._col.delete(ids=ids[i:i + self._max_batch])
-
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id (ids not in the store are left out)."""
         if not ids:

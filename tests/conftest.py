@@ -16,7 +16,7 @@ import time  # noqa: E402
 
 import pytest  # noqa: E402
 
-from rag.embeddings import CountingEmbedder  # noqa: E402,F401  (re-exported for tests)
+from bench.common import CountingEmbedder  # noqa: E402,F401  (re-exported for tests)
 
 
 @pytest.fixture(scope="session")

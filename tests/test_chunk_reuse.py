@@ -31,7 +31,7 @@ def pages(edit: int | None = None) -> list[str]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, embedder):
     """A library holding the 300-page PDF, built once for the module."""
-    from rag.embeddings import CountingEmbedder
+    from bench.common import CountingEmbedder
 
     root = tmp_path_factory.mktemp("reuse")
     docs = root / "docs"

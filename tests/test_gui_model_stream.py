@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QDialogButtonBox  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from makedocs import make_pdf  # noqa: E402
+from tiny_gguf import write_tiny_gguf  # noqa: E402
 
 import inference.discovery as discovery  # noqa: E402
 from app.gui.launch import create_window  # noqa: E402
@@ -30,7 +31,6 @@ from app.gui.ops import State  # noqa: E402
 from app.gui.settings_dialog import SettingsDialog  # noqa: E402
 from inference.bundled import BUNDLED_NAME  # noqa: E402
 from inference.discovery import DiscoveryRoots, iter_models  # noqa: E402
-from inference.tiny_gguf import write_tiny_gguf  # noqa: E402
 from rag.cancel import CancelToken  # noqa: E402
 
 EARLY = "lmstudio-community/Tiny-GGUF/tiny-early-Q4_K_M"  # LM Studio: searched before llama.cpp

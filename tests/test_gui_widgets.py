@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (  # noqa: E402
     QPlainTextEdit,
     QWidget,
 )
+from tiny_gguf import write_tiny_gguf  # noqa: E402
 
 from app.gui.launch import create_window  # noqa: E402
 from app.gui.library_panel import eta_text  # noqa: E402
 from app.gui.scope_dialog import ScopeDialog  # noqa: E402
 from app.gui.settings_dialog import BUNDLED_LABEL, SettingsDialog  # noqa: E402
 from app.history import History  # noqa: E402
-from inference.tiny_gguf import write_tiny_gguf  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 CONTROLS = (QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QLineEdit,

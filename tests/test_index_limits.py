@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psutil
 
+from bench.common import CountingEmbedder
 from bench.pdfgen import positioned_pdf
 from rag.cancel import CancelToken
-from rag.embeddings import CountingEmbedder
 from rag.library import Library
 from rag.loaders import worker
 from rag.plain_reasons import plain_reason

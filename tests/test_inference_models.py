@@ -6,12 +6,12 @@ import os
 import shutil
 
 import pytest
+from tiny_gguf import write_tiny_gguf
 
 from inference.base import ChatModel, ModelError
 from inference.bundled import BUNDLED_NAME, bundled_model_path, gemma_model_path
 from inference.gguf_info import read_gguf_info
 from inference.models import load_model
-from inference.tiny_gguf import write_tiny_gguf
 from rag.settings import Settings
 
 BUNDLED = bundled_model_path()

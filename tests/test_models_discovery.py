@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from tiny_gguf import write_tiny_gguf
 
 from inference.base import ModelError
 from inference.bundled import BUNDLED_NAME, bundled_model_path
@@ -16,7 +17,6 @@ from inference.discovery import (
     discover_models,
     find_model,
 )
-from inference.tiny_gguf import write_tiny_gguf
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_gguf import write_lora_adapter
 
 from inference.base import ModelError
 from inference.bundled import BUNDLED_NAME, bundled_model_path
 from inference.llama import LlamaChatModel
 from inference.models import load_model
-from inference.tiny_gguf import write_lora_adapter
 from rag.settings import Settings
 
 BUNDLED = bundled_model_path()

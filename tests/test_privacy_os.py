@@ -163,6 +163,7 @@ def ask_when_ready():
 poll = QTimer()
 poll.timeout.connect(ask_when_ready)
 poll.start(100)
+QTimer.singleShot(300_000, app.quit)  # a safety net for a hung session, not a sync point
 sys.exit(main([]))
 """
 
@@ -174,7 +175,7 @@ def test_gui_session_makes_no_network_calls(indexed, tmp_path):
 
     The driver pre-creates the QApplication and a timer that waits for the library, then calls
     the same `app.main.main([])` as the `hearth` console script (which installs the guard).
-    HEARTH_QUIT_AFTER_MS is only a safety net for a hung session.
+    The driver's own 300 s timer is only a safety net for a hung session.
     """
     from test_ocr import scan_strip
 
@@ -185,7 +186,7 @@ def test_gui_session_makes_no_network_calls(indexed, tmp_path):
     run = traced(hearth("watch", "add", str(watched), "--json"), indexed, tmp_path / "w.trace")
     assert json.loads(run.stdout)["indexed"] == 1  # the image, read by OCR, under strace
     run = traced([sys.executable, "-c", GUI_DRIVER], indexed, tmp_path / "gui.trace",
-                 timeout=400, QT_QPA_PLATFORM="offscreen", HEARTH_QUIT_AFTER_MS="300000",
+                 timeout=400, QT_QPA_PLATFORM="offscreen",
                  HEARTH_TEST_QUESTION=QUESTION)
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith(("ANSWER ", "FAILED "))]

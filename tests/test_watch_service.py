@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import wait_for
 
-from rag.embeddings import CountingEmbedder, SentenceTransformerEmbedder
+from bench.common import CountingEmbedder
+from rag.embeddings import SentenceTransformerEmbedder
 from rag.library import Library
 from rag.watch import WatchService
 

@@ -53,6 +53,4 @@ def run_gui(data_dir: str | os.PathLike | None = None) -> int:
     window = create_window(data_dir)
     window.show()
     QTimer.singleShot(0, window.start)
-    if quit_ms := os.environ.get("HEARTH_QUIT_AFTER_MS"):  # scripted sessions (privacy proof)
-        QTimer.singleShot(int(quit_ms), app.quit)
     return int(app.exec())
