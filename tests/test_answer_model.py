@@ -36,6 +36,18 @@ def test_a_file_of_the_right_size_but_wrong_bytes_is_refused(tmp_path):
         load_model(str(target), data_dir=tmp_path)
 
 
+def assert_refused_once_tampered(path, offset: int, name: str, data_dir) -> None:
+    """One flipped byte deep inside the weights: the checksum refuses the file."""
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(path)
+    with pytest.raises(ModelError, match="checksum"):
+        load_model(name, data_dir=data_dir)
+
+
 @needs_parts
 def test_joined_verified_answers_and_refused_once_tampered(tmp_path, embedder):
     path = answer_model.answer_model_path(tmp_path)  # joins the six parts, checks SHA-256
@@ -52,14 +64,7 @@ def test_joined_verified_answers_and_refused_once_tampered(tmp_path, embedder):
     assert "4.24" in result.evidence[0].quote
     assert result.answer.strip() and "4.24" in result.answer
     assert any(c.supported for c in result.claims) and not result.fallback
-    with open(path, "r+b") as fh:  # one flipped byte deep inside the weights
-        fh.seek(300_000_000)
-        byte = fh.read(1)
-        fh.seek(300_000_000)
-        fh.write(bytes([byte[0] ^ 0xFF]))
-    os.utime(path)
-    with pytest.raises(ModelError, match="checksum"):
-        load_model(answer_model.ANSWER_NAME, data_dir=tmp_path)
+    assert_refused_once_tampered(path, 300_000_000, answer_model.ANSWER_NAME, tmp_path)
 
 
 JUDGE = answer_model.JUDGE
@@ -94,11 +99,4 @@ def test_the_judge_model_is_joined_verified_reads_a_verdict_and_is_refused_once_
         model.close()
     assert 0.0 <= wrong < 0.5 < right <= 1.0, (right, wrong)
     assert abs(again - right) < 1e-3  # the shared prefix came from the cache: same verdict
-    with open(path, "r+b") as fh:  # one flipped byte deep inside the weights
-        fh.seek(700_000_000)
-        byte = fh.read(1)
-        fh.seek(700_000_000)
-        fh.write(bytes([byte[0] ^ 0xFF]))
-    os.utime(path)
-    with pytest.raises(ModelError, match="checksum"):
-        load_model(JUDGE.name, data_dir=tmp_path)
+    assert_refused_once_tampered(path, 700_000_000, JUDGE.name, tmp_path)

@@ -77,6 +77,24 @@ def test_forget_killed_while_rewriting_vectors_is_finished_by_the_rerun(tmp_path
     assert hits and kept in hits[0]["text"]
 
 
+def _recorded_forget(docs: Path, data: Path, embedder) -> tuple[str, str, int, list[str]]:
+    """secret.txt and keep.txt indexed, then secret.txt's forget recorded and "the crash": rows
+    gone, tombstone and scrub flag on disk, vectors and old pages still there."""
+    from rag.library import Library
+
+    docs.mkdir()
+    gone, kept = canary(), canary()
+    secret = note(docs / "secret.txt", gone)
+    note(docs / "keep.txt", kept)
+    with Library.open(data, embedder=embedder, owner="test") as lib:
+        assert lib.index([docs]).count("indexed") == 2
+        doc_id = lib.manifest.get(str(secret)).id
+        ids = lib.store.ids_for_doc(doc_id)
+        lib.manifest.bury([doc_id], scrub=True)
+        assert lib.manifest.tombstones() == [doc_id]
+    return gone, kept, doc_id, ids
+
+
 @pytest.mark.slow
 def test_a_recorded_forget_is_finished_when_the_library_next_opens(tmp_path, embedder):
     """The state a crash right after the recording transaction leaves: rows gone, tombstone and
@@ -84,15 +102,8 @@ def test_a_recorded_forget_is_finished_when_the_library_next_opens(tmp_path, emb
     from rag.library import Library
 
     docs, data = tmp_path / "docs", tmp_path / "data"
-    docs.mkdir()
-    gone, kept = canary(), canary()
-    secret, keep = note(docs / "secret.txt", gone), note(docs / "keep.txt", kept)
-    with Library.open(data, embedder=embedder, owner="test") as lib:
-        assert lib.index([docs]).count("indexed") == 2
-        doc_id = lib.manifest.get(str(secret)).id
-        ids = lib.store.ids_for_doc(doc_id)
-        lib.manifest.bury([doc_id], scrub=True)  # what forget records first; then "the crash"
-        assert lib.manifest.tombstones() == [doc_id]
+    gone, kept, doc_id, ids = _recorded_forget(docs, data, embedder)
+    keep = docs / "keep.txt"
     needles = {"canary": gone.encode(), "hash": ids[0].split(":")[1].encode()}
     assert find_in_dir(data, needles)  # still on disk: the crash came before the scrub
 
@@ -130,17 +141,10 @@ def test_an_owed_forget_is_finished_by_the_next_reader(tmp_path, embedder, first
     import subprocess
     import sys
 
-    from rag.library import Library, forget_owed
+    from rag.library import forget_owed
 
     docs, data = tmp_path / "docs", tmp_path / "data"
-    docs.mkdir()
-    gone, kept = canary(), canary()
-    secret, _keep = note(docs / "secret.txt", gone), note(docs / "keep.txt", kept)
-    with Library.open(data, embedder=embedder, owner="test") as lib:
-        assert lib.index([docs]).count("indexed") == 2
-        doc_id = lib.manifest.get(str(secret)).id
-        ids = lib.store.ids_for_doc(doc_id)
-        lib.manifest.bury([doc_id], scrub=True)  # the forget's record; then "the kill"
+    gone, kept, _doc_id, ids = _recorded_forget(docs, data, embedder)
     needles = {"canary": gone.encode(), "hash": ids[0].split(":")[1].encode(),
                "file name": b"secret.txt"}
     assert find_in_dir(data, needles) and forget_owed(data)
