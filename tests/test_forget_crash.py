@@ -172,3 +172,17 @@ def test_an_owed_forget_is_finished_by_the_next_reader(tmp_path, embedder, first
     assert find_in_dir(data, needles) == [], find_in_dir(data, needles)
     manifest_ids, chroma_ids = library_ids(data, embedder)
     assert manifest_ids == chroma_ids and manifest_ids
+
+
+def test_the_window_says_when_a_forget_is_still_owed(qtbot, tmp_path):
+    """The window opens the library as its writer, which finishes an owed forget; if that could
+    not run (a full disk), the status the library reports makes the window say so."""
+    from app.gui.launch import create_window
+
+    window = create_window(tmp_path / "data", opener=lambda p, pg: None)
+    qtbot.addWidget(window)
+    window.backend.library_opened.emit({"documents": 1, "forget_owed": True})
+    assert "A forget was cut short" in window.statusBar().currentMessage()
+    window.statusBar().clearMessage()
+    window.backend.library_opened.emit({"documents": 1, "forget_owed": False})
+    assert window.statusBar().currentMessage() == ""

@@ -221,7 +221,7 @@ def test_a_pdf_flate_bomb_is_refused_before_it_is_unpacked(tmp_path):
     note(docs / "good.txt", canary())
     with pytest.raises(Exception, match="too large when unpacked"):
         check_streams(bomb)
-    check_streams(bomb, max_stream=2 << 30, max_total=4 << 30)  # the measure itself: bounded
+    check_streams(bomb, max_stream=2 << 30, max_page=2 << 30, max_total=4 << 30)  # bounded
     run = hearth(data, "index", docs, "--json", timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     files = {Path(f["path"]).name: f for f in run.json()["files"]}
@@ -230,3 +230,24 @@ def test_a_pdf_flate_bomb_is_refused_before_it_is_unpacked(tmp_path):
     assert "too large when unpacked" in files["bomb.pdf"]["reason"], files["bomb.pdf"]
     assert plain_reason(files["bomb.pdf"]["reason"]).startswith("This file unpacks to far more")
     assert run.peak_rss < 1536 << 20, run.peak_rss / 2**20
+
+
+def test_the_stream_limits_count_each_page_and_leave_images_out_of_the_total(tmp_path):
+    """A page's content streams are counted together (PDFium joins them); a real manual passes
+    all three limits in well under a second."""
+    from hostile import make_pdf_flate_bomb
+    from makedocs import make_pdf
+
+    from rag.errors import LoadError
+    from rag.loaders.pdf_streams import check_streams
+
+    bomb = make_pdf_flate_bomb(tmp_path / "bomb.pdf", 40 << 20)
+    check_streams(bomb)  # 40 MiB of page content: allowed
+    with pytest.raises(LoadError, match="page 1 unpacks to more than"):
+        check_streams(bomb, max_stream=64 << 20, max_page=32 << 20, max_total=1 << 30)
+    with pytest.raises(LoadError, match="in all"):
+        check_streams(bomb, max_stream=64 << 20, max_page=64 << 20, max_total=16 << 20)
+    plain = make_pdf(tmp_path / "plain.pdf", ["An ordinary page of text."] * 3)
+    t0 = time.perf_counter()
+    check_streams(plain)
+    assert time.perf_counter() - t0 < 1.0

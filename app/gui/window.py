@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.state = QSettings(str(self.data_dir / GUI_STATE_FILE), QSettings.Format.IniFormat)
         self.backend = Backend(self.data_dir, settings or Settings.load(self.data_dir), self)
+        self.backend.library_opened.connect(self._say_if_a_forget_is_owed)
         self.history = History.open(self.data_dir)
         self.source_viewer: SourceViewer | None = None  # made on the first citation opened
         self.opener = opener or self.show_source
@@ -318,6 +319,13 @@ class MainWindow(QMainWindow):
             self.show_message(f"Indexing {len(rest)} dropped item(s)…")
         elif models:
             self.show_message(f"Adding {len(models)} model(s)…")
+
+    def _say_if_a_forget_is_owed(self, status: dict) -> None:
+        """Opening the library finishes a forget a crash cut short; if it is still owed (a full
+        disk), the user must know the forgotten text is still in the library's files."""
+        if status.get("forget_owed"):
+            self.show_message("A forget was cut short and is not finished yet: Hearth will "
+                              "finish it the next time it can write the library.")
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
