@@ -244,3 +244,34 @@ def test_ocr_sources_are_marked_in_the_list(qapp, tmp_path):
     first, second = view.topLevelItem(0), view.topLevelItem(1)
     assert first.text(4) == "(OCR) The lamp burned whale oil." and "OCR" in first.toolTip(4)
     assert second.text(4) == "A real text layer." and "OCR" not in second.toolTip(4)
+
+
+def test_esc_and_ctrl_w_close_the_viewer_and_esc_first_clears_a_search(viewer, qtbot, tmp_path):
+    from PySide6.QtGui import QKeySequence
+
+    assert viewer.escape_action.shortcut() == QKeySequence("Esc")
+    assert viewer.close_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Close)
+    pdf = make_pdf(tmp_path / "a.pdf", ["Herons wade in the shallows at dawn."])
+    viewer.show_source(str(pdf), 1, "Herons wade")
+    viewer.show()
+    qtbot.waitExposed(viewer)
+    viewer.find_box.setFocus()
+    viewer.find_box.setText("dawn")
+    if viewer.find_box.hasFocus():  # a platform that gives focus: the first Esc clears it
+        viewer.escape_action.trigger()
+        assert viewer.find_box.text() == "" and viewer.isVisible()
+    viewer.escape_action.trigger()
+    assert not viewer.isVisible()
+    viewer.show()
+    qtbot.waitExposed(viewer)
+    viewer.close_action.trigger()  # Ctrl+W (the platform's Close key)
+    assert not viewer.isVisible()
+
+
+def test_only_real_citation_markers_become_links():
+    from app.gui.markdown_view import render_markdown
+
+    html = render_markdown("> statef [1] tas sa nt [16] tas sa nt [2]\n\nBuilt in 1887 [1][3].")
+    assert 'href="cite:2"' in html and 'href="cite:1"' in html and 'href="cite:3"' in html
+    assert 'href="cite:16"' not in html and "statef [1] tas" in html  # numbers in quoted output
+    assert 'href="cite' not in render_markdown("see [3] below, and x[2]y")

@@ -20,7 +20,10 @@ from PySide6.QtWidgets import QSizePolicy, QTextBrowser, QWidget
 
 from app.gui.linkcheck import resolve_library_link
 
-_CITE_RE = re.compile(r"\[(\d{1,3})\]")
+# A citation marker as Hearth writes it (rag.verify.with_citations, fallback_text): "[n]" at the
+# end of a sentence or a quoted passage, maybe after other markers. "[1]" inside a quoted line of
+# R output ("statef [1] tas sa") is text, not a link.
+_CITE_RE = re.compile(r"\[(\d{1,3})\](?=(?:\[\d{1,3}\])*\s*(?:[.!?;:,)]|$))")
 _DATA_IMAGE = ("data:image/png;", "data:image/jpeg;", "data:image/gif;", "data:image/webp;")
 
 

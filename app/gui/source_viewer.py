@@ -87,6 +87,8 @@ class SourceViewer(QWidget):
         self.toolbar.addSeparator()
         self.open_action = self._add(self.toolbar, "Open in default app", None, self.open_external)
         self.folder_action = self._add(self.toolbar, "Show in folder", None, self.show_in_folder)
+        self.close_action = self._add(self, "Close", QKeySequence.StandardKey.Close, self.close)
+        self.escape_action = self._add(self, "Close or clear the search", "Esc", self._escape)
 
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -131,6 +133,13 @@ class SourceViewer(QWidget):
         action.triggered.connect(lambda _checked=False: slot())
         owner.addAction(action)
         return action
+
+    def _escape(self) -> None:
+        """Esc clears a search being typed, else closes the viewer (as Ctrl+W does)."""
+        if self.find_box.hasFocus() and self.find_box.text():
+            self.find_box.clear()
+        else:
+            self.close()
 
     # -- the opener --------------------------------------------------------------------------
     def show_source(self, path: str, page: int | None = None, quote: str = "") -> None:
