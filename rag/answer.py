@@ -88,6 +88,17 @@ class AnswerEvent:
     evidence: list[Evidence] = field(default_factory=list)
 
 
+def numbered_sources(hits: list[Hit], evidence: list[Evidence]) -> list[Source]:
+    """One numbering everywhere: source n is evidence passage n (its page and quote), so "[n]"
+    in the answer, the passages panel, the sources table, the JSON and the API is one passage of
+    one page. Retrieved chunks no passage was taken from follow, numbered on."""
+    out = [Source(e.n, e.path, e.page, e.quote, hits[e.hit].score) for e in evidence]
+    used = {e.hit for e in evidence}
+    rest = [h for i, h in enumerate(hits) if i not in used]
+    out += [Source(len(out) + i, h.path, h.page, h.text, h.score) for i, h in enumerate(rest, 1)]
+    return out
+
+
 def question_problem(question: object, what: str = "question") -> str | None:
     """Why this cannot be asked (or searched for: `what`), in plain words; None when it can.
     Checked before any work: an empty question would run the model on nothing, a 1 MB one for
@@ -200,7 +211,7 @@ def answer_stream(library, model, question: str, *, k: int = 5,
         yield AnswerEvent("done", answer=ans)
         return ans
     evidence = select_evidence(question, hits, library.embedder, max_passages=max_passages)
-    sources = [Source(n, h.path, h.page, h.text, h.score) for n, h in enumerate(hits, 1)]
+    sources = numbered_sources(hits, evidence)
     t_evidence = time.perf_counter()
     yield AnswerEvent("evidence", evidence=evidence, sources=sources)
     yield AnswerEvent("sources", sources=sources)
@@ -249,9 +260,9 @@ def answer_stream(library, model, question: str, *, k: int = 5,
                      prompt_text=fixed)
     t_verified = time.perf_counter()
     by_n = {e.n: e for e in evidence}
-    cited_chunks = {by_n[n].hit for c in checked.claims if c.supported for n in c.sources}
+    cited = {n for c in checked.claims if c.supported for n in c.sources if n in by_n}
     for s in sources:
-        s.cited = (s.n - 1) in cited_chunks
+        s.cited = s.n in cited
     raw_stats = getattr(model, "last_stats", None)
     stats = raw_stats.to_dict() if hasattr(raw_stats, "to_dict") else dict(raw_stats or {})
     first = first_token_at or t_end

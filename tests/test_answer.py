@@ -42,8 +42,16 @@ def test_streams_tokens_and_gives_the_right_page_as_source_1(lib, chat_model):
     final = events[-1].answer
     streamed = "".join(e.text for e in events if e.kind == "token")
     assert final.answer and streamed.strip().startswith(final.raw_answer[:20])
-    top = final.sources[0]  # sources stay in rank order; `cited` marks what the model cited
+    top = final.sources[0]  # source n is passage n; `cited` marks what the answer cites
     assert Path(top.path).name == "astronomy.pdf" and top.page == 2
+    # One numbering everywhere: [n] is the same passage of the same page in the answer, the
+    # passages, the sources table and the JSON; chunks no passage came from are numbered on.
+    for e in final.evidence:
+        s = final.sources[e.n - 1]
+        assert (s.n, s.path, s.page, s.text) == (e.n, e.path, e.page, e.quote)
+    assert [s.n for s in final.sources] == list(range(1, len(final.sources) + 1))
+    cited = {n for c in final.claims if c.supported for n in c.sources}
+    assert {s.n for s in final.sources if s.cited} == cited
     assert final.model == chat_model.name
     for key in ("retrieval_s", "evidence_s", "prompt_s", "first_token_s", "generation_s",
                 "question_to_first_token_s", "prompt_tokens"):
