@@ -165,3 +165,52 @@ def test_failed_files_are_not_offered_and_say_why_plainly(qtbot, window, tmp_pat
     assert header.sectionPosition(2) + header.sectionSize(2) <= tree.viewport().width()
     assert header.length() <= tree.viewport().width()
 
+
+
+def _record(n: int, name: str, chunks: int):
+    from rag.manifest import DocumentRecord
+
+    return DocumentRecord(n, f"/docs/{name}", "", "", 1, 0.0, "indexed", "", chunks, 0.0)
+
+
+def test_the_sort_arrow_tells_the_truth(window):
+    from PySide6.QtCore import Qt
+
+    panel = window.library
+    panel.set_documents([_record(1, "b.txt", 3), _record(2, "Alpha.pdf", 20),
+                         _record(3, "ch10.md", 1), _record(4, "ch2.md", 7)])
+    header = panel.tree.header()
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == \
+        (0, Qt.SortOrder.AscendingOrder)
+    names = [panel.tree.topLevelItem(i).text(0) for i in range(panel.tree.topLevelItemCount())]
+    assert names == ["Alpha.pdf", "b.txt", "ch2.md", "ch10.md"]  # as people read them
+    panel.tree.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    chunks = [panel.tree.topLevelItem(i).text(2) for i in range(panel.tree.topLevelItemCount())]
+    assert chunks == ["20", "7", "3", "1"]  # numbers as numbers
+
+
+def test_remove_asks_first_and_cancel_keeps_the_documents(qtbot, window):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    panel = window.library
+    panel.set_documents([_record(1, "keep-me.txt", 3)])
+    panel.tree.topLevelItem(0).setSelected(True)
+    asked: list[str] = []
+
+    def answer(choice: str) -> None:
+        box = next(w for w in QApplication.topLevelWidgets()
+                   if isinstance(w, QMessageBox) and w.objectName() == "confirmRemove")
+        asked.append(box.text())
+        button = next(b for b in box.buttons() if b.text().replace("&", "") == choice)
+        button.click()
+
+    QTimer.singleShot(0, lambda: answer("Cancel"))
+    assert panel.remove_selected() is None  # nothing forgotten
+    assert asked == ["Remove keep-me.txt from the library?"]
+    window.start()
+    qtbot.waitUntil(lambda: window.backend._lib is not None, timeout=60_000)
+    QTimer.singleShot(0, lambda: answer("Remove"))
+    op = panel.remove_selected()
+    assert op is not None and len(asked) == 2
+    qtbot.waitUntil(lambda: op.done, timeout=30_000)

@@ -115,7 +115,7 @@ def test_removed_document_in_a_watched_folder_stays_removed(qtbot, env):
     for i in range(tree.topLevelItemCount()):
         item = tree.topLevelItem(i)
         item.setSelected(item.data(0, Qt.ItemDataRole.UserRole) == str(private.resolve()))
-    op = window.library.remove_selected()
+    op = window.library.remove_selected(confirm=False)  # the dialog: test_gui_polish
     assert op is not None
     qtbot.waitUntil(lambda: op.done, timeout=30_000)
     assert op.state is State.SUCCEEDED, op.error

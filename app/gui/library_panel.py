@@ -7,6 +7,7 @@ folder of thousands of files still costs the GUI ~25 redraws a second at most.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QStackedWidget,
@@ -79,6 +81,7 @@ class LibraryPanel(QWidget):
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # the arrow says what is true
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setAccessibleName("Documents in the library")
         # The name takes the room left; Status is short plain words (the detail is in its
@@ -161,7 +164,7 @@ class LibraryPanel(QWidget):
             plain = plain_reason(d.reason)
             tip = d.status.capitalize() + (f": {plain}\n\nDetail: {d.reason}" if plain else "")
             # The file name is what the user recognises (and what citations show); title in tooltip.
-            item = QTreeWidgetItem([Path(d.path).name, d.status.capitalize(), str(d.chunks or 0)])
+            item = _Row([Path(d.path).name, d.status.capitalize(), str(d.chunks or 0)])
             item.setData(0, Qt.ItemDataRole.UserRole, d.path)
             item.setToolTip(0, (f"{d.title}\n{d.path}" if d.title else d.path)
                             + (f"\n\n{plain}" if plain else ""))
@@ -210,9 +213,10 @@ class LibraryPanel(QWidget):
         if folder:
             self.add_paths([folder])
 
-    def remove_selected(self) -> Operation | None:
+    def remove_selected(self, confirm: bool = True) -> Operation | None:
+        """Forget the selected documents, once the user confirms (Remove is not undoable)."""
         paths = self.selected_paths()
-        if not paths:
+        if not paths or (confirm and not self._confirm_remove(paths)):
             return None
         op = self.backend.forget(paths)
         watched = [f.path for f in self.backend.watch.folders
@@ -222,6 +226,19 @@ class LibraryPanel(QWidget):
         op.succeeded.connect(lambda n: self.status_message.emit(f"Removed {n} document(s).{note}"))
         op.failed.connect(self.status_message)
         return op
+
+    def _confirm_remove(self, paths: list[str]) -> bool:
+        what = Path(paths[0]).name if len(paths) == 1 else f"these {len(paths)} documents"
+        box = QMessageBox(QMessageBox.Icon.Question, "Remove from the library",
+                          f"Remove {what} from the library?", parent=self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # a file name is text, never markup
+        box.setInformativeText("Hearth erases their text and vectors from its library. The "
+                               "files themselves stay where they are on your disk.")
+        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+        box.setObjectName("confirmRemove")
+        box.exec()
+        return box.clickedButton() is remove
 
     def reindex_selected(self) -> Operation | None:
         paths = self.selected_paths()
@@ -276,3 +293,21 @@ class LibraryPanel(QWidget):
     @property
     def indexing(self) -> bool:
         return any(not o.done for o in self._ops)
+
+
+class _Row(QTreeWidgetItem):
+    """A document row that sorts as people read: names without regard to case and with numbers
+    in number order ("ch2" before "ch10"), chunks as numbers."""
+
+    def __lt__(self, other: QTreeWidgetItem) -> bool:
+        tree = self.treeWidget()
+        column = tree.sortColumn() if tree is not None else 0
+        if column == 2:
+            return int(self.data(2, Qt.ItemDataRole.DisplayRole) or 0) < \
+                int(other.data(2, Qt.ItemDataRole.DisplayRole) or 0)
+        return _natural(self.text(column)) < _natural(other.text(column))
+
+
+def _natural(text: str) -> list:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", text.casefold()) if part]
