@@ -189,28 +189,61 @@ def test_the_sort_arrow_tells_the_truth(window):
     assert chunks == ["20", "7", "3", "1"]  # numbers as numbers
 
 
-def test_remove_asks_first_and_cancel_keeps_the_documents(qtbot, window):
+def test_remove_asks_first_and_cancel_keeps_the_documents(qtbot, window, tmp_path):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     panel = window.library
-    panel.set_documents([_record(1, "keep-me.txt", 3)])
-    panel.tree.topLevelItem(0).setSelected(True)
+    window.start()
+    qtbot.waitUntil(lambda: window.backend._lib is not None, timeout=60_000)
+    note = tmp_path / "keep-me.txt"
+    note.write_text("Herons wade in the shallows at dawn.")
+    op = panel.add_paths([str(note)])
+    qtbot.waitUntil(lambda: op.done and panel.tree.topLevelItemCount() == 1, timeout=120_000)
     asked: list[str] = []
 
     def answer(choice: str) -> None:
         box = next(w for w in QApplication.topLevelWidgets()
                    if isinstance(w, QMessageBox) and w.objectName() == "confirmRemove")
         asked.append(box.text())
-        button = next(b for b in box.buttons() if b.text().replace("&", "") == choice)
-        button.click()
+        next(b for b in box.buttons() if b.text().replace("&", "") == choice).click()
 
+    panel.tree.topLevelItem(0).setSelected(True)
     QTimer.singleShot(0, lambda: answer("Cancel"))
     assert panel.remove_selected() is None  # nothing forgotten
     assert asked == ["Remove keep-me.txt from the library?"]
-    window.start()
-    qtbot.waitUntil(lambda: window.backend._lib is not None, timeout=60_000)
+    assert panel.tree.topLevelItemCount() == 1
     QTimer.singleShot(0, lambda: answer("Remove"))
     op = panel.remove_selected()
     assert op is not None and len(asked) == 2
-    qtbot.waitUntil(lambda: op.done, timeout=30_000)
+    qtbot.waitUntil(lambda: op.done and panel.tree.topLevelItemCount() == 0, timeout=60_000)
+    assert note.exists()  # the file itself stays on disk
+
+
+def test_windows_fit_the_screen_on_first_start_and_after_a_bigger_one(qtbot, tmp_path):
+    """The offscreen screen is 800×800: a fresh window, one whose saved size came from a bigger
+    screen, one saved too small to work in, and the source viewer all fit on it."""
+    from app.gui.screen_fit import available, fits
+    from app.gui.source_viewer import SourceViewer
+
+    data = tmp_path / "data"
+    first = create_window(data, opener=lambda p, pg: None)
+    qtbot.addWidget(first)
+    first.show()
+    area = available(first)
+    assert fits(first) and first.width() <= area.width() and first.height() <= area.height()
+    for saved in ((2000, 1500), (781, 373)):  # a big screen's size; a size too small to use
+        first.resize(*saved)
+        first.move(0, 0)
+        first.save_state()
+        again = create_window(data, opener=lambda p, pg: None)
+        qtbot.addWidget(again)
+        again.show()
+        assert fits(again), (saved, again.frameGeometry(), area)
+        assert again.width() >= 640 and again.height() >= 480
+        again.close()
+    viewer = SourceViewer(system_open=lambda _url: False)
+    viewer.show()
+    assert fits(viewer) and viewer.height() < 900
+    viewer.shutdown()
+    viewer.close()

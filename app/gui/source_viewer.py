@@ -32,6 +32,7 @@ from app.gui.page_worker import PageJob, PageResult, PageWorker, kind_of
 from app.gui.quote_locate import locate
 
 ZOOM_STEP = 1.25
+VIEWER_SIZE = (820, 900)  # preferred; less where the screen is smaller
 PAGE_WORDS = {".pptx": "Slide", ".epub": "Chapter", ".odt": "Section"}
 
 
@@ -47,7 +48,9 @@ class SourceViewer(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("Source — Hearth")
         self.setAccessibleName("Source viewer")
-        self.resize(820, 900)
+        from app.gui.screen_fit import fit_to_screen
+
+        fit_to_screen(self, *VIEWER_SIZE)
         self._system_open = system_open or QDesktopServices.openUrl
         self.path, self.kind, self.page, self.quote = "", "", None, ""
         self.page_count = 0

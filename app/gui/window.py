@@ -31,6 +31,7 @@ from app.history import History
 from rag.settings import Settings
 
 GUI_STATE_FILE = "gui.ini"
+WINDOW_SIZE = (1200, 760)  # preferred on first start; less where the screen is smaller
 
 
 def usable_paths(docs: list) -> list[str]:
@@ -188,11 +189,13 @@ class MainWindow(QMainWindow):
         self.chat.input.setFocus()
 
     def _restore_state(self) -> None:
+        from app.gui.screen_fit import fit_to_screen, fits
+
         geometry = self.state.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1200, 760)
+        # A saved size is used only if it still fits this screen and is big enough to work in.
+        if geometry is None or not self.restoreGeometry(geometry) or not fits(self) \
+                or self.width() < 640 or self.height() < 480:
+            fit_to_screen(self, *WINDOW_SIZE)
         splitter = self.state.value("splitter")
         if splitter is not None:
             self.splitter.restoreState(splitter)
@@ -326,6 +329,16 @@ class MainWindow(QMainWindow):
         if status.get("forget_owed"):
             self.show_message("A forget was cut short and is not finished yet: Hearth will "
                               "finish it the next time it can write the library.")
+
+    def showEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt override)
+        super().showEvent(event)
+        if not getattr(self, "_screen_watched", False):  # the native window exists from here
+            from app.gui.screen_fit import fit_to_screen, fits, keep_on_screen
+
+            if not fits(self):  # the layout's minimum or the frame made it larger than planned
+                fit_to_screen(self, *WINDOW_SIZE)
+            keep_on_screen(self, *WINDOW_SIZE)
+            self._screen_watched = True
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
