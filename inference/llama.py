@@ -222,6 +222,7 @@ class LlamaChatModel:
             logit_bias=self._copy_bias(prefer) if prefer else None,
         )
         pieces = 0
+        aborting = self._abort_prefill(cancel)
         try:
             for chunk in chunks:
                 choice = chunk["choices"][0]
@@ -232,6 +233,7 @@ class LlamaChatModel:
                     continue
                 if first is None:
                     first = time.perf_counter()
+                    aborting = self._abort_prefill(None)  # tokens come fast: checked per token
                 pieces += 1
                 if cancel is not None and cancel.cancelled:
                     stats.cancelled = True
@@ -240,7 +242,13 @@ class LlamaChatModel:
                 if cancel is not None and cancel.cancelled:
                     stats.cancelled = True
                     break
+        except RuntimeError:  # llama_decode stopped by the abort check: Stop during prefill
+            if not (cancel is not None and cancel.cancelled):
+                raise
+            stats.cancelled = True
         finally:
+            if aborting:
+                self._abort_prefill(None)
             chunks.close()
             end = time.perf_counter()
             generated = max(0, int(self._llm.n_tokens) - n_prompt) + (1 if pieces else 0)
@@ -249,6 +257,19 @@ class LlamaChatModel:
             stats.gen_s = end - (first or end)
             if stats.gen_s > 0 and stats.completion_tokens > 1:
                 stats.tokens_per_s = (stats.completion_tokens - 1) / stats.gen_s
+
+    def _abort_prefill(self, cancel) -> bool:  # noqa: ANN001 - a CancelToken or None
+        """While the prompt is read (seconds for a long one on a CPU), llama.cpp asks this
+        between steps of its computation whether to stop: Stop takes effect within a fraction
+        of a second instead of after the whole prefill. None clears it (no cost per token)."""
+        import llama_cpp
+
+        if cancel is None:
+            self._abort_cb = llama_cpp.ggml_abort_callback()  # a NULL callback: never asked
+        else:
+            self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: cancel.cancelled)
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_cb, None)
+        return cancel is not None
 
     def yes_probability(self, messages: list[dict]) -> float:
         """P(Yes) / (P(Yes) + P(No)) for the model's next token after `messages`: a judge's

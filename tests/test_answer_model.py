@@ -100,3 +100,31 @@ def test_the_judge_model_is_joined_verified_reads_a_verdict_and_is_refused_once_
     assert 0.0 <= wrong < 0.5 < right <= 1.0, (right, wrong)
     assert abs(again - right) < 1e-3  # the shared prefix came from the cache: same verdict
     assert_refused_once_tampered(path, 700_000_000, JUDGE.name, tmp_path)
+
+
+@needs_parts
+def test_stop_while_the_model_reads_a_long_prompt_takes_effect_at_once(tmp_path):
+    """Prefill of ~2,000 tokens takes seconds on a CPU; Stop during it must not wait for it."""
+    import threading
+    import time
+
+    from rag.cancel import CancelToken
+
+    model = load_model(answer_model.ANSWER_NAME, data_dir=tmp_path, n_ctx=4096)
+    try:
+        long = "The lighthouse keeper wrote in the log every evening. " * 180
+        messages = [{"role": "user", "content": long + "\nSummarise the log."}]
+        t0 = time.perf_counter()
+        assert list(model.stream(messages, max_tokens=1)) is not None
+        full = time.perf_counter() - t0  # the whole prefill, for comparison
+        cancel = CancelToken()
+        threading.Timer(0.3, cancel.cancel).start()
+        t0 = time.perf_counter()
+        out = list(model.stream([{"role": "user", "content": "Again. " + long}],
+                                max_tokens=20, cancel=cancel))
+        took = time.perf_counter() - t0
+        assert model.last_stats.cancelled and out == []
+        assert took < 0.3 + 0.5 and took < full, (took, full)
+        assert "".join(model.stream([{"role": "user", "content": "Say hi."}], max_tokens=6))
+    finally:
+        model.close()

@@ -206,6 +206,8 @@ def test_stop_interrupts_a_long_answer_within_half_a_second(qtbot, window):
     QTest.keyClick(window.chat.input, Qt.Key.Key_Escape)
     if not op.cancel_token.cancelled:  # no active window offscreen: same action, no shortcut
         window.stop_action.trigger()
+    # acknowledged at once, before the model has even stopped
+    assert widget.status.text() == "Stopping…" and not window.chat.stop_button.isEnabled()
     qtbot.waitUntil(lambda: op.done, timeout=5000)
     took = time.monotonic() - t0
     print(f"\nstop took {took * 1000:.0f} ms")
