@@ -31,10 +31,13 @@ SCRIPT = textwrap.dedent("""
     loaded = sorted(m for m in {heavy!r} if m in sys.modules)
     visible = window.isVisible() and window.windowHandle() is not None \\
         and window.windowHandle().isExposed()
+    # Printed before the slow work starts: llama-cpp-python points the process's stdout at
+    # /dev/null while it loads a model (verbose=False), and a print from this thread in that
+    # moment is lost.
+    print(json.dumps({{"heavy": loaded, "visible": visible, "seconds": shown}}), flush=True)
     window.start()      # the slow work begins only now, in worker threads
     app.processEvents()
     window.close()
-    print(json.dumps({{"heavy": loaded, "visible": visible, "seconds": shown}}))
 """).format(heavy=HEAVY)
 
 
