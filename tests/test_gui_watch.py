@@ -110,7 +110,7 @@ def test_removed_document_in_a_watched_folder_stays_removed(qtbot, env):
                     timeout=60_000)
     qtbot.waitUntil(lambda: _listed(window, private), timeout=10_000)
     messages: list[str] = []
-    window.library.status_message.connect(messages.append)
+    window.library.notice.connect(messages.append)
     tree = window.library.tree
     for i in range(tree.topLevelItemCount()):
         item = tree.topLevelItem(i)

@@ -133,7 +133,7 @@ def test_window_shows_ocr_pages_and_the_done_notice(qtbot, tmp_path):
         labels: list[str] = []
         values: list[int] = []
         notices: list[str] = []
-        panel.status_message.connect(notices.append)
+        panel.notice.connect(notices.append)
         op = panel.add_paths([str(scan)])
 
         def shown(_p) -> None:
@@ -148,5 +148,8 @@ def test_window_shows_ocr_pages_and_the_done_notice(qtbot, tmp_path):
         moving = [v for v in values if v > 0]
         assert moving == sorted(moving) and len(set(moving)) >= 2
         assert any(n.startswith("Indexing done: 1 indexed") for n in notices), notices
+        # it stays: no timer clears it (the transient messages last 8 s)
+        qtbot.wait(50)
+        assert window.statusBar().currentMessage().startswith("Indexing done: 1 indexed")
     finally:
         window.close()

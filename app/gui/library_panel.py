@@ -53,6 +53,7 @@ def eta_text(done: int, total: int, elapsed: float) -> str:
 
 class LibraryPanel(QWidget):
     status_message = Signal(str)
+    notice = Signal(str)  # a job's end: shown until the next message, not for a few seconds
 
     def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -223,7 +224,7 @@ class LibraryPanel(QWidget):
                    if any(is_under(p, f.path) for p in paths)]
         note = (" They stay out of their watched folder until you add them again."
                 if watched else "")
-        op.succeeded.connect(lambda n: self.status_message.emit(f"Removed {n} document(s).{note}"))
+        op.succeeded.connect(lambda n: self.notice.emit(f"Removed {n} document(s).{note}"))
         op.failed.connect(self.status_message)
         return op
 
@@ -276,7 +277,7 @@ class LibraryPanel(QWidget):
     def _on_report(self, report: object) -> None:
         if report is None or not hasattr(report, "count"):
             return
-        self.status_message.emit(done_words(report))
+        self.notice.emit(done_words(report))
 
     def _on_finished(self, op: Operation) -> None:
         if op in self._ops:

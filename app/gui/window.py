@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.chat.scope_requested.connect(self.choose_scope)
         self.chat.status_message.connect(self.show_message)
         self.library.status_message.connect(self.show_message)
+        self.library.notice.connect(self.show_notice)
         self.history_panel.conversation_selected.connect(self.chat.load_conversation)
         self.history_panel.new_chat_requested.connect(self.new_chat)
         self.history_panel.conversation_deleted.connect(self._on_conversation_deleted)
@@ -342,6 +343,11 @@ class MainWindow(QMainWindow):
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
+
+    def show_notice(self, text: str) -> None:
+        """The end of a job (indexing done, documents removed): it stays until the next message,
+        so a user who looked away still sees it."""
+        self.statusBar().showMessage(text)
 
     def _on_conversation_deleted(self, cid: int) -> None:
         if self.chat.conversation_id == cid:
