@@ -247,3 +247,22 @@ def test_windows_fit_the_screen_on_first_start_and_after_a_bigger_one(qtbot, tmp
     assert fits(viewer) and viewer.height() < 900
     viewer.shutdown()
     viewer.close()
+
+
+def test_a_long_step_shows_its_seconds_so_the_line_moves(window):
+    """OCR of one image reports nothing until it ends: the line says how long it has taken."""
+    from rag.types import IndexProgress
+
+    panel = window.library
+    panel.progress_box.setVisible(True)
+    step = IndexProgress(files_done=0, files_total=1, current="/docs/scan.png",
+                         stage="recognising text (OCR)", fraction=0.05)
+    panel._on_progress(None, step)
+    assert panel.progress_label.text() == "Recognising text (OCR) in scan.png · 0/1 files"
+    assert panel._ticker.isActive()
+    panel._step_started -= 7  # seven seconds on this one image (no sleeping in a test)
+    panel._tick()
+    assert panel.progress_label.text().endswith("· 7 s on this step")
+    panel._on_progress(None, IndexProgress(files_done=1, files_total=1, stage="done",
+                                           fraction=1.0))
+    assert "s on this step" not in panel.progress_label.text()  # the next step: a new clock

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -124,6 +125,11 @@ class LibraryPanel(QWidget):
         pl.setContentsMargins(0, 0, 0, 0)
         self.progress_bar = QProgressBar()
         self.progress_bar.setAccessibleName("Indexing progress")
+        self._last = None  # the latest IndexProgress shown
+        self._step: tuple = ()
+        self._step_started = time.monotonic()
+        self._ticker = QTimer(self, interval=1000)
+        self._ticker.timeout.connect(self._tick)
         self.progress_label = QLabel()
         self.progress_label.setAccessibleName("Indexing details")
         self.progress_label.setWordWrap(True)
@@ -272,7 +278,24 @@ class LibraryPanel(QWidget):
             self.progress_bar.setRange(0, PROGRESS_STEPS)
             value = int(p.fraction * PROGRESS_STEPS)
             self.progress_bar.setValue(max(value, self.progress_bar.value()))
+        if (p.current, p.stage, p.pages_done) != self._step:  # something moved: a new clock
+            self._step = (p.current, p.stage, p.pages_done)
+            self._step_started = time.monotonic()
+        self._last = p
         self.progress_label.setText(describe(p))
+        if not self._ticker.isActive():
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        """Once a second while a job runs: a long step (OCR of one image, a big page) shows its
+        seconds, so the line moves even when no page has finished yet."""
+        p = self._last
+        if p is None or not self.progress_box.isVisible():
+            self._ticker.stop()
+            return
+        waited = time.monotonic() - self._step_started
+        if waited >= 3 and p.stage not in ("done", "cancelled"):
+            self.progress_label.setText(f"{describe(p)} · {waited:.0f} s on this step")
 
     def _on_report(self, report: object) -> None:
         if report is None or not hasattr(report, "count"):
