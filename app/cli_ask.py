@@ -39,18 +39,11 @@ def read_questions(path: str) -> list[tuple[str, str]]:
 
 
 def _load(args, lib, settings):
-    from inference.models import load_model
+    from inference.session import open_session
 
     warm = threading.Thread(target=getattr(lib.embedder, "load", lambda: None), daemon=True)
     warm.start()  # the embedder loads while the chat model does
-    router = None
-    if len(settings.enabled_models) >= 2:  # route easy/hard questions; --model pins one
-        from inference.model_set import ModelSet
-
-        model = router = ModelSet(settings.enabled_models, settings, data_dir=lib.data_dir,
-                                  pinned=args.model)
-    else:
-        model = load_model(args.model or settings.model, settings, data_dir=lib.data_dir)
+    model, router = open_session(settings, data_dir=lib.data_dir, pinned=args.model)
     warm.join()
     return model, router
 

@@ -178,19 +178,12 @@ class LibraryEngine:
     def load(self) -> list[str]:
         """Load the chat model (or the routing set) and the embedder; return the model names."""
         getattr(self.lib.embedder, "load", lambda: None)()
-        s = self.settings
-        if len(s.enabled_models) >= 2:
-            from inference.model_set import ModelSet
+        from inference.session import open_session
 
-            self.model = self.router = ModelSet(s.enabled_models, s, data_dir=self.lib.data_dir,
-                                                pinned=self.model_spec)
-            self.model_names = [o.name for o in self.router.options]
-        else:
-            from inference.models import load_model
-
-            self.model = load_model(self.model_spec or s.model or None, s,
-                                    data_dir=self.lib.data_dir)
-            self.model_names = [self.model.name]
+        self.model, self.router = open_session(self.settings, data_dir=self.lib.data_dir,
+                                               pinned=self.model_spec)
+        self.model_names = [o.name for o in self.router.options] if self.router is not None \
+            else [self.model.name]
         return self.model_names
 
     def forget_owed(self) -> bool:

@@ -211,8 +211,10 @@ class Backend(QObject):
 
     # -- model -------------------------------------------------------------------------------
     def _wanted_key(self) -> tuple:
+        from inference.session import routes
+
         s = self.settings
-        routing = tuple(s.enabled_models) if len(s.enabled_models) >= 2 else ()
+        routing = tuple(s.enabled_models) if routes(s) else ()
         return (s.model, routing, s.n_threads, s.n_ctx, s.n_gpu_layers,
                 tuple(sorted(s.lora_adapters.items())))
 
@@ -227,16 +229,10 @@ class Backend(QObject):
         if self._model is not None and self._model_key == key:
             return self._model, self._router
         self._close_model()
-        s = self.settings
-        if len(s.enabled_models) >= 2:
-            from inference.model_set import ModelSet
+        from inference.session import open_session
 
-            self._model = self._router = ModelSet(list(s.enabled_models), s,
-                                                  data_dir=self.data_dir, pinned=s.model or None)
-        else:
-            from inference.models import load_model
-
-            self._model = load_model(s.model or None, s, data_dir=self.data_dir)
+        self._model, self._router = open_session(self.settings, data_dir=self.data_dir,
+                                                 pinned=self.settings.model or None)
         self._model_key = key
         return self._model, self._router
 
@@ -251,9 +247,10 @@ class Backend(QObject):
         return f"{router.pinned} (pinned)" if router.pinned else f"auto ({names})"
 
     def load_model(self) -> Operation:
+        from inference.session import routes
+
         s = self.settings
-        label = (f"{len(s.enabled_models)} models" if len(s.enabled_models) >= 2
-                 else s.model or "the bundled model")
+        label = f"{len(s.enabled_models)} models" if routes(s) else s.model or "the bundled model"
         self.model_loading.emit(label)
         op = self.model_lane.run("load model", self._load_job)
         op.succeeded.connect(self._on_model_loaded)

@@ -35,9 +35,10 @@ class BackendEngine:
     @property
     def model_names(self) -> list[str]:
         from inference.models import resolve_spec
+        from inference.session import routes
 
         s = self.backend.settings
-        specs = s.enabled_models if len(s.enabled_models) >= 2 else [s.model or None]
+        specs = s.enabled_models if routes(s) else [s.model or None]
         names = []
         for spec in specs:
             try:
