@@ -1,8 +1,11 @@
-"""A thread-safe cancel flag every long operation checks between steps."""
+"""A thread-safe cancel flag every long operation checks between steps, and the per-thread
+session that hands one (with a progress callback) to code called deep inside other code."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 class CancelToken:
@@ -21,3 +24,31 @@ class CancelToken:
 
 
 NEVER = CancelToken()
+
+
+class ThreadSession:
+    """A (progress, cancel) pair set for a block on this thread and read where the work steps:
+    a loader between pages, the OCR between images. Why per thread: the indexer's reading
+    thread and a search thread must not see each other's cancel."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextmanager
+    def bound(self, progress: Callable | None = None,
+              cancel: CancelToken | None = None) -> Iterator[None]:
+        previous = getattr(self._local, "value", None)
+        self._local.value = (progress, cancel)
+        try:
+            yield
+        finally:
+            self._local.value = previous
+
+    @property
+    def progress(self) -> Callable | None:
+        return (getattr(self._local, "value", None) or (None, None))[0]
+
+    @property
+    def cancelled(self) -> bool:
+        cancel = (getattr(self._local, "value", None) or (None, None))[1]
+        return cancel is not None and bool(getattr(cancel, "cancelled", False))

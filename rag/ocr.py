@@ -20,12 +20,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.cancel import CancelToken
+from rag.cancel import CancelToken, ThreadSession
 from rag.errors import LoadError, UnsupportedFormat
 from rag.pdfium import PDFIUM_LOCK
 from rag.types import Page
@@ -55,7 +54,7 @@ class OcrLine:
 
 _engine = None
 _engine_lock = threading.Lock()
-_session = threading.local()
+_session = ThreadSession()
 
 
 def enabled() -> bool:
@@ -246,29 +245,20 @@ def strip_mark(text: str) -> str:
 
 
 # -- sessions: progress and cancel for the indexer -------------------------------------------
-@contextmanager
-def ocr_session(progress: Progress | None = None, cancel: CancelToken | None = None
-                ) -> Iterator[None]:
+def ocr_session(progress: Progress | None = None, cancel: CancelToken | None = None):  # noqa: ANN201
     """Report OCR progress per page and honour `cancel` for loads run inside this block (this
     thread only)."""
-    previous = getattr(_session, "value", None)
-    _session.value = (progress, cancel)
-    try:
-        yield
-    finally:
-        _session.value = previous
+    return _session.bound(progress, cancel)
 
 
 def _check_cancel() -> None:
-    value = getattr(_session, "value", None)
-    if value is not None and value[1] is not None and value[1].cancelled:
+    if _session.cancelled:
         raise OcrCancelled("OCR cancelled")
 
 
 def _report(done: int, total: int, path: str) -> None:
-    value = getattr(_session, "value", None)
-    if value is not None and value[0] is not None:
-        value[0](done, total, path)
+    if _session.progress is not None:
+        _session.progress(done, total, path)
 
 
 # -- PDFs and image files --------------------------------------------------------------------

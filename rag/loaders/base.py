@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import errno
 import re
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
+from rag.cancel import ThreadSession
 from rag.errors import LoadError
 from rag.types import LoadedDocument
 
@@ -66,29 +65,22 @@ class LoadCancelled(LoadError):
     """The user cancelled while this file was being read: not a fault of the file."""
 
 
-_session = threading.local()
+_session = ThreadSession()
 
 
-@contextmanager
 def load_session(progress: Callable[[str, int, int], None] | None = None,
-                 cancel: object | None = None) -> Iterator[None]:
+                 cancel: object | None = None):  # noqa: ANN201 - a context manager
     """Loads run inside this block report `progress(stage, done, total)` per page and stop
     between pages once `cancel.cancelled` is true (this thread only)."""
-    previous = getattr(_session, "value", None)
-    _session.value = (progress, cancel)
-    try:
-        yield
-    finally:
-        _session.value = previous
+    return _session.bound(progress, cancel)
 
 
 def page_step(done: int, total: int, stage: str = "pages") -> None:
     """Called by paged loaders after each page: raise LoadCancelled if cancelled, else report."""
-    progress, cancel = getattr(_session, "value", None) or (None, None)
-    if cancel is not None and getattr(cancel, "cancelled", False):
+    if _session.cancelled:
         raise LoadCancelled("cancelled before this file was read")
-    if progress is not None:
-        progress(stage, done, total)
+    if _session.progress is not None:
+        _session.progress(stage, done, total)
 
 
 def loader_for(suffix: str) -> LoaderFn | None:
