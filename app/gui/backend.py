@@ -25,7 +25,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
 from app.gui.library_reads import _LibraryOnWriter, _LibraryReads  # noqa: F401 (serve_control)
 from app.gui.ops import Lane, Operation
-from app.gui.watch_control import WatchControl, stop_op, submit_op, submit_stop
+from app.gui.watch_control import WatchControl
 from rag.errors import HearthError
 from rag.ocr import set_enabled as set_ocr
 from rag.settings import Settings
@@ -335,14 +335,13 @@ class Backend(QObject):
         Watching stops first (on its own lane, before the wipe) and restarts, empty, after it.
         Indexing in progress is cancelled. The files on disk are never touched.
         """
-        for op in list(self.writer._live):
-            op.cancel()
+        self.writer.cancel_all()
         self.watch.stop()  # stops reports at once; the job waits below for the actual stop
 
         def job(_op: Operation) -> dict:
             from rag.watch.folders import FILENAME as WATCHED
 
-            self.watch.lane.call(self.watch._stop_service)  # no-op once stop() has run
+            self.watch.lane.call(self.watch.stop_service)  # no-op once stop() has run
             lib = self._require_lib()
             lib.wipe()
             (self.data_dir / WATCHED).unlink(missing_ok=True)
@@ -365,11 +364,10 @@ class Backend(QObject):
         """
         self._watch_refresh.stop()
         for lane in (self.model_lane, self.writer, self.io_lane, self.reads):
-            for op in list(lane._live):
-                op.cancel()
+            lane.cancel_all()
         # A stopped answer ends at its next token: give it 0.3 s, so the window can still
         # deliver its completion (and save it) before it closes the chat history.
-        answers = [op for op in self.model_lane._live if not op.done]
+        answers = [op for op in self.model_lane.live if not op.done]
         deadline = time.monotonic() + 0.3
         while any(op._outcome is None for op in answers) and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -381,13 +379,13 @@ class Backend(QObject):
         lanes = (self.watch.lane, self.io_lane, self.reads, self.model_lane, self.writer)
         self._stopping = {lane.name for lane in lanes}
         for lane in lanes:
-            lane._thread.finished.connect(lambda name=lane.name: self._report_lane_done(name))
+            lane.finished.connect(lambda name=lane.name: self._report_lane_done(name))
         self._lane_done.connect(self._on_lane_done)
-        close_lib = stop_op(self.writer, self._close_lib)
-        self.watch.shutdown(then=lambda: submit_op(self.writer, close_lib))
+        close_lib = self.writer.stop_op(self._close_lib)
+        self.watch.shutdown(then=lambda: self.writer.hand_over(close_lib))
         for lane, final in ((self.io_lane, None), (self.reads, None),
                             (self.model_lane, self._close_model)):
-            submit_stop(lane, final)
+            lane.stop(final)
         atexit.register(self._wait_at_exit)
 
     def _report_lane_done(self, name: str) -> None:
@@ -402,7 +400,7 @@ class Backend(QObject):
         """The process is ending without an event loop (a script closed the window): wait for
         the lanes here, where blocking hurts nobody, so no thread is destroyed while running."""
         for lane in (self.watch.lane, self.io_lane, self.reads, self.model_lane, self.writer):
-            lane._thread.wait(60_000)
+            lane.wait(60_000)
 
     def _on_lane_done(self, name: str) -> None:
         self._stopping.discard(name)

@@ -302,6 +302,50 @@ class Lane(QObject):
     def busy(self) -> bool:
         return any(not op.done for op in self._live)
 
+    @property
+    def live(self) -> list[Operation]:
+        """The operations queued or running here, oldest first (a copy)."""
+        return list(self._live)
+
+    def cancel_all(self) -> None:
+        for op in self.live:
+            op.cancel()
+
+    @property
+    def finished(self) -> Signal:
+        """The lane's thread has ended (after its stop operation ran)."""
+        return self._thread.finished
+
+    def wait(self, timeout_ms: int) -> bool:
+        """Block until the lane's thread has ended (at exit, with no event loop left)."""
+        return bool(self._thread.wait(timeout_ms))
+
+    def stop_op(self, final: Callable[[], Any] | None = None) -> Operation:
+        """The operation that ends this lane: cancels its work, runs `final` last, quits its
+        thread. Make it on the GUI thread; `hand_over` may then queue it from any thread."""
+        self.cancel_all()
+
+        def last(_op: Operation) -> None:
+            try:
+                if final is not None:
+                    final()
+            finally:
+                QThread.currentThread().quit()
+
+        op = Operation(f"{self.name}.shutdown", last, exclusive=True)
+        op.internal = True
+        self._internal.add(op)
+        return op
+
+    def hand_over(self, op: Operation) -> None:
+        """Queue an operation made by `stop_op` on the lane's thread (a queued signal: any
+        thread may call this, a lane ending its own work included)."""
+        self._submit.emit(op)
+
+    def stop(self, final: Callable[[], Any] | None = None) -> None:
+        """`shutdown` without the wait."""
+        self.hand_over(self.stop_op(final))
+
     @Slot(object)
     def _on_completed(self, op: Operation) -> None:
         if getattr(op, "internal", False):  # submitted by call(): nobody watches its signals
@@ -316,21 +360,8 @@ class Lane(QObject):
         Threads are never terminated: a job that ignores its cancel token makes this return
         False after `timeout_ms` instead.
         """
-        for op in list(self._live):
-            op.cancel()
-
-        def last(_op: Operation) -> None:
-            try:
-                if final is not None:
-                    final()
-            finally:
-                QThread.currentThread().quit()
-
-        op = Operation(f"{self.name}.shutdown", last, exclusive=True)
-        op.internal = True
-        self._internal.add(op)
-        self._submit.emit(op)
-        finished = bool(self._thread.wait(timeout_ms))
+        self.stop(final)
+        finished = self.wait(timeout_ms)
         if not finished:
             log.error("worker thread %s did not stop within %d ms", self.name, timeout_ms)
         return finished

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from app.gui.ops import Lane, Operation
 from rag.errors import HearthError
@@ -67,9 +67,10 @@ class WatchControl(QObject):
         up). The service is dropped: it holds the Library, which may be closed or wiped next."""
         self.running = self._listening = False
         self.running_changed.emit(False)
-        return self.lane.run("stop watching", lambda _op: self._stop_service(), exclusive=True)
+        return self.lane.run("stop watching", lambda _op: self.stop_service(), exclusive=True)
 
-    def _stop_service(self) -> None:
+    def stop_service(self) -> None:
+        """On the watch lane: stop and drop the service (a no-op once stopped)."""
         service, self._service = self._service, None
         if service is not None:
             service.stop()
@@ -85,12 +86,12 @@ class WatchControl(QObject):
 
         def final() -> None:
             try:
-                self._stop_service()
+                self.stop_service()
             finally:
                 if then is not None:
                     then()
 
-        submit_stop(self.lane, final)
+        self.lane.stop(final)
 
     # -- folders ---------------------------------------------------------------------------
     def _require(self) -> Any:
@@ -172,32 +173,3 @@ def status_text(status: Any) -> str:
     if status.current:
         parts.append(os.path.basename(status.current))
     return "Sync: " + " · ".join(parts)
-
-
-def stop_op(lane: Lane, final: Callable[[], Any] | None) -> Operation:
-    """The operation that ends `lane`: cancels its work, runs `final` last, quits its thread.
-    Make it on the GUI thread; `submit_op` may then hand it over from any thread."""
-    for op in list(lane._live):
-        op.cancel()
-
-    def last(_op: Operation) -> None:
-        try:
-            if final is not None:
-                final()
-        finally:
-            QThread.currentThread().quit()
-
-    op = Operation(f"{lane.name}.shutdown", last, exclusive=True)
-    op.internal = True
-    lane._internal.add(op)
-    return op
-
-
-def submit_op(lane: Lane, op: Operation) -> None:
-    """Queue `op` on the lane's thread (a queued signal: any thread may call this)."""
-    lane._submit.emit(op)
-
-
-def submit_stop(lane: Lane, final: Callable[[], Any] | None) -> None:
-    """`Lane.shutdown` without the wait."""
-    submit_op(lane, stop_op(lane, final))
