@@ -312,10 +312,9 @@ class ChatPanel(QWidget):
         route = getattr(answer, "route_reason", "") or ""
         # One of "checked", "partly checked", "not confirmed": never a checked look for an answer
         # the verifier did not pass (its plain note is the status line's tooltip).
-        from rag.verify import VERDICT_NOTES, verdict
+        from rag.verify import VERDICT_NOTES
 
-        claims = list(getattr(answer, "claims", []) or [])
-        said = verdict(claims, getattr(answer, "fallback", ""), getattr(answer, "declined", False))
+        said = answer.verdict
         w.set_status(model + f" · {said}"
                      + (" · stopped" if getattr(answer, "cancelled", False) else ""),
                      tooltip=VERDICT_NOTES[said])

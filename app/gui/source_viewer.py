@@ -139,7 +139,7 @@ class SourceViewer(QWidget):
 
     def _escape(self) -> None:
         """Esc clears a search being typed, else closes the viewer (as Ctrl+W does)."""
-        if self.find_box.hasFocus() and self.find_box.text():
+        if self.focusWidget() is self.find_box and self.find_box.text():
             self.find_box.clear()
         else:
             self.close()
