@@ -173,7 +173,10 @@ def cmd_index(args) -> int:
         watched_folders(lib.data_dir, "include", args.paths)  # added again: watch them again
         report = lib.index(args.paths, progress=bar.update, force=args.force)
         bar.close()
+        notice = lib.status()["embedder_notice"]  # a fallback to PyTorch, or mixed vectors
     payload = report.to_json()
+    if notice:
+        payload["embedder_notice"] = notice
     if resumed is not None:
         payload["resumed"] = resumed.count("indexed")
     lines = [f"Indexed {payload['indexed']}, unchanged {payload['unchanged']}, "
@@ -181,6 +184,7 @@ def cmd_index(args) -> int:
              f"removed {payload['removed']} in {payload['seconds']:.1f} s."]
     lines += [f"  {f['status']}: {f['path']} — {with_detail(f['reason'])}"
               for f in payload["files"] if f["status"] in ("skipped", "failed", "removed")]
+    lines += [f"Note: {notice}"] if notice else []
     emit(args, payload, "\n".join(lines))
     return 0
 
@@ -297,11 +301,13 @@ def cmd_status(args) -> int:
     owed = forget_owed(data_dir)
     counts = {"documents": 0, "chunks": 0, "by_status": {}}
     model = None  # what this library's vectors were made with; None before the first index
+    made_by = None  # which embedder (torch, onnx-fp32, onnx-int8); None before the first index
     if (data_dir / MANIFEST_NAME).exists():  # read-only use: no writer lock needed
         manifest = Manifest(data_dir / MANIFEST_NAME, read_only=True)
         try:
             counts = manifest.counts()
             model = manifest.get_meta("embedding_model")
+            made_by = manifest.get_meta("embedder")
         finally:
             manifest.close()
     from rag.settings import Settings
@@ -310,7 +316,7 @@ def cmd_status(args) -> int:
     holder = holder_info(data_dir / LOCK_NAME)
     payload = {"documents": counts["documents"], "chunks": counts["chunks"],
                "by_status": counts["by_status"], "data_dir": str(data_dir),
-               "embedding_model": model, "in_use_by": holder.get("owner"),
+               "embedding_model": model, "embedder": made_by, "in_use_by": holder.get("owner"),
                "forget_owed": owed, "settings_problems": problems}
     by = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_status"].items())) or "empty"
     shown = ("none yet (nothing indexed)" if not counts["chunks"]
@@ -318,6 +324,7 @@ def cmd_status(args) -> int:
     emit(args, payload, f"Library: {data_dir}\nDocuments: {counts['documents']} ({by})\n"
                         f"Chunks: {counts['chunks']}\n"
                         f"Embedding model: {model or shown}"
+                        + (f" ({made_by})" if made_by else "")
                         + (f"\nA forget was cut short and is not finished yet: "
                            f"{holder.get('owner') or 'the next program that writes this library'}"
                            " will finish it." if owed else "")

@@ -138,6 +138,7 @@ class CountingEmbedder:
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.model_id, self.dim, self.max_tokens = inner.model_id, inner.dim, inner.max_tokens
+        self.variant = getattr(inner, "variant", "torch")
         self.calls = 0
         self.texts = 0
 

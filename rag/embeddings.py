@@ -66,6 +66,9 @@ def _one_thread_if(single: bool):
 class SentenceTransformerEmbedder:
     """sentence-transformers on CPU, loaded from a local folder; tokenizer available without torch."""
 
+    variant = "torch"  # which runtime makes the vectors (rag.embed_onnx has the others)
+    notice = ""  # a plain-words note for the user when the embedder had to fall back
+
     def __init__(self, model_dir: str | Path | None = None, *, model_id: str | None = None,
                  batch_size: int = 64, device: str = "cpu") -> None:
         self.model_dir = Path(model_dir) if model_dir else bundled_model_dir()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from rag.cancel import CancelToken
 from rag.chunking import ChunkingConfig, chunk_pages, embedding_text
+from rag.embed_variant import record_variant
 from rag.errors import LoadError, UnsupportedFormat
 from rag.filefacts import (  # noqa: F401 - re-exported: other modules import them from here
     MAX_REASON,
@@ -319,7 +320,9 @@ class Indexer:
             for h, t in zip(p.hashes, p.texts, strict=True):
                 if h not in vectors:
                     todo.setdefault(h, t)
-        need = list(todo)
+        # Shortest first: each embedder call then holds chunks of about one length, so short
+        # chunks are not padded to a long neighbour's (the embedder sorts within a call too).
+        need = sorted(todo, key=lambda h: len(todo[h]))
         self.reused += sum(len(p.hashes) for p in pending) - len(need)
         if need and embedder_cold(self.embedder):  # seconds on a cold start: say so, not "0 chunks"
             prog.stage = "loading the embedding model"
@@ -384,6 +387,7 @@ class Indexer:
             if known:
                 self.store.delete_docs(known)
             self.store.add(ids, allvec, metas)
+            record_variant(self.manifest, self.embedder)
             for p, rows in zip(pending, rows_by_doc, strict=True):
                 self.manifest.replace_chunks(p.doc_id, p.title, rows, status="indexed")
 

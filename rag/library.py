@@ -20,7 +20,8 @@ from pathlib import Path
 
 from rag.cancel import CancelToken
 from rag.chunking import ChunkingConfig
-from rag.embeddings import Embedder, SentenceTransformerEmbedder
+from rag.embed_variant import VARIANT_META, library_embedder, note_variant, rerecord_after_force
+from rag.embeddings import Embedder
 from rag.errors import HearthError
 from rag.forgetting import CHROMA_DIR, MANIFEST_NAME, Forgetting, forget_owed
 from rag.indexer import expand, norm_path
@@ -55,8 +56,9 @@ class Library(Forgetting):
         self._swap = ReadWriteLock()  # this process's readers vs the store swap of a scrub
         self._writes: WriteQueue | None = None
         try:
-            self.embedder = embedder or SentenceTransformerEmbedder()
             self._manifest = self._open_manifest(reads_only)
+            self.embedder = embedder or library_embedder(self._manifest, self.data_dir)
+            self.embedder_notice = self._note_variant()
             # Readers' own connection (WAL: they read a snapshot while the writer writes).
             self.reads = self._manifest if self.read_only else \
                 ReadingManifest(self.data_dir / MANIFEST_NAME)
@@ -93,6 +95,14 @@ class Library(Forgetting):
                 raise
         self.read_only = True
         return Manifest(path, read_only=True)
+
+    def _note_variant(self) -> str:
+        """Record which embedder made this library's vectors (a library indexed before the
+        record existed was made by PyTorch) and say so when this one differs."""
+        if not self.read_only and self._manifest.get_meta(VARIANT_META) is None and \
+                self._manifest.chunk_count() > 0:
+            self._manifest.set_meta(VARIANT_META, "torch")
+        return note_variant(self._manifest.get_meta(VARIANT_META), self.embedder)
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike | None = None, **kwargs) -> Library:
@@ -201,6 +211,10 @@ class Library(Forgetting):
             self._queue().run_priority()  # the forget that asked for the way
         if merged.cancelled:
             self._remember_cancelled(paths)
+        elif force:
+            rerecord_after_force(self.manifest, self.embedder, merged)
+            self.embedder_notice = note_variant(self.manifest.get_meta(VARIANT_META),
+                                                self.embedder)
         return merged
 
     def _remember_cancelled(self, paths: list[str]) -> None:
@@ -306,6 +320,9 @@ class Library(Forgetting):
             "data_dir": str(self.data_dir),
             "embedding_model": self.embedder.model_id,
             "embedding_dim": self.embedder.dim,
+            "embedder": getattr(self.embedder, "variant", "torch"),
+            "vectors_made_by": self.reads.get_meta(VARIANT_META),
+            "embedder_notice": getattr(self.embedder, "notice", "") or self.embedder_notice,
             "forget_owed": forget_owed(self.data_dir),
         }
 

@@ -8,6 +8,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from rag.privacy import set_offline_env  # noqa: E402
 
 set_offline_env()
+# One ONNX embedder build (rag/onnx_build.py) for every test and the CLI children they start,
+# instead of one per fresh data dir; tests of the build itself export into their own folder.
+os.environ.setdefault("HEARTH_EMBEDDER_DIR", os.path.join(
+    __import__("tempfile").gettempdir(), "hearth-test-embedder", "minilm-onnx"))
 # The suite answers with the fast bundled SmolLM2-135M; the 0.5B answering model (the product's
 # default) has its own smoke tests (test_answer_model.py) and is measured by `bench answers`.
 os.environ.setdefault("HEARTH_DEFAULT_MODEL", "bundled")

@@ -1,0 +1,149 @@
+"""The ONNX embedder (issue 28): a real export of the shipped MiniLM weights into a temp folder,
+its vectors against PyTorch's, a library made with one variant reopened with the other, and the
+fallback to PyTorch (with a plain notice) when the runtime is missing or the build cannot be made.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+
+import numpy as np
+import pytest
+
+from rag.embed_onnx import OnnxEmbedder
+from rag.embeddings import bundled_model_dir
+
+TEXTS = [
+    "How do I feed a sourdough starter?",
+    "x",
+    "Install a package from a local tarball with R CMD INSTALL pkg_1.0.tar.gz.",
+    "Les colonnes de basalte se forment quand la lave refroidit lentement.",
+    "The committee met on Tuesday and agreed the budget. " * 40,  # past 256 word-pieces
+    "ünïcödé — “quotes”, emoji 🙂 and numbers 3.14159",
+]
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """A real export, quantization and parity check from the bundled weights (no network)."""
+    from rag import onnx_build
+
+    folder = tmp_path_factory.mktemp("models") / "minilm-onnx"
+    rec = onnx_build.build(folder, bundled_model_dir())
+    return folder, rec
+
+
+def test_export_makes_checked_fp32_and_int8_builds(built):
+    from rag import onnx_build
+
+    folder, rec = built
+    assert rec["checked"] and rec["parity"]["fp32"]["min_cosine"] >= 0.999
+    assert rec["parity"]["int8"]["same_top_passage"] and rec["parity"]["int8"]["ok"]
+    for name in (rec["fp32"], rec["int8"], onnx_build.BUILD_FILE):
+        assert stat.S_IMODE(os.stat(folder / name).st_mode) == 0o600
+    # int8 weights are about a quarter of fp32's
+    assert (folder / rec["int8"]).stat().st_size < 0.5 * (folder / rec["fp32"]).stat().st_size
+    assert onnx_build.current(folder, bundled_model_dir()) == rec  # found again, not rebuilt
+    assert not list(folder.parent.glob(".building-*"))  # the temp folder is gone
+
+
+def test_onnx_vectors_match_pytorch(built, embedder):
+    folder, _ = built
+    ref = embedder.embed(TEXTS)
+    fp32 = OnnxEmbedder(variant="fp32", folder=folder)
+    int8 = OnnxEmbedder(variant="onnx-int8", folder=folder)
+    got32, got8 = fp32.embed(TEXTS), int8.embed(TEXTS)
+    assert got32.shape == ref.shape == (len(TEXTS), 384) and got32.dtype == np.float32
+    assert np.min(np.sum(got32 * ref, axis=1)) >= 0.999
+    assert np.min(np.sum(got8 * ref, axis=1)) >= 0.95 and np.mean(np.sum(got8 * ref, axis=1)) >= 0.98
+    assert np.allclose(np.linalg.norm(got8, axis=1), 1.0, atol=1e-4)
+    # A lone query takes the one-thread session and gives the batch's vector.
+    one = fp32.embed([TEXTS[0]])
+    assert fp32._query.get_session_options().intra_op_num_threads == 1
+    assert np.allclose(one[0], got32[0], atol=1e-5)
+    assert fp32.count_tokens(TEXTS[0]) == embedder.count_tokens(TEXTS[0])
+    assert fp32.embed([]).shape == (0, 384) and fp32.variant == "onnx-fp32"
+
+
+def test_changed_source_weights_mean_a_new_build(built, tmp_path):
+    from rag import onnx_build
+
+    folder, _ = built
+    src = tmp_path / "model"
+    shutil.copytree(bundled_model_dir(), src)
+    assert onnx_build.current(folder, src) is not None  # same bytes: same build
+    weights = next(p for p in src.iterdir() if p.suffix in (".safetensors", ".bin"))
+    with open(weights, "r+b") as fh:  # one byte of the weights changes
+        fh.seek(4096)
+        b = fh.read(1)
+        fh.seek(4096)
+        fh.write(bytes([b[0] ^ 1]))
+    assert onnx_build.current(folder, src) is None
+
+
+def test_falls_back_to_pytorch_when_the_build_cannot_be_made(tmp_path, embedder, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the models folder should be")
+    emb = OnnxEmbedder(variant="int8", folder=blocker / "minilm-onnx")
+    with caplog.at_level("WARNING"):
+        got = emb.embed(TEXTS[:2])
+    assert emb.variant == "torch" and "PyTorch" in emb.notice and "could not be used" in emb.notice
+    assert "Traceback" not in emb.notice and emb.notice in caplog.text
+    assert np.allclose(got, embedder.embed(TEXTS[:2]), atol=1e-5)
+
+
+def test_falls_back_to_pytorch_when_onnxruntime_is_missing(tmp_path, monkeypatch, embedder):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails
+    emb = OnnxEmbedder(variant="fp32", folder=tmp_path / "minilm-onnx")
+    got = emb.embed(["a query"])
+    assert emb.variant == "torch" and "ONNX Runtime is not installed" in emb.notice
+    assert not (tmp_path / "minilm-onnx").exists()  # nothing built without a runtime
+    assert np.allclose(got, embedder.embed(["a query"]), atol=1e-5)
+
+
+def test_library_made_with_one_variant_reopens_with_the_other(built, tmp_path, monkeypatch):
+    from rag.library import Library
+
+    folder, _ = built
+    monkeypatch.setenv("HEARTH_EMBEDDER_DIR", str(folder))
+    monkeypatch.delenv("HEARTH_EMBEDDER", raising=False)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bread.md").write_text("# Bread\n\nFeed the sourdough starter with flour and water.\n")
+    (docs / "rocks.md").write_text("# Rocks\n\nBasalt columns form as thick lava flows cool.\n")
+    data = tmp_path / "lib"
+    with Library.open(data, embedder=OnnxEmbedder(variant="int8", folder=folder)) as lib:
+        lib.index([docs])
+        assert lib.status()["vectors_made_by"] == "onnx-int8"
+    with Library.open(data) as lib:  # no choice given: the family that made the vectors
+        assert lib.embedder.variant == "onnx-int8" and lib.status()["embedder_notice"] == ""
+        assert lib.search("sourdough starter", k=1)[0].path.endswith("bread.md")
+    with Library.open(data, embedder=OnnxEmbedder(variant="fp32", folder=folder)) as lib:
+        status = lib.status()
+        assert "onnx-int8" in status["embedder_notice"] and "Re-index" in status["embedder_notice"]
+        assert lib.search("lava cooling into columns", k=1)[0].path.endswith("rocks.md")
+        lib.index([docs], force=True)  # re-embeds everything: the notice is answered
+        assert lib.status()["vectors_made_by"] == "onnx-fp32"
+        assert lib.status()["embedder_notice"] == ""
+
+
+def test_a_pytorch_library_is_searched_with_fp32_vectors(tmp_path, monkeypatch, built, embedder):
+    """Libraries indexed before issue 28 (PyTorch) keep their vectors' family."""
+    from rag.library import Library
+
+    folder, _ = built
+    monkeypatch.setenv("HEARTH_EMBEDDER_DIR", str(folder))
+    monkeypatch.delenv("HEARTH_EMBEDDER", raising=False)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Tea\n\nGreen tea is steeped at 80 degrees for two minutes.\n")
+    with Library.open(tmp_path / "lib", embedder=embedder) as lib:
+        lib.index([docs])
+        assert lib.status()["vectors_made_by"] == "torch"
+    with Library.open(tmp_path / "lib") as lib:
+        assert lib.embedder.variant == "onnx-fp32"
+        assert lib.status()["embedder_notice"] == ""
+        assert lib.search("how hot for green tea", k=1)[0].path.endswith("a.md")
