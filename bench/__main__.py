@@ -30,7 +30,9 @@ def _run_part(name: str, args) -> dict:
     if name == "indexing":
         from bench.indexing import bench_indexing
 
-        return bench_indexing(args.scifact, rounds=args.rounds, profile=args.profile)
+        return bench_indexing(args.scifact, rounds=args.rounds, profile=args.profile,
+                              corpus=args.corpus, variants=not args.no_variants,
+                              do_sweep=args.sweep)
     if name == "search":
         from bench.search import bench_search
 
@@ -103,9 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000", help="search: library sizes in chunks")
     parser.add_argument("--queries", type=int, default=100, help="search: timed queries per size")
     parser.add_argument("--profile", action="store_true", help="indexing: cProfile one run")
+    parser.add_argument("--no-variants", action="store_true",
+                        help="indexing: skip PyTorch / ONNX fp32 / ONNX int8 side by side")
+    parser.add_argument("--sweep", action="store_true",
+                        help="indexing: also time ONNX batch sizes x thread counts")
     parser.add_argument("--no-doc", action="store_true", help="don't touch docs/benchmarks.md")
     parser.add_argument("--corpus", default=None,
-                        help="answers: folder with the pdfqa-dev PDFs (get-corpus.sh DIR)")
+                        help="answers, pdfqa, indexing: folder with the pdfqa-dev PDFs "
+                             "(get-corpus.sh DIR)")
     parser.add_argument("--questions-file", default=None,
                         help="answers: questions.jsonl (default ../shared/data/pdfqa-dev)")
     parser.add_argument("--unanswerable", default=None, metavar="PATH",

@@ -1,5 +1,6 @@
-"""Indexing throughput: `Library.index` end to end vs raw `SentenceTransformer.encode` on the very
-same chunk texts, interleaved A/B so machine noise hits both; plus PDF pages/s and re-index cost.
+"""Indexing throughput: `Library.index` end to end vs the default embedder alone on the very
+same chunk texts, interleaved A/B so machine noise hits both; plus PDF pages/s and re-index cost;
+and (bench/embedders.py) PyTorch fp32 / ONNX fp32 / ONNX int8 side by side with their quality.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ def pipeline_texts(files: list[Path], embedder) -> tuple[list[str], float, int]:
 
 
 def raw_encode(embedder, texts: list[str]) -> float:
+    """All texts in one call of the embedder's own runtime (it sorts by length and batches)."""
     t0 = time.perf_counter()
-    embedder._model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
-                           convert_to_numpy=True, show_progress_bar=False)
+    if getattr(embedder, "variant", "torch") == "torch":
+        inner = getattr(embedder, "_fallback", None) or embedder
+        inner._model.encode(texts, batch_size=inner.batch_size, normalize_embeddings=True,
+                            convert_to_numpy=True, show_progress_bar=False)
+    else:
+        embedder.embed(texts)
     return time.perf_counter() - t0
 
 
@@ -79,9 +85,51 @@ def hearth_index(embedder, docs: Path, work: Path, profile: bool = False) -> dic
 
 
 def bench_indexing(scifact: str | Path | None = None, rounds: int = 2, profile: bool = False,
-                   pdfs: int = 8, pages: int = 5, texts: int = 24) -> dict:
+                   pdfs: int = 8, pages: int = 5, texts: int = 24, corpus: str | None = None,
+                   variants: bool = True, do_sweep: bool = False) -> dict:
+    """The default embedder in `Library.index` vs alone; then, with `variants`, the three
+    embedders side by side on the pdfqa-dev chunks (`corpus`, else the doc set's), their
+    first index of the manuals and their retrieval quality (pdfqa-dev; SciFact with `scifact`)."""
+    out = _default_vs_raw(scifact, rounds, profile, pdfs, pages, texts)
+    if variants:
+        out["variants"] = _variants(corpus, scifact, rounds, do_sweep)
+    return out
+
+
+def _variants(corpus: str | None, scifact, rounds: int, do_sweep: bool) -> dict:
+    from bench import embedders as E
+    from bench.pdfqa import DEV, find_corpus
+    from rag.indexer import expand
+
+    root = find_corpus(corpus, DEV / "questions.jsonl") if corpus else None
+    work = Path(tempfile.mkdtemp(prefix="hearth-bench-variants-"))
+    try:
+        embs = E.load_variants()
+        if root is not None:
+            files, _ = expand([root])
+        else:
+            from bench.docset import make_docset
+
+            make_docset(work / "docs", pdfs=4, pages=5, texts=12, scifact=scifact)
+            files, _ = expand([work / "docs"])
+        texts, _, _ = pipeline_texts(files, embs["torch"])
+        sample = texts[::3] if len(texts) > 900 else texts  # every 3rd: all lengths, less wait
+        out: dict = {"chunks_source": str(root or "synthetic doc set"), "chunks": len(sample),
+                     "speed": E.embed_speed({**embs, **E.thread_rows()}, sample, rounds),
+                     "query_ms": E.query_latency(embs)}
+        if do_sweep:
+            out["sweep"] = E.sweep(sample[::2])
+        if root is not None or scifact:
+            out["quality"] = E.per_variant_quality(embs, root, scifact, work)
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _default_vs_raw(scifact, rounds: int, profile: bool, pdfs: int, pages: int,
+                    texts: int) -> dict:
     from bench.docset import make_docset
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embed_onnx import make_embedder
     from rag.indexer import expand
 
     work = Path(tempfile.mkdtemp(prefix="hearth-bench-index-"))
@@ -90,7 +138,7 @@ def bench_indexing(scifact: str | Path | None = None, rounds: int = 2, profile: 
         t0 = time.perf_counter()
         shape = make_docset(docs, pdfs=pdfs, pages=pages, texts=texts, scifact=scifact)
         log(f"indexing: doc set {shape} written in {time.perf_counter() - t0:.1f}s")
-        embedder = SentenceTransformerEmbedder()
+        embedder = make_embedder()
         t0 = time.perf_counter()
         embedder.load()
         load_s = time.perf_counter() - t0
@@ -98,7 +146,7 @@ def bench_indexing(scifact: str | Path | None = None, rounds: int = 2, profile: 
 
         files, _ = expand([docs])
         chunk_texts, pdf_s, pdf_pages = pipeline_texts(files, embedder)
-        embedder.embed(chunk_texts[:16])  # warm-up: first torch call allocates
+        embedder.embed(chunk_texts[:16])  # warm-up: the first call allocates
         raw_runs, hearth_runs = [], []
         for r in range(rounds):
             raw_s = raw_encode(embedder, chunk_texts)
@@ -111,6 +159,7 @@ def bench_indexing(scifact: str | Path | None = None, rounds: int = 2, profile: 
         ratios = [b / a for a, b in zip(raw_runs, hearth_cps, strict=True)]
         out = {
             "docset": shape, "chunks": len(chunk_texts),
+            "embedder": getattr(embedder, "variant", "torch"),
             "hearth_chunks_match": all(h["chunks"] == len(chunk_texts) for h in hearth_runs),
             "model_load_s": round(load_s, 2),
             "raw_encode_chunks_per_s": [round(x, 1) for x in raw_runs],

@@ -88,6 +88,14 @@ def pipeline_key(corpus: Path, chunking, embedder_id: str) -> str:
     return h.hexdigest()[:12]
 
 
+def embedder_tag(embedder) -> str:
+    """The variant that makes the vectors (after loading: a fallback runs as "torch")."""
+    load = getattr(embedder, "load", None)
+    if load is not None:
+        load()
+    return getattr(embedder, "variant", "torch")
+
+
 def parse_and_chunk(corpus: Path, embedder, chunking) -> dict:
     """Time the loader and the chunker alone on the corpus (CPU and wall)."""
     from rag.chunking import chunk_pages
@@ -109,17 +117,19 @@ def parse_and_chunk(corpus: Path, embedder, chunking) -> dict:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 
-def open_library(corpus: Path, *, fresh: bool = False):
-    """(Library, info): the corpus indexed into the bench cache (timed when built)."""
+def open_library(corpus: Path, *, fresh: bool = False, embedder=None, base: Path | None = None):
+    """(Library, info): the corpus indexed into the bench cache (timed when built), by the
+    default embedder unless one is given; each embedder variant has its own cached library."""
     import shutil
 
     from rag.chunking import ChunkingConfig
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embed_onnx import make_embedder
     from rag.library import Library
 
     chunking = ChunkingConfig()
-    embedder = SentenceTransformerEmbedder()
-    lib_dir = cache_dir() / f"pdfqa-lib-{pipeline_key(corpus, chunking, embedder.model_id)}"
+    embedder = embedder or make_embedder()
+    key = pipeline_key(corpus, chunking, f"{embedder.model_id}:{embedder_tag(embedder)}")
+    lib_dir = (base or cache_dir()) / f"pdfqa-lib-{key}"
     meta_path = lib_dir / "bench-meta.json"
     if fresh and lib_dir.exists():
         shutil.rmtree(lib_dir)
@@ -133,6 +143,7 @@ def open_library(corpus: Path, *, fresh: bool = False):
         seconds = time.perf_counter() - w0
         chunks = lib.status()["chunks"]
         meta = {"complete": True, "index_s": round(seconds, 2), "chunks": chunks,
+                "embedder": embedder_tag(embedder),
                 "chunks_per_s": round(chunks / seconds, 2), "files": report.count("indexed"),
                 "failed": report.count("failed")}
         meta["breakdown"] = parse_and_chunk(corpus, embedder, chunking)

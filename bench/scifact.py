@@ -77,19 +77,20 @@ def pipeline_key(chunking, embedder_id: str) -> str:
 def open_indexed(root: str | Path, *, limit: int | None = None, embedder=None, chunking=None,
                  base: Path | None = None):
     """(Library, info): index the corpus into the cache (or re-index it: a no-op when unchanged)."""
+    from bench.pdfqa import embedder_tag
     from rag.chunking import ChunkingConfig
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embed_onnx import make_embedder
     from rag.library import Library
 
     chunking = chunking or ChunkingConfig()
-    embedder = embedder or SentenceTransformerEmbedder()
+    embedder = embedder or make_embedder()
     base = base or cache_dir()
     tag = f"scifact{'' if limit is None else f'-{limit}'}"
     docs = base / f"{tag}-docs"
     t0 = time.perf_counter()
     n_docs = write_corpus(root, docs, limit)
     write_s = time.perf_counter() - t0
-    lib_dir = base / f"{tag}-lib-{pipeline_key(chunking, embedder.model_id)}"
+    lib_dir = base / f"{tag}-lib-{pipeline_key(chunking, f'{embedder.model_id}:{embedder_tag(embedder)}')}"
     meta_path = lib_dir / "bench-meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     lib = Library.open(lib_dir, embedder=embedder, chunking=chunking, owner="hearth bench")
@@ -101,7 +102,7 @@ def open_indexed(root: str | Path, *, limit: int | None = None, embedder=None, c
     chunks = lib.status()["chunks"]
     if fresh:
         meta = {"complete": True, "index_s": round(seconds, 2), "chunks": chunks,
-                "documents": n_docs, "indexed": report.count("indexed")}
+                "embedder": embedder_tag(embedder), "documents": n_docs, "indexed": report.count("indexed")}
         meta_path.write_text(json.dumps(meta, indent=2))
     info = {**meta, "write_files_s": round(write_s, 2), "library": str(lib_dir),
             "this_run_index_s": round(seconds, 3), "this_run_indexed": report.count("indexed"),

@@ -112,12 +112,17 @@ def measure(lib, queries: list[str], k: int = 5) -> dict:
 
 
 def bench_search(sizes=(10_000, 100_000), n_queries: int = 100) -> dict:
-    from rag.embeddings import SentenceTransformerEmbedder
+    """The default embedder's search, and PyTorch's on the same library right after it (issue
+    28: the query on the fast path must not make search slower)."""
+    from rag.embed_onnx import make_embedder
     from rag.library import Library
 
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder()
     embedder.load()
-    out: dict = {"target_p95_ms_at_100k": 50, "k": 5}
+    torch_emb = make_embedder("torch")
+    torch_emb.load()
+    out: dict = {"target_p95_ms_at_100k": 50, "k": 5,
+                 "embedder": getattr(embedder, "variant", "torch")}
     for n in sizes:
         t0 = time.perf_counter()
         path = build_synthetic(n, embedder)
@@ -125,6 +130,12 @@ def bench_search(sizes=(10_000, 100_000), n_queries: int = 100) -> dict:
         log(f"search: synthetic library of {n} chunks ready ({time.perf_counter() - t0:.1f}s)")
         with Library.open(path, embedder=embedder, owner="hearth bench") as lib:
             res = measure(lib, _queries(n_queries))
+        if embedder.variant != "torch":
+            with Library.open(path, embedder=torch_emb, owner="hearth bench") as lib:
+                res["torch"] = measure(lib, _queries(n_queries))
+            log(f"search at {n} with torch: p50 {res['torch']['search']['p50_ms']} ms, p95 "
+                f"{res['torch']['search']['p95_ms']} ms (embed p50 "
+                f"{res['torch']['parts']['embed_query']['p50_ms']})")
         res["build_s"] = meta.get("build_s")
         out[str(n)] = res
         log(f"search at {n}: p50 {res['search']['p50_ms']} ms, p95 {res['search']['p95_ms']} ms "

@@ -147,3 +147,12 @@ def test_a_pytorch_library_is_searched_with_fp32_vectors(tmp_path, monkeypatch, 
         assert lib.embedder.variant == "onnx-fp32"
         assert lib.status()["embedder_notice"] == ""
         assert lib.search("how hot for green tea", k=1)[0].path.endswith("a.md")
+
+
+def test_batches_measure_one_thread_and_all_cores(built, embedder):
+    """Batches try both sessions and keep using the faster; the vectors are the same either way."""
+    folder, _ = built
+    emb = OnnxEmbedder(variant="fp32", folder=folder, batch_size=2)
+    got = emb.embed(TEXTS * 6)  # 18 batches: both measured, the slower re-tried once
+    assert emb._speed[True] and emb._speed[False]
+    assert np.min(np.sum(got * np.tile(embedder.embed(TEXTS), (6, 1)), axis=1)) >= 0.999
