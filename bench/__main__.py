@@ -32,7 +32,9 @@ def _run_part(name: str, args) -> dict:
 
         return bench_indexing(args.scifact, rounds=args.rounds, profile=args.profile,
                               corpus=args.corpus, variants=not args.no_variants,
-                              do_sweep=args.sweep)
+                              do_sweep=args.sweep, speed=not args.no_speed,
+                              scifact_variants=tuple(v for v in args.scifact_variants.split(",")
+                                                     if v) or None)
     if name == "search":
         from bench.search import bench_search
 
@@ -107,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="indexing: cProfile one run")
     parser.add_argument("--no-variants", action="store_true",
                         help="indexing: skip PyTorch / ONNX fp32 / ONNX int8 side by side")
+    parser.add_argument("--no-speed", action="store_true",
+                        help="indexing: only the per-variant first index and quality")
+    parser.add_argument("--scifact-variants", default="",
+                        help="indexing: score SciFact for these variants only (comma-separated; "
+                             "default all three: a PyTorch SciFact index takes ~20 min)")
     parser.add_argument("--sweep", action="store_true",
                         help="indexing: also time ONNX batch sizes x thread counts")
     parser.add_argument("--no-doc", action="store_true", help="don't touch docs/benchmarks.md")

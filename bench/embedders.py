@@ -86,6 +86,7 @@ def query_latency(embedders: dict, n: int = 60) -> dict:
             emb.embed([q])
             times.append(time.perf_counter() - t0)
         out[v] = summary_ms(times)
+        log(f"query embedding {v}: {out[v]}")
     return out
 
 
@@ -111,18 +112,19 @@ def sweep(texts: list[str], variants=("onnx-fp32", "onnx-int8"), batches=(8, 16,
 
 
 def per_variant_quality(embedders: dict, corpus: Path | None, scifact: str | None,
-                        work: Path) -> dict:
+                        work: Path, scifact_variants: tuple[str, ...] | None = None) -> dict:
     """Per variant: first index of the dev manuals end to end (pages/s) with pdfqa-dev hit@3 and
-    MRR (hybrid), and SciFact test nDCG@10 (hybrid, index cached per variant)."""
-    out: dict = {}
-    for v, emb in embedders.items():
-        row: dict = {}
-        if corpus is not None:
-            row.update(_pdfqa(emb, corpus, work / f"pdfqa-{v}"))
-        if scifact:
-            row.update(_scifact(emb, scifact))
-        out[v] = row
-        log(f"quality {v}: {row}")
+    MRR (hybrid); then SciFact test nDCG@10 (hybrid, index cached per variant) for
+    `scifact_variants` in their order (default: all)."""
+    out: dict = {v: {} for v in embedders}
+    if corpus is not None:
+        for v, emb in embedders.items():
+            out[v].update(_pdfqa(emb, corpus, work / f"pdfqa-{v}"))
+            log(f"quality {v}: {out[v]}")
+    if scifact:
+        for v in scifact_variants or tuple(embedders):
+            out[v].update(_scifact(embedders[v], scifact))
+            log(f"quality {v}: {out[v]}")
     return out
 
 

@@ -86,17 +86,19 @@ def hearth_index(embedder, docs: Path, work: Path, profile: bool = False) -> dic
 
 def bench_indexing(scifact: str | Path | None = None, rounds: int = 2, profile: bool = False,
                    pdfs: int = 8, pages: int = 5, texts: int = 24, corpus: str | None = None,
-                   variants: bool = True, do_sweep: bool = False) -> dict:
+                   variants: bool = True, do_sweep: bool = False, speed: bool = True,
+                   scifact_variants: tuple[str, ...] | None = None) -> dict:
     """The default embedder in `Library.index` vs alone; then, with `variants`, the three
     embedders side by side on the pdfqa-dev chunks (`corpus`, else the doc set's), their
     first index of the manuals and their retrieval quality (pdfqa-dev; SciFact with `scifact`)."""
-    out = _default_vs_raw(scifact, rounds, profile, pdfs, pages, texts)
+    out = _default_vs_raw(scifact, rounds, profile, pdfs, pages, texts) if speed else {}
     if variants:
-        out["variants"] = _variants(corpus, scifact, rounds, do_sweep)
+        out["variants"] = _variants(corpus, scifact, rounds, do_sweep, speed, scifact_variants)
     return out
 
 
-def _variants(corpus: str | None, scifact, rounds: int, do_sweep: bool) -> dict:
+def _variants(corpus: str | None, scifact, rounds: int, do_sweep: bool, speed: bool = True,
+              scifact_variants: tuple[str, ...] | None = None) -> dict:
     from bench import embedders as E
     from bench.pdfqa import DEV, find_corpus
     from rag.indexer import expand
@@ -114,13 +116,14 @@ def _variants(corpus: str | None, scifact, rounds: int, do_sweep: bool) -> dict:
             files, _ = expand([work / "docs"])
         texts, _, _ = pipeline_texts(files, embs["torch"])
         sample = texts[::3] if len(texts) > 900 else texts  # every 3rd: all lengths, less wait
-        out: dict = {"chunks_source": str(root or "synthetic doc set"), "chunks": len(sample),
-                     "speed": E.embed_speed({**embs, **E.thread_rows()}, sample, rounds),
-                     "query_ms": E.query_latency(embs)}
+        out: dict = {"chunks_source": str(root or "synthetic doc set"), "chunks": len(sample)}
+        if speed:
+            out["speed"] = E.embed_speed({**embs, **E.thread_rows()}, sample, rounds)
+        out["query_ms"] = E.query_latency(embs)
         if do_sweep:
             out["sweep"] = E.sweep(sample[::2])
         if root is not None or scifact:
-            out["quality"] = E.per_variant_quality(embs, root, scifact, work)
+            out["quality"] = E.per_variant_quality(embs, root, scifact, work, scifact_variants)
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)

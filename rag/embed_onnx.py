@@ -117,6 +117,9 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
     def _session(self, path: Path, threads: int | None):
         import onnxruntime as ort
 
+        from rag.ocr import _telemetry_off
+
+        _telemetry_off()  # its own switch too, beside ORT_DISABLE_TELEMETRY (PRIVACY.md)
         return ort.InferenceSession(str(path), sess_options=self._options(threads),
                                     providers=["CPUExecutionProvider"])
 
