@@ -1,4 +1,4 @@
-"""The bundled MiniLM on ONNX Runtime: the same vectors as PyTorch, several times the speed.
+"""The bundled MiniLM on ONNX Runtime: PyTorch's vectors (fp32) or nearly (int8), faster.
 
 Why: indexing is embedding-bound (issue 28). ONNX Runtime runs the exported graph without
 PyTorch's per-op overhead, and the int8 graph does the matrix products in 8-bit integers. Texts of
