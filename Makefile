@@ -60,6 +60,8 @@ sysdeps:
 	  || echo "note: strace unavailable; network proof tests will be skipped"; }
 	@command -v desktop-file-validate >/dev/null || apt-get install -y -q desktop-file-utils \
 	  >/dev/null 2>&1 || echo "note: desktop-file-utils unavailable; .desktop validation skipped"
+	@command -v xdg-open >/dev/null || apt-get install -y -q --no-install-recommends xdg-utils \
+	  >/dev/null 2>&1 || echo "note: xdg-utils unavailable; the failed-open test is skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check app rag inference tests bench
