@@ -189,8 +189,8 @@ def summarise_unanswerable(rows: list[dict]) -> dict:
 
 def whole_chunk_baseline(lib, model, questions: list[dict]) -> dict:
     """The previous prompt (five whole chunks): its size and time to first token."""
-    from inference.budget import fit_prompt
     from rag.answer import relevant
+    from rag.budget import fit_prompt
     from rag.prompts import build_messages
 
     tokens, firsts = [], []

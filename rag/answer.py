@@ -189,7 +189,7 @@ def answer_stream(library, model, question: str, *, k: int = 5,
                   ) -> Generator[AnswerEvent, None, Answer]:
     """Yield `evidence` and `sources` (before any model work), then `token` deltas, then `done`
     with the final, verified `Answer` (also returned)."""
-    from inference.budget import fit_prompt
+    from rag.budget import fit_prompt
 
     problem = question_problem(question)
     if problem:
