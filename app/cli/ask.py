@@ -135,7 +135,7 @@ def _print_footer(final) -> None:
         sys.stdout.write(f"\nChecked answer: {final.answer}\n")
     for c in final.claims:
         if not c.supported:
-            sys.stdout.write(f"  (not found in your documents: \u201c{c.text}\u201d)\n")
+            sys.stdout.write(f"  ({c.mark}: \u201c{c.text}\u201d)\n")
     from rag.verify import VERDICT_NOTES
 
     sys.stdout.write(VERDICT_NOTES[final.verdict] + "\n")
