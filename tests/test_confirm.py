@@ -95,3 +95,15 @@ def test_an_unconfirmed_answer_keeps_its_words_but_no_citation_and_says_why():
     assert verdict(after.claims) == UNCONFIRMED
     assert after.text == "The capital of Australia is New South Wales."
     assert after.claims[0].to_json()["why"] == NOT_THE_ANSWER
+
+
+def test_the_window_marks_each_unconfirmed_sentence_with_its_reason():
+    from app.gui.evidence_view import display_markdown
+    from rag.answer import Answer
+
+    claims = [Claim("The capital of Australia is New South Wales.", [1], True, 0.8)]
+    after = not_the_answer(Verified("…", claims), NOT_THE_ANSWER)
+    shown = display_markdown(Answer("What is the capital of Australia?", after.text,
+                                    claims=after.claims))
+    assert shown == f"The capital of Australia is New South Wales. *({NOT_THE_ANSWER})*"
+    assert "[1]" not in shown
