@@ -107,3 +107,7 @@ def test_the_window_marks_each_unconfirmed_sentence_with_its_reason():
                                     claims=after.claims))
     assert shown == f"The capital of Australia is New South Wales. *({NOT_THE_ANSWER})*"
     assert "[1]" not in shown
+    two = [Claim("It was built in 1887.", [], False, 0.0, NOT_THE_ANSWER),
+           Claim("It was electrified in 1921.", [], False, 0.0, NOT_THE_ANSWER)]
+    assert display_markdown(Answer("q", "", claims=two)) == \
+        f"It was built in 1887. It was electrified in 1921. *({NOT_THE_ANSWER})*"

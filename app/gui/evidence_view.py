@@ -32,6 +32,9 @@ def display_markdown(answer: object) -> str:
         return text
     from rag.verify import with_citations
 
+    marks = {getattr(c, "mark", "") or NOT_FOUND for c in claims}
+    if not any(c.supported for c in claims) and len(marks) == 1:  # one reason for all: once
+        return " ".join(c.text for c in claims) + f" *({marks.pop()})*"
     return " ".join(with_citations(c.text, c.sources) if c.supported
                     else f"{c.text} *({getattr(c, 'mark', '') or NOT_FOUND})*" for c in claims)
 
