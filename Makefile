@@ -32,10 +32,13 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip wheel setuptools
 
 # torch first and pinned: the pin takes the local CPU wheel (an unpinned torch pulls GBs of CUDA).
-# llama-cpp-python compiles from source (~6 min on 2 cores): installed once, kept in .venv.
+# llama-cpp-python compiles from source (~6 min on 2 cores): installed once, kept in .venv. Built
+# for this CPU's vector extensions without AMX (packaging/llama_cpu_flags.sh says why), and never
+# from pip's cache: a wheel cached on another machine may use instructions this one lacks.
 $(DEPS_STAMP): $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/python -c "import llama_cpp" 2>/dev/null || $(BIN)/pip install -q "llama-cpp-python>=0.2.72"
+	$(BIN)/python -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$$(sh packaging/llama_cpu_flags.sh) \
+	  $$CMAKE_ARGS" $(BIN)/pip install -q --no-cache-dir "llama-cpp-python>=0.2.72"
 	touch $@
 
 $(STAMP): $(DEPS_STAMP) pyproject.toml
@@ -57,6 +60,8 @@ sysdeps:
 	  || echo "note: strace unavailable; network proof tests will be skipped"; }
 	@command -v desktop-file-validate >/dev/null || apt-get install -y -q desktop-file-utils \
 	  >/dev/null 2>&1 || echo "note: desktop-file-utils unavailable; .desktop validation skipped"
+	@command -v xdg-open >/dev/null || apt-get install -y -q --no-install-recommends xdg-utils \
+	  >/dev/null 2>&1 || echo "note: xdg-utils unavailable; the failed-open test is skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check app rag inference tests bench

@@ -246,6 +246,7 @@ def extras(answer: dict) -> dict:
     for key in ("evidence", "claims"):
         if key in answer:
             out[key] = answer[key]
-    out["hearth"] = {k: answer[k] for k in ("answer", "verdict", "grounded", "declined",
-                                            "route_reason", "cancelled", "timings") if k in answer}
+    out["hearth"] = {k: answer[k] for k in ("answer", "verdict", "confirmation", "grounded",
+                                            "declined", "route_reason", "cancelled", "timings")
+                     if k in answer}
     return out

@@ -121,6 +121,10 @@ def score_row(q: dict, ans, t_evidence: float | None) -> dict:
         "cites": len(cites), "right_file_cites": len(right_file),
         "evidence_s": t_evidence, "first_token_s": ans.timings.get("question_to_first_token_s"),
         "prompt_tokens": ans.timings.get("prompt_tokens"), "answer": ans.answer[:300],
+        "verdict": ans.verdict, "verify_s": ans.timings.get("verify_s"),
+        "confirmation": ans.confirmation or None,
+        # right answers the question check marked (the price of its precision)
+        "right_but_unconfirmed": wrote and right and not checked,
         "raw_answer": ans.raw_answer[:300],
         **{k: q[k] for k in ("type", "corpus") if k in q},
     }
@@ -140,6 +144,7 @@ def summarise(rows: list[dict]) -> dict:
     claims = sum(r["claims"] for r in rows)
     cites = sum(r["cites"] for r in answerable)
     checked = [r for r in rows if r["checked"]]
+    vt = [r["verify_s"] for r in rows if r.get("verify_s") is not None]
     return {
         "answerable": len(answerable), "unanswerable": len(unanswerable),
         "key_in_evidence": rate([r for r in answerable if r["key_in_evidence"]], answerable),
@@ -160,6 +165,11 @@ def summarise(rows: list[dict]) -> dict:
         "answer_precision": rate([r for r in checked if r["answerable"] and r["key_in_answer"]],
                                  checked),
         "checked_answers": len(checked),
+        "checked_and_right": len([r for r in checked if r["answerable"] and r["key_in_answer"]]),
+        "right_but_unconfirmed": len([r for r in answerable if r.get("right_but_unconfirmed")]),
+        # the verdict shows this long after the last token (word checks + question check)
+        "verdict_after_last_token_s_p50": round(statistics.median(vt), 3) if vt else None,
+        "verdict_after_last_token_s_p90": round(percentile(vt, 90), 3) if vt else None,
         "right_file_citation_rate": round(sum(r["right_file_cites"] for r in answerable)
                                           / cites, 3) if cites else None,
         "supported_claim_rate": round(sum(r["supported"] for r in rows) / claims, 3)
@@ -189,8 +199,8 @@ def summarise_unanswerable(rows: list[dict]) -> dict:
 
 def whole_chunk_baseline(lib, model, questions: list[dict]) -> dict:
     """The previous prompt (five whole chunks): its size and time to first token."""
-    from inference.budget import fit_prompt
     from rag.answer import relevant
+    from rag.budget import fit_prompt
     from rag.prompts import build_messages
 
     tokens, firsts = [], []
@@ -287,7 +297,9 @@ def render(section: dict) -> str:
     cols = [("confidently wrong (answerable, shown as checked, no key)", "confidently_wrong",
              "≤ 0.10"),
             ("answer precision (checked answers holding a key)", "answer_precision", "≥ 0.90"),
-            ("answers shown as checked", "checked_answers", ""),
+            ("answers shown as checked / of them right", ("checked_answers",
+                                                          "checked_and_right"), ""),
+            ("right answers not confirmed (the checks' price)", "right_but_unconfirmed", ""),
             ("unanswerable set declined or not confirmed", "unanswerable_declined_or_unconfirmed",
              "≥ 0.90"),
             ("dev unanswerable declined or not confirmed (of 4)",
@@ -304,6 +316,8 @@ def render(section: dict) -> str:
             ("empty answers", "empty_answers", "0"),
             ("evidence shown, median / p90 s", ("evidence_s_p50", "evidence_s_p90"), "≤ 1.0"),
             ("first token, median / p90 s", ("first_token_s_p50", "first_token_s_p90"), "≤ 4"),
+            ("verdict after the last token, median / p90 s",
+             ("verdict_after_last_token_s_p50", "verdict_after_last_token_s_p90"), "≤ 3"),
             ("prompt tokens (mean)", "prompt_tokens_mean", "≤ ½ of before")]
     configs = section.get("configs", {})
     names = list(configs)

@@ -279,7 +279,7 @@ def add_model(file: str | os.PathLike, data_dir: Path | None = None) -> ModelEnt
     """Copy a validated GGUF into `<data_dir>/models` (atomic: temp file, then rename)."""
     import shutil
 
-    from inference.models import check_model_file
+    from inference.gguf_info import check_model_file
     from rag.paths import ensure_private_dir, resolve_data_dir
 
     src = Path(file).expanduser()

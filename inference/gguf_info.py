@@ -243,3 +243,28 @@ def known_architectures() -> set[str]:
     from gguf.constants import MODEL_ARCH_NAMES
 
     return set(MODEL_ARCH_NAMES.values())
+
+
+# Architectures that are not text generators (encoders, projectors, vocoders).
+NOT_CHAT = {"clip", "bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "t5encoder",
+            "wavtokenizer-dec", "modern-bert", "neo-bert"}
+
+
+def check_model_file(path: str | os.PathLike) -> GGUFInfo:
+    """Header validation and architecture check, without loading weights."""
+    info = read_gguf_info(path)
+    if not info.architecture:
+        raise ModelError(f"{Path(path).name} has no architecture in its header; is it a model?")
+    if info.architecture in NOT_CHAT:
+        raise ModelError(
+            f"{Path(path).name} is a {info.architecture!r} model (not a chat model); "
+            "Hearth needs a text-generation model."
+        )
+    if info.architecture not in known_architectures():
+        raise ModelError(
+            f"{Path(path).name} uses the architecture {info.architecture!r}, which this version "
+            "of llama.cpp does not support."
+        )
+    if info.n_layers <= 0 or info.parameters <= 0:
+        raise ModelError(f"{Path(path).name} has no weights in it.")
+    return info

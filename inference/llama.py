@@ -272,29 +272,17 @@ class LlamaChatModel:
         return cancel is not None
 
     def yes_probability(self, messages: list[dict]) -> float:
-        """P(Yes) / (P(Yes) + P(No)) for the model's next token after `messages`: a judge's
-        verdict read from its token probabilities, without sampling. The part of the prompt
-        already in the model's cache (a shared instruction) is not computed again."""
-        import math
+        """P(Yes) / (P(Yes) + P(No)) for the next token after `messages` (inference.scoring)."""
+        from inference.scoring import yes_probability
 
-        import llama_cpp
+        return yes_probability(self, messages)
 
-        tokens = self.prompt_tokens(messages)
-        if len(tokens) >= self.n_ctx:
-            raise ModelError(f"The question for the judge ({len(tokens)} tokens) does not fit "
-                             f"{self.name}'s context ({self.n_ctx} tokens).")
-        llm = self._llm
-        cached = llama_cpp.Llama.longest_token_prefix(llm.input_ids[:llm.n_tokens].tolist(),
-                                                      tokens)
-        llm.n_tokens = min(cached, len(tokens) - 1)  # eval() drops the cache past this point
-        llm.eval(tokens[llm.n_tokens:])
-        row = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
-        yes = max(row[i] for i in self._verdict_tokens(("Yes", " Yes", "yes", " yes")))
-        no = max(row[i] for i in self._verdict_tokens(("No", " No", "no", " no")))
-        return 1.0 / (1.0 + math.exp(max(-50.0, min(50.0, no - yes))))
+    def reply_logprobs(self, messages: list[dict], reply: str,
+                       cancel=None) -> list[tuple[str, float]]:
+        """Each token of `reply` with its log-probability after `messages` (inference.scoring)."""
+        from inference.scoring import reply_logprobs
 
-    def _verdict_tokens(self, words: tuple[str, ...]) -> set[int]:
-        return {self._llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
+        return reply_logprobs(self, messages, reply, cancel)
 
     def _copy_bias(self, text: str) -> dict[int, float]:
         """The tokens of `text` (and the end-of-answer tokens, so answers don't grow longer)."""

@@ -12,11 +12,9 @@ from pathlib import Path
 
 from inference.base import ChatModel, ModelError
 from inference.bundled import BUNDLED_NAME, bundled_model_path
-from inference.gguf_info import GGUFInfo, known_architectures, read_gguf_info
+from inference.gguf_info import check_model_file
 
 # Architectures that are GGUF-valid but cannot chat (encoders, vision towers).
-NOT_CHAT = {"clip", "bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "t5encoder",
-            "wavtokenizer-dec", "modern-bert", "neo-bert"}
 
 
 def default_spec() -> str:
@@ -61,25 +59,6 @@ def resolve_spec(spec: str | os.PathLike | None, data_dir: Path | None = None) -
         )
     return Path(entry.path), entry.name
 
-
-def check_model_file(path: str | os.PathLike) -> GGUFInfo:
-    """Header validation and architecture check, without loading weights."""
-    info = read_gguf_info(path)
-    if not info.architecture:
-        raise ModelError(f"{Path(path).name} has no architecture in its header; is it a model?")
-    if info.architecture in NOT_CHAT:
-        raise ModelError(
-            f"{Path(path).name} is a {info.architecture!r} model (not a chat model); "
-            "Hearth needs a text-generation model."
-        )
-    if info.architecture not in known_architectures():
-        raise ModelError(
-            f"{Path(path).name} uses the architecture {info.architecture!r}, which this version "
-            "of llama.cpp does not support."
-        )
-    if info.n_layers <= 0 or info.parameters <= 0:
-        raise ModelError(f"{Path(path).name} has no weights in it.")
-    return info
 
 
 def load_model(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
 from rag.cancel import CancelToken
+from rag.confirm import confirm
 from rag.coverage import absent_names, not_mentioned_text
 from rag.errors import HearthError
 from rag.evidence import Evidence, select_evidence
@@ -24,7 +25,7 @@ from rag.prompts import (
     prompt_passages,
 )
 from rag.types import Hit
-from rag.verify import Claim, verdict, verify
+from rag.verify import Claim, not_the_answer, verdict, verify
 
 # What one question may ask for, the same at every door (command line, API, window).
 MAX_QUESTION_CHARS = 2000  # ~500 tokens: with the passages and the answer it fits the context
@@ -62,6 +63,7 @@ class Answer:
     raw_answer: str = ""  # what the model wrote, before verification
     fallback: str = ""  # why the evidence replaced the model's text ("" = it didn't)
     declined: bool = False  # the answer says the documents don't cover the question
+    confirmation: dict = field(default_factory=dict)  # the question check (rag/confirm.py)
 
     @property
     def verdict(self) -> str:
@@ -76,7 +78,7 @@ class Answer:
                 "model": self.model, "route_reason": self.route_reason,
                 "grounded": self.grounded, "declined": self.declined, "fallback": self.fallback,
                 "cancelled": self.cancelled, "raw_answer": self.raw_answer,
-                "timings": self.timings}
+                "confirmation": self.confirmation, "timings": self.timings}
 
 
 @dataclass
@@ -189,7 +191,7 @@ def answer_stream(library, model, question: str, *, k: int = 5,
                   ) -> Generator[AnswerEvent, None, Answer]:
     """Yield `evidence` and `sources` (before any model work), then `token` deltas, then `done`
     with the final, verified `Answer` (also returned)."""
-    from inference.budget import fit_prompt
+    from rag.budget import fit_prompt
 
     problem = question_problem(question)
     if problem:
@@ -258,6 +260,16 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     fixed = "\n".join(m["content"] for m in plan.messages if m.get("role") == "system")
     checked = verify(raw, evidence, question, None if cancelled else library.embedder,
                      prompt_text=fixed)
+    confirmation = None
+    if not cancelled and any(c.supported for c in checked.claims):
+        # Backed by the page's words; does it answer *this* question? (rag/confirm.py)
+        read = candidates[:plan.sources_used]
+        said = history[-plan.history_used:] if plan.history_used else []
+        confirmation = confirm(model, plan.messages,
+                               lambda q: build_evidence_messages(q, read, said), raw, question,
+                               passage_text(read), cancel)
+        if confirmation is not None and not confirmation.confirmed:
+            checked = not_the_answer(checked, confirmation.why)
     t_verified = time.perf_counter()
     by_n = {e.n: e for e in evidence}
     cited = {n for c in checked.claims if c.supported for n in c.sources if n in by_n}
@@ -273,7 +285,8 @@ def answer_stream(library, model, question: str, *, k: int = 5,
         "first_token_s": round(first - t_prompt, 4),
         "question_to_first_token_s": round(first - t0, 4),
         "generation_s": round(t_end - first, 4),
-        "verify_s": round(t_verified - t_end, 4),
+        "verify_s": round(t_verified - t_end, 4),  # words, then the question check
+        **({"confirm_s": round(confirmation.seconds, 4)} if confirmation else {}),
         "total_s": round(t_verified - t0, 4),
         "prompt_tokens": plan.prompt_tokens,
         "sources_used": plan.sources_used,
@@ -282,7 +295,8 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     ans = Answer(question, checked.text, sources, getattr(model, "name", ""), route_reason, timings,
                  grounded=bool(evidence) and not checked.declined, cancelled=cancelled,
                  evidence=evidence, claims=checked.claims, raw_answer=raw,
-                 fallback=checked.fallback, declined=checked.declined)
+                 fallback=checked.fallback, declined=checked.declined,
+                 confirmation=confirmation.to_json() if confirmation else {})
     yield AnswerEvent("done", answer=ans)
     return ans
 

@@ -71,7 +71,8 @@ def ensure_built(folder: Path, model_dir: Path) -> dict:
         if rec is None:
             log.warning("Building the fast (ONNX) embedder from the bundled model; this happens "
                         "once and takes under a minute.")
-            rec = onnx_build.build(folder, model_dir)
+            rec = onnx_build.build(folder, model_dir, lambda file, variant: OnnxEmbedder(
+                model_dir, variant=variant, onnx_file=file))
     return rec
 
 

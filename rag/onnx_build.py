@@ -175,11 +175,11 @@ def check(vecs: np.ndarray, ref: np.ndarray, min_cosine: float, n_queries: int,
             "ok": bool(cos.min() >= min_cosine and cos.mean() >= mean_cosine and same_top)}
 
 
-def build(folder: Path, model_dir: Path, *, threads: int | None = None) -> dict:
+def build(folder: Path, model_dir: Path, runner) -> dict:  # noqa: ANN001 - see below
     """Export, quantize and check into a temporary folder next to `folder`, then move it in place.
+    `runner(onnx_file, variant)` gives the embedder that runs a graph: the very runtime path the
+    checks must cover (rag.embed_onnx passes its OnnxEmbedder; this module stays below it).
     Raises BuildFailed with a plain reason."""
-    from rag.embed_onnx import OnnxEmbedder  # the very runtime path the checks must cover
-
     t0 = time.perf_counter()
     folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=folder.parent))
@@ -198,8 +198,7 @@ def build(folder: Path, model_dir: Path, *, threads: int | None = None) -> dict:
                "built_at": time.strftime("%Y-%m-%d %H:%M:%S"), "parity": {}}
         for variant, floor, mean in (("fp32", FP32_MIN_COSINE, FP32_MIN_COSINE),
                                      ("int8", INT8_MIN_COSINE, INT8_MEAN_COSINE)):
-            emb = OnnxEmbedder(model_dir, variant=variant, onnx_file=tmp / rec[variant],
-                               threads=threads)
+            emb = runner(tmp / rec[variant], variant)
             rec["parity"][variant] = check(emb.embed(texts), ref, floor, len(SAMPLE_QUERIES),
                                            mean)
             emb.close()

@@ -11,7 +11,7 @@ counts against it). Output with nothing supported falls back to the evidence its
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.evidence import Evidence
 from rag.textmatch import (
@@ -46,6 +46,7 @@ LOOP_TIMES, LOOP_PERIOD = 3, 8  # up to 8 words said 3 times back to back: a loo
 _HEADING = re.compile(r"^(?:\d+(?:\.\d+)+|[A-Z]\.\d+(?:\.\d+)*)\s+[A-Z][a-z][^.!?]*$")
 
 NOT_IN_DOCUMENTS = "I couldn't find an answer to this in your documents."
+NOT_FOUND_MARK = "not found in your documents"
 # How far an answer is confirmed, in the words every front end shows (GUI, CLI, JSON, API).
 CHECKED, PARTLY, UNCONFIRMED = "checked", "partly checked", "not confirmed"
 VERDICT_NOTES = {
@@ -65,9 +66,18 @@ class Claim:
     sources: list[int] = field(default_factory=list)
     supported: bool = False
     score: float = 0.0
+    why: str = ""  # why an unsupported sentence is marked ("" = no passage backs its words)
+
+    @property
+    def mark(self) -> str:
+        """What the front ends print beside an unsupported sentence."""
+        return self.why or NOT_FOUND_MARK
 
     def to_json(self) -> dict:
-        return {"text": self.text, "sources": self.sources, "supported": self.supported}
+        out = {"text": self.text, "sources": self.sources, "supported": self.supported}
+        if not self.supported:
+            out["why"] = self.mark
+        return out
 
 
 @dataclass
@@ -242,6 +252,14 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
         "the model wrote no answer" if not body else "the model only restated the question"
         if restated else odd or "the model only echoed the prompt or listed citations")
     return Verified(fallback_text(evidence), claims, False, reason)
+
+
+def not_the_answer(checked: Verified, why: str) -> Verified:
+    """Every backed sentence marked `why`: its words are on the page, but a later check
+    (rag/confirm.py) found it does not answer the question. No citation stays on it."""
+    claims = [replace(c, supported=False, sources=[], why=why) if c.supported else c
+              for c in checked.claims]
+    return Verified(render(claims), claims, checked.declined, checked.fallback)
 
 
 def verdict(claims: list[Claim], fallback: str = "", declined: bool = False) -> str:

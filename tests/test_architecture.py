@@ -1,4 +1,5 @@
-"""House rules as tests: the core never imports Qt, and importing it stays light."""
+"""House rules as tests: the core never imports Qt, importing it stays light, and the import
+contracts (layers, no circles) hold."""
 
 from __future__ import annotations
 
@@ -46,3 +47,35 @@ def test_files_stay_readable_in_one_sitting():
             for p in (ROOT / pkg).rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450]
     assert long == []
+
+
+def _lint_copy(tmp_path: Path, edits: dict[str, str]) -> subprocess.CompletedProcess:
+    """import-linter's contracts (pyproject.toml) run over a copy of the code with `edits`
+    (a file -> a line appended to it)."""
+    import shutil
+
+    for pkg in ("app", "rag", "inference"):
+        shutil.copytree(ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    for rel, line in edits.items():
+        with open(tmp_path / rel, "a", encoding="utf-8") as fh:
+            fh.write(f"\n{line}\n")
+    lint = Path(sys.executable).with_name("lint-imports")
+    return subprocess.run([str(lint), "--no-cache"], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+
+
+def test_the_layer_contracts_hold_and_catch_a_climb_and_a_circle(tmp_path):
+    """The contracts pass on the code as it is, and each fails on the change it exists to stop:
+    a model module reaching up into answering, the retrieval core reaching a model, and two
+    modules importing each other."""
+    assert _lint_copy(tmp_path / "as_is", {}).returncode == 0
+    climb = _lint_copy(tmp_path / "climb", {"inference/base.py": "import rag.verify  # noqa"})
+    assert climb.returncode != 0 and "Layers: app, answering, models, common base BROKEN" in \
+        climb.stdout
+    reach = _lint_copy(tmp_path / "reach", {"rag/retrieval.py": "import inference.models  # noqa"})
+    assert reach.returncode != 0 and "Retrieval core imports neither answering nor models " \
+        "BROKEN" in reach.stdout
+    circle = _lint_copy(tmp_path / "circle", {"rag/fusion.py": "import rag.keyword  # noqa",
+                                              "rag/keyword.py": "import rag.fusion  # noqa"})
+    assert circle.returncode != 0 and "No import circles BROKEN" in circle.stdout

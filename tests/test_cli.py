@@ -104,7 +104,8 @@ def test_ask_many_questions_one_load_json_lines(lib_dirs, tmp_path):
         assert {"evidence", "claims", "sources", "timings"} <= set(row)
         assert set(row["evidence"][0]) == {"n", "path", "page", "quote"}
         assert needle in row["evidence"][0]["quote"]
-        assert all(set(c) == {"text", "sources", "supported"} for c in row["claims"])
+        assert all(set(c) - {"why"} == {"text", "sources", "supported"} for c in row["claims"])
+        assert all(("why" in c) == (not c["supported"]) for c in row["claims"])
         supported = [c["supported"] for c in row["claims"]]
         shown = ("checked" if supported and all(supported) and not row["fallback"] else
                  "partly checked" if any(supported) and not row["fallback"] else "not confirmed")

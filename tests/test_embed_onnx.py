@@ -30,9 +30,12 @@ TEXTS = [
 def built(tmp_path_factory):
     """A real export, quantization and parity check from the bundled weights (no network)."""
     from rag import onnx_build
+    from rag.embed_onnx import OnnxEmbedder
 
     folder = tmp_path_factory.mktemp("models") / "minilm-onnx"
-    rec = onnx_build.build(folder, bundled_model_dir())
+    model_dir = bundled_model_dir()
+    rec = onnx_build.build(folder, model_dir, lambda file, variant: OnnxEmbedder(
+        model_dir, variant=variant, onnx_file=file))
     return folder, rec
 
 

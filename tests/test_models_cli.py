@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from app.cli_models import register
+from app.cli.models import register
 from inference.bundled import BUNDLED_NAME, bundled_model_path
 
 

@@ -7,6 +7,7 @@ system opener is the one thing injected (a test must not launch a desktop applic
 from __future__ import annotations
 
 import os
+import shutil
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -130,6 +131,32 @@ def test_failing_system_opener_shows_a_message(viewer, qtbot, tmp_path):
     with qtbot.waitSignal(viewer.message_shown, timeout=2_000) as blocker:
         assert viewer.show_in_folder() is False
     assert "folder" in blocker.args[0] and str(tmp_path) in blocker.args[0]
+
+
+@pytest.mark.skipif(not shutil.which("xdg-open"), reason="xdg-utils is not installed")
+def test_a_desktop_with_no_application_for_the_file_says_why(qapp, qtbot, tmp_path, monkeypatch):
+    """The real xdg-open on a desktop with no application for PDFs (no desktop environment, no
+    browser): it starts fine and then exits with status 3. Qt's opener reports success there;
+    the viewer waits for the exit status and says why nothing opened."""
+    from app.gui.source_viewer import SourceViewer
+
+    monkeypatch.setenv("PATH", str(Path(shutil.which("xdg-open")).parent))
+    for name in ("BROWSER", "XDG_CURRENT_DESKTOP", "DESKTOP_SESSION", "KDE_FULL_SESSION"):
+        monkeypatch.delenv(name, raising=False)
+    v = SourceViewer()
+    pdf = make_pdf(tmp_path / "a.pdf", ["Some text."])
+    with qtbot.waitSignal(v.shown, timeout=20_000):
+        v.show_source(str(pdf), 1)
+    with qtbot.waitSignal(v.message_shown, timeout=20_000) as blocker:
+        assert v.open_external() is True  # started; xdg-open finds no application later
+    assert "no application set up to open this kind of file" in blocker.args[0]
+    assert str(pdf) in blocker.args[0] and v.message.isVisible()
+    with qtbot.waitSignal(v.message_shown, timeout=20_000) as blocker:
+        v.show_in_folder()
+    assert blocker.args[0].startswith("Could not show the folder") and str(tmp_path) in \
+        blocker.args[0]
+    v.shutdown()
+    v.deleteLater()
 
 
 def test_text_formats_scroll_to_the_passage_highlighted(viewer, qtbot, tmp_path):

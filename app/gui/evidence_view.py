@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QWidget
 
-NOT_FOUND_MARK = "*(not found in your documents)*"
+NOT_FOUND = "not found in your documents"
 
 
 def evidence_fields(item: object) -> dict:
@@ -32,8 +32,11 @@ def display_markdown(answer: object) -> str:
         return text
     from rag.verify import with_citations
 
+    marks = {getattr(c, "mark", "") or NOT_FOUND for c in claims}
+    if not any(c.supported for c in claims) and len(marks) == 1:  # one reason for all: once
+        return " ".join(c.text for c in claims) + f" *({marks.pop()})*"
     return " ".join(with_citations(c.text, c.sources) if c.supported
-                    else f"{c.text} {NOT_FOUND_MARK}" for c in claims)
+                    else f"{c.text} *({getattr(c, 'mark', '') or NOT_FOUND})*" for c in claims)
 
 
 class EvidenceView(QLabel):

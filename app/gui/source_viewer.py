@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QThread, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QDesktopServices, QKeySequence, QTextCursor
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QTextCursor
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
@@ -42,6 +42,7 @@ class SourceViewer(QWidget):
     shown = Signal(object)  # the PageResult now on screen (tests and accessibility wait on it)
     message_shown = Signal(str)
     _job = Signal(object)
+    _open_failed = Signal(str)  # from the launcher's waiting thread (app/gui/desktop_open.py)
 
     def __init__(self, parent: QWidget | None = None, *,
                  system_open: Callable[[QUrl], bool] | None = None) -> None:
@@ -51,7 +52,11 @@ class SourceViewer(QWidget):
         from app.gui.screen_fit import fit_to_screen
 
         fit_to_screen(self, *VIEWER_SIZE)
-        self._system_open = system_open or QDesktopServices.openUrl
+        from app.gui.desktop_open import open_url
+
+        self._system_open = system_open or (lambda url: open_url(url, self._open_failed.emit))
+        self._open_failed.connect(self._say_open_failed)
+        self._opening = ""  # what the last open asked for, for the message if it fails later
         self.path, self.kind, self.page, self.quote = "", "", None, ""
         self.page_count = 0
         self.zoom = 0.0  # 0 = fit the page to the window's width
@@ -212,22 +217,26 @@ class SourceViewer(QWidget):
     def open_external(self) -> bool:
         if not self.path:
             return False
+        self._opening = (f"Could not open “{Path(self.path).name}” in another application: "
+                         "{reason}. The file is at " + self.path)
         ok = bool(self._system_open(QUrl.fromLocalFile(self.path)))
         if not ok:
-            self.show_message(f"Could not open “{Path(self.path).name}” in another application: "
-                              "this system has no default application for this kind of file, or "
-                              f"it could not be started. The file is at {self.path}")
+            self._say_open_failed("this system has no default application for this kind of "
+                                  "file, or it could not be started")
         return ok
 
     def show_in_folder(self) -> bool:
         if not self.path:
             return False
         folder = str(Path(self.path).parent)
+        self._opening = "Could not show the folder: {reason}. The file is in " + folder
         ok = bool(self._system_open(QUrl.fromLocalFile(folder)))
         if not ok:
-            self.show_message(f"Could not show the folder: no file manager could be started. "
-                              f"The file is in {folder}")
+            self._say_open_failed("no file manager could be started")
         return ok
+
+    def _say_open_failed(self, reason: str) -> None:
+        self.show_message(self._opening.replace("{reason}", reason, 1))
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)

@@ -17,7 +17,7 @@ def add_parser(sub, common) -> None:
                    help="many questions, one per line or JSONL ({\"id\", \"question\"}); with "
                         "--json prints one answer object per line")
     p.add_argument("--model", default=None, help="model name or .gguf path (default: settings)")
-    from app.cli import bounded
+    from app.cli.inputs import bounded
     from rag.answer import MAX_ANSWER_TOKENS, MAX_K
 
     p.add_argument("-k", type=bounded(int, 1, MAX_K, "-k"), default=None,
@@ -33,7 +33,7 @@ def add_parser(sub, common) -> None:
 def read_questions(path: str) -> list[tuple[str, str]]:
     """(id, question) from plain lines (id = line number) or JSONL with an id and a question
     (or text/query) field: the same reader as `search --queries`."""
-    from app.cli import read_queries
+    from app.cli.inputs import read_queries
 
     return read_queries(path)
 
@@ -49,7 +49,9 @@ def _load(args, lib, settings):
 
 
 def cmd_ask(args) -> int:
-    from app.cli import emit, fail, missing_paths, open_library
+    from app.cli.inputs import missing_paths
+    from app.cli.library import open_library
+    from app.cli.output import emit, fail
     from rag.answer import answer_stream
     from rag.settings import Settings
 
@@ -58,7 +60,7 @@ def cmd_ask(args) -> int:
         return fail(args, "no such file or folder: " + ", ".join(missing_paths(scope)), 2)
     if (args.question is None) == (args.questions is None):
         return fail(args, "give one question, or --questions FILE", 2)
-    from app.cli import input_file_problem
+    from app.cli.inputs import input_file_problem
     from rag.answer import question_problem
     from rag.errors import HearthError
 
@@ -133,7 +135,7 @@ def _print_footer(final) -> None:
         sys.stdout.write(f"\nChecked answer: {final.answer}\n")
     for c in final.claims:
         if not c.supported:
-            sys.stdout.write(f"  (not found in your documents: \u201c{c.text}\u201d)\n")
+            sys.stdout.write(f"  ({c.mark}: \u201c{c.text}\u201d)\n")
     from rag.verify import VERDICT_NOTES
 
     sys.stdout.write(VERDICT_NOTES[final.verdict] + "\n")

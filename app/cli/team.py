@@ -48,7 +48,7 @@ def open_team_library(args):
 
 
 def run_team(args) -> int:
-    from app.cli import fail
+    from app.cli.output import fail
 
     if args.command not in TEAM_COMMANDS:
         return fail(args, f"--server works with {', '.join(TEAM_COMMANDS)}, "
@@ -63,7 +63,8 @@ def run_team(args) -> int:
 
 
 def cmd_index(args) -> int:
-    from app.cli import emit, fail, missing_paths
+    from app.cli.inputs import missing_paths
+    from app.cli.output import emit, fail
     from app.progress import TerminalProgress
 
     missing = missing_paths(args.paths)
@@ -85,7 +86,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from app.cli import emit
+    from app.cli.output import emit
 
     with open_team_library(args) as lib:
         st = lib.status()
@@ -97,7 +98,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_forget(args) -> int:
-    from app.cli import emit, fail
+    from app.cli.output import emit, fail
 
     if not args.paths and not args.all:
         return fail(args, "name the files or folders to forget, or --all to wipe the library", 2)

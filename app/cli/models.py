@@ -127,7 +127,8 @@ def cmd_add(args) -> int:
 
 def cmd_info(args) -> int:
     from inference.base import ModelError
-    from inference.models import check_model_file, resolve_spec
+    from inference.gguf_info import check_model_file
+    from inference.models import resolve_spec
 
     as_json = bool(getattr(args, "json", False))
     try:

@@ -40,7 +40,8 @@ def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
 
 
 def cmd_serve(args) -> int:
-    from app.cli import fail, open_library
+    from app.cli.library import open_library
+    from app.cli.output import fail
     from app.serve_run import UsageError, bind_sockets, check_hosts, load_or_create_token, say
     from rag.paths import resolve_data_dir
 

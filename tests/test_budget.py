@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from inference.budget import fit_prompt
 from inference.bundled import bundled_model_path
 from inference.llama import LlamaChatModel
+from rag.budget import fit_prompt
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from inference.base import ChatModel
+
+class CountsTokens(Protocol):
+    """What the budget needs of a model: its context size and its prompt tokenizer. (A part of
+    `inference.base.ChatModel`: the answering layer sits above the models and names no class
+    of theirs.)"""
+
+    n_ctx: int
+
+    def count_prompt(self, messages: list[dict]) -> int: ...
+
 
 MIN_ANSWER_TOKENS = 32
 _TRUNCATION_MARK = " …"
@@ -38,7 +48,7 @@ def _config(step: int, n_sources: int, n_history: int) -> tuple[int, int]:
 
 
 def fit_prompt(
-    model: ChatModel,
+    model: CountsTokens,
     build: Callable[[int, int], list[dict]],
     n_sources: int,
     n_history: int,
@@ -87,7 +97,7 @@ def _plan(measured, step, n_sources, n_history, answer_tokens) -> PromptPlan:
 
 
 def _truncate_longest(
-    model: ChatModel, messages: list[dict], limit: int
+    model: CountsTokens, messages: list[dict], limit: int
 ) -> tuple[list[dict], int]:
     """Cut the longest message's text (binary search on characters) until the prompt fits."""
     idx = max(range(len(messages)), key=lambda i: len(messages[i].get("content") or ""))

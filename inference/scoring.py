@@ -1,0 +1,81 @@
+"""Reading a model's token probabilities, without sampling: the judge's yes/no and the question
+check's per-token log-probabilities (rag/confirm.py). Both reuse the prompt already in the
+model's cache and read llama.cpp's logits rows directly."""
+
+from __future__ import annotations
+
+from inference.base import ModelError
+
+
+def yes_probability(model, messages: list[dict]) -> float:  # noqa: ANN001 - LlamaChatModel
+    """P(Yes) / (P(Yes) + P(No)) for the model's next token after `messages`: a judge's
+    verdict read from its token probabilities, without sampling. The part of the prompt
+    already in the model's cache (a shared instruction) is not computed again."""
+    import math
+
+    import llama_cpp
+
+    tokens = model.prompt_tokens(messages)
+    if len(tokens) >= model.n_ctx:
+        raise ModelError(f"The question for the judge ({len(tokens)} tokens) does not fit "
+                         f"{model.name}'s context ({model.n_ctx} tokens).")
+    llm = model._llm
+    cached = llama_cpp.Llama.longest_token_prefix(llm.input_ids[:llm.n_tokens].tolist(),
+                                                  tokens)
+    llm.n_tokens = min(cached, len(tokens) - 1)  # eval() drops the cache past this point
+    llm.eval(tokens[llm.n_tokens:])
+    row = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+    yes = max(row[i] for i in _verdict_tokens(model, ("Yes", " Yes", "yes", " yes")))
+    no = max(row[i] for i in _verdict_tokens(model, ("No", " No", "no", " no")))
+    return 1.0 / (1.0 + math.exp(max(-50.0, min(50.0, no - yes))))
+
+
+def reply_logprobs(model, messages: list[dict], reply: str,  # noqa: ANN001 - LlamaChatModel
+                   cancel=None) -> list[tuple[str, float]]:
+    """Each token of `reply` (its text) with its log-probability as this model's answer to
+    `messages` (no sampling, no copy bonus): how much the model expects that answer there.
+    The prompt part already in the cache (the prompt it just answered) is not read again,
+    and the reply is read in one batch with a row of logits per token (as fast as reading
+    a prompt, not one decoding step per token)."""
+    import llama_cpp
+    import numpy as np
+
+    llm = model._llm
+    prompt = model.prompt_tokens(messages)
+    reply_tokens = llm.tokenize(reply.encode("utf-8"), add_bos=False, special=False)
+    if len(prompt) + len(reply_tokens) >= model.n_ctx:
+        raise ModelError(f"The answer to check ({len(prompt) + len(reply_tokens)} tokens) "
+                         f"does not fit {model.name}'s context ({model.n_ctx} tokens).")
+    if not reply_tokens:
+        return []
+    cached = llama_cpp.Llama.longest_token_prefix(llm.input_ids[:llm.n_tokens].tolist(),
+                                                  prompt)
+    llm.n_tokens = min(cached, len(prompt) - 1)
+    if llm.n_tokens < len(prompt) - 1:
+        llm.eval(prompt[llm.n_tokens:-1])
+    # Row i of the batch [last prompt token, reply[:-1]] predicts reply[i].
+    feed = [prompt[-1], *reply_tokens[:-1]]
+    n_vocab = llm.n_vocab()
+    out: list[tuple[str, float]] = []
+    step = max(1, int(llm.n_batch))
+    for at in range(0, len(feed), step):
+        if cancel is not None and cancel.cancelled:
+            break
+        part = feed[at:at + step]
+        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # llama-cpp-python's eval does this
+        llm._batch.set_batch(batch=part, n_past=llm.n_tokens, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[llm.n_tokens:llm.n_tokens + len(part)] = part
+        llm.n_tokens += len(part)
+        for i in range(len(part)):
+            row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, i),
+                                        shape=(n_vocab,)).astype(np.float64)
+            top = row.max()
+            token = reply_tokens[at + i]
+            piece = llm.detokenize([token]).decode("utf-8", "replace")
+            out.append((piece, float(row[token] - top - np.log(np.exp(row - top).sum()))))
+    return out
+
+
+def _verdict_tokens(model, words: tuple[str, ...]) -> set[int]:  # noqa: ANN001
+    return {model._llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
