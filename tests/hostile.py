@@ -130,7 +130,7 @@ class Run:
     stdout: str
     stderr: str
     seconds: float
-    peak_rss: int  # bytes, of this process alone (from wait4)
+    peak_rss: int  # bytes: `hearth` and the children it reaped (wait4 in a small launcher)
 
     def json(self):
         return json.loads(self.stdout)
@@ -148,29 +148,51 @@ def start(data: Path, *args: str | os.PathLike, quiet: bool = False) -> subproce
                             env=hearth_env(data), cwd=ROOT, stdout=out, stderr=out)
 
 
+# A small launcher forks `hearth` and reports the child's rusage. Why not wait4 on a child of
+# the test process: a child forked from a process of several GB starts with that process's pages
+# mapped, and the kernel keeps that high-water mark across exec, so ru_maxrss measured pytest
+# (4.3 GB late in the suite), not `hearth`. Forked from the launcher, `hearth` starts small; its
+# ru_maxrss covers it and the children it reaped (the file-reading child).
+_LAUNCH = ("import os, sys\n"
+           "pid = os.fork()\n"
+           "if pid == 0:\n"
+           "    os.execv(sys.executable, [sys.executable, '-m', 'app', *sys.argv[2:]])\n"
+           "_, status, usage = os.wait4(pid, 0)\n"
+           "with open(sys.argv[1], 'w') as fh:\n"
+           "    fh.write(str(usage.ru_maxrss))\n"
+           "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
 def hearth(data: Path, *args: str | os.PathLike, timeout: float = 300) -> Run:
     """Run `hearth ARGS` to the end (killed after `timeout`), with its own peak RSS."""
-    t0 = time.monotonic()
-    proc = start(data, *args)
+    import tempfile
     import threading
+
+    t0 = time.monotonic()
+    with tempfile.NamedTemporaryFile(prefix="hearth-rss-", delete=False) as fh:
+        report = Path(fh.name)
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(report), *map(os.fspath, args)],
+                            env=hearth_env(data), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
 
     out: dict[str, bytes] = {}
     readers = [threading.Thread(target=lambda k=k, s=s: out.__setitem__(k, s.read()))
                for k, s in (("out", proc.stdout), ("err", proc.stderr))]
     for r in readers:
         r.start()
-    timer = threading.Timer(timeout, lambda: os.kill(proc.pid, signal.SIGKILL))
+    timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
     timer.start()
     try:
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc.wait()
     finally:
         timer.cancel()
     for r in readers:
         r.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    said = report.read_text().strip()
+    report.unlink(missing_ok=True)
+    peak = int(said) * 1024 if said else 0  # nothing written: the run was killed
     return Run(proc.returncode, out["out"].decode("utf-8", "replace"),
-               out["err"].decode("utf-8", "replace"), time.monotonic() - t0,
-               usage.ru_maxrss * 1024)
+               out["err"].decode("utf-8", "replace"), time.monotonic() - t0, peak)
 
 
 def kill_when(proc: subprocess.Popen, condition, timeout: float = 240) -> bool:
