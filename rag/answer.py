@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
+from rag.budget import fit_prompt
 from rag.cancel import CancelToken
 from rag.confirm import confirm
 from rag.coverage import absent_names, not_mentioned_text
@@ -191,8 +192,6 @@ def answer_stream(library, model, question: str, *, k: int = 5,
                   ) -> Generator[AnswerEvent, None, Answer]:
     """Yield `evidence` and `sources` (before any model work), then `token` deltas, then `done`
     with the final, verified `Answer` (also returned)."""
-    from rag.budget import fit_prompt
-
     problem = question_problem(question)
     if problem:
         raise HearthError(problem)
