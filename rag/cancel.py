@@ -52,3 +52,29 @@ class ThreadSession:
     def cancelled(self) -> bool:
         cancel = (getattr(self._local, "value", None) or (None, None))[1]
         return cancel is not None and bool(getattr(cancel, "cancelled", False))
+
+
+def wait_for(fn: Callable[[], object], cancel: CancelToken | None, poll_s: float = 0.05) -> None:
+    """Run `fn` on a helper thread and wait for it, but stop waiting (raise `Cancelled`) as soon
+    as `cancel` is set. Why: loading a model can take seconds and cannot be interrupted, and Stop
+    must end an answer at once; `fn` runs on to its end, so it must be a load that later calls
+    reuse (idempotent, behind its own lock). Its error, if any, is raised here."""
+    from rag.errors import Cancelled
+
+    box: dict[str, BaseException] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="hearth-load", daemon=True).start()
+    while not done.wait(poll_s):
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled("Stopped.")
+    if "error" in box:
+        raise box["error"]

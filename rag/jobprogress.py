@@ -17,6 +17,12 @@ MIN_WEIGHT = 16 * 1024  # a tiny file still costs a model call and a commit
 READ_SHARE = 0.05  # of a file's weight: reading its text (cheap next to embedding it)
 OCR_SHARE = 0.8  # ...when its pages are being recognised (OCR is the slow part then)
 ETA_AFTER = 0.05  # no ETA before this much of the job is done (the rate means little yet)
+# OCR of one page takes seconds with no page finished in between, so a page's share fills with
+# time at the pace of the pages recognised so far (this process), up to IN_PAGE_CAP of it. Before
+# any page was timed, a first guess: one A4 scan took 6-14 s with rapidocr on a 2-core laptop.
+OCR_FIRST_GUESS_S = 10.0
+IN_PAGE_CAP = 0.9
+_ocr_pace: list[float] = []  # seconds per OCR'd page, latest estimate last
 
 
 class JobProgress:
@@ -30,6 +36,7 @@ class JobProgress:
         self.total = 0.0
         self.finished = 0.0  # weight of files already complete
         self.t0 = time.monotonic()
+        self._ocr: tuple[str, int, int, float] | None = None  # key, pages done, total, since
 
     def add(self, key: str, size: int) -> None:
         """Weigh a file that needs work (size in bytes)."""
@@ -48,6 +55,9 @@ class JobProgress:
         share = self.read_share.get(key, READ_SHARE)
         if stage == "ocr":
             share = self.read_share[key] = OCR_SHARE
+            self._ocr_page(key, done, total)
+        else:
+            self._ocr = None
         self._set(key, share * min(1.0, done / total))
         self.prog.stage = "recognising text (OCR)" if stage == "ocr" else "reading"
         self.prog.pages_done, self.prog.pages_total = done, total
@@ -59,12 +69,34 @@ class JobProgress:
         self._set(key, share + (1.0 - share) * (min(1.0, done / total) if total else 1.0))
 
     def complete(self, key: str) -> None:
+        self._ocr = None
         self._set(key, 1.0)
 
     def tick(self) -> IndexProgress:
-        """The report, with elapsed time and ETA brought up to now (while a file is read)."""
-        self._update()
+        """The report, with elapsed time and ETA brought up to now (while a file is read): during
+        OCR the page being recognised fills its share at the pace pages have taken."""
+        ocr = self._ocr
+        if ocr is None or ocr[1] >= ocr[2]:
+            self._update()
+            return self.prog
+        key, done, total, since = ocr
+        pace = ocr_pace()
+        in_page = min(IN_PAGE_CAP, (time.monotonic() - since) / pace)
+        self._set(key, OCR_SHARE * (done + in_page) / total)
+        if self.prog.eta_s is None:  # early in the job: at least the pages still to recognise
+            self.prog.eta_s = (total - done - in_page) * pace
         return self.prog
+
+    def _ocr_page(self, key: str, done: int, total: int) -> None:
+        """A page began (or the file's first report): time the page just finished."""
+        now, last = time.monotonic(), self._ocr
+        if last is not None and last[0] == key and done == last[1]:
+            return
+        if last is not None and last[0] == key and done > last[1]:
+            took = (now - last[3]) / (done - last[1])
+            _ocr_pace.append(took if not _ocr_pace else 0.5 * _ocr_pace[-1] + 0.5 * took)
+            del _ocr_pace[:-1]
+        self._ocr = (key, done, total, now)
 
     def _set(self, key: str, value: float) -> None:
         old = self.done.get(key, 0.0)
@@ -80,6 +112,11 @@ class JobProgress:
         p.elapsed_s = time.monotonic() - self.t0
         p.eta_s = (p.elapsed_s * (1.0 - p.fraction) / p.fraction
                    if p.fraction > ETA_AFTER and p.elapsed_s > 0 else None)
+
+
+def ocr_pace() -> float:
+    """Seconds one page of OCR takes here: measured on the pages recognised so far."""
+    return _ocr_pace[-1] if _ocr_pace else OCR_FIRST_GUESS_S
 
 
 def embedder_cold(embedder) -> bool:  # noqa: ANN001

@@ -156,14 +156,26 @@ class Library(Forgetting):
               priority: bool = False):
         return self._queue().call(lambda _job: fn(), name=name, paths=paths, priority=priority)
 
-    def warm(self) -> None:
-        """Load the embedder and open the vector store now (a watcher does this at start, so
-        the first changed file is not kept waiting for the model)."""
+    def _load_embedder(self) -> None:
         load = getattr(self.embedder, "load", None)
         if load is not None:
             load()
         else:
             self.embedder.embed(["warm up"])
+
+    def ready_to_search(self) -> None:
+        """Load the embedder and open the vector store (seconds on a cold start), as the first
+        search would; idempotent, so a caller may wait for it on the side and stop waiting."""
+        self._load_embedder()
+        if self.read_only:
+            self._store_if_it_opens()
+        else:
+            _ = self.store
+
+    def warm(self) -> None:
+        """Load the embedder and open the vector store now (a watcher does this at start, so
+        the first changed file is not kept waiting for the model)."""
+        self._load_embedder()
         if not self.read_only:
             self._call("open the vector store", lambda: self.store)
         if os.environ.get("HEARTH_LOAD_IN_PROCESS") != "1":

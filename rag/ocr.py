@@ -349,6 +349,7 @@ def ocr_image_file(path: str | Path) -> list[str]:
             ValueError) as exc:
         raise LoadError(f"not a readable image: {exc}") from exc
     texts: list[str] = []
+    _report(0, len(frames), str(path))  # OCR begins: seconds before the first frame is done
     for done, frame in enumerate(frames):
         _check_cancel()
         if max(frame.size) > MAX_SIDE:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # xcb under Xvfb: tests/test_gui_xvfb.py
 
 import pytest  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QtMsgType, QUrl, qInstallMessageHandler  # noqa: E402
@@ -266,6 +267,35 @@ def test_history_survives_a_restart(qtbot, env):
     assert [m.text() for m in new.chat.messages() if m.role == "user"] == questions
     qtbot.waitUntil(lambda: new.backend._lib is not None, timeout=120_000)
     qtbot.waitUntil(lambda: len(new.backend.documents) >= 2, timeout=60_000)
+
+
+def test_stop_while_the_first_search_waits_for_the_embedder(qtbot, env):
+    """Esc during "Searching your documents…" on a cold start: the embedder may take seconds to
+    load (in the watcher's warm-up or the search itself) and can't be interrupted; the answer
+    must still end at once. Holding the real embedder's load lock makes "still loading" last
+    as long as the test needs."""
+    window = env["window"]
+    qtbot.waitUntil(lambda: window.backend._lib is not None and bool(window.backend.model_name),
+                    timeout=120_000)
+    embedder = window.backend._lib.embedder
+    with embedder._lock:  # the load another thread is doing right now, as far as search knows
+        op = ask(qtbot, window, "When was the Zephyr lighthouse built?")
+        widget = window.chat.messages()[-1]
+        qtbot.waitUntil(lambda: any(t.name == "hearth-load" for t in threading.enumerate()),
+                        timeout=30_000)
+        assert not op.done and widget.status.text() == "Searching your documents…"
+        t0 = time.monotonic()
+        window.stop_action.trigger()
+        assert widget.status.text() == "Stopping…"
+        qtbot.waitUntil(lambda: op.done, timeout=5000)
+        took = time.monotonic() - t0
+    print(f"\nstop while the embedder loads took {took * 1000:.0f} ms")
+    assert op.state is State.CANCELLED and took < 0.5
+    assert "stopped" in widget.status.text()
+    assert window.chat.send_button.isEnabled()
+    again = ask(qtbot, window, "When was the Zephyr lighthouse built?")  # the load went on
+    qtbot.waitUntil(lambda: again.done, timeout=180_000)
+    assert again.state is State.SUCCEEDED and again.result.sources
 
 
 def test_no_cross_thread_qt_warnings(env):

@@ -87,6 +87,49 @@ def test_cancel_stops_a_generator_job_promptly(qtbot, lane):
     assert op.state is State.CANCELLED and len(steps) < 10_000
 
 
+def test_cancel_of_a_queued_job_ends_it_at_once_and_the_job_never_runs(qtbot, lane):
+    """An answer queued behind a model load: Stop must not wait for the load to finish."""
+    release = threading.Event()
+    ran: list[str] = []
+    loading = lane.run("load model", lambda _op: release.wait(10))
+    queued = lane.run("answer", lambda _op: ran.append("answer"))
+    events: list[str] = []
+    queued.cancelled.connect(lambda: events.append("cancelled"))
+    queued.finished.connect(lambda: events.append("finished"))
+    t0 = time.monotonic()
+    queued.cancel()
+    assert events == ["cancelled", "finished"]  # at once, on the GUI thread
+    assert queued.done and queued.state is State.CANCELLED and time.monotonic() - t0 < 0.5
+    assert not loading.done
+    release.set()
+    qtbot.waitUntil(lambda: loading.done, timeout=5000)
+    qtbot.waitUntil(lambda: not lane.busy, timeout=5000)
+    assert loading.state is State.SUCCEEDED
+    assert ran == [] and events == ["cancelled", "finished"]  # skipped, and reported only once
+
+
+def test_waiting_for_a_load_gives_up_at_once_when_cancelled():
+    """`wait_for` (used before the first search) stops waiting on cancel; the load runs on."""
+    from rag.cancel import CancelToken, wait_for
+    from rag.errors import Cancelled
+
+    token, release, finished = CancelToken(), threading.Event(), threading.Event()
+
+    def load():
+        release.wait(10)
+        finished.set()
+
+    threading.Timer(0.1, token.cancel).start()
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        wait_for(load, token)
+    assert time.monotonic() - t0 < 0.5 and not finished.is_set()
+    release.set()
+    assert finished.wait(5)
+    with pytest.raises(ZeroDivisionError):  # a load's own error reaches the caller
+        wait_for(lambda: 1 / 0, CancelToken())
+
+
 def test_reads_interleave_with_a_long_exclusive_job_but_writes_queue(qtbot, lane):
     log: list[str] = []
     read_ran = threading.Event()

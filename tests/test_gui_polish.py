@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # tests/test_gui_xvfb.py: xcb, under Xvfb
 
 import pytest  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
@@ -47,6 +47,14 @@ def _answer_with_sources(w):
     m.set_evidence([{**src, "quote": src["text"]}])
     m.set_sources([src])
     return m
+
+
+def test_the_window_runs_on_the_platform_asked_for(window):
+    """Offscreen in the suite; on a real X server when tests/test_gui_xvfb.py runs this file."""
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.platformName() == os.environ["QT_QPA_PLATFORM"]
+    assert window.isVisible()
 
 
 def test_chat_keeps_half_the_width_at_800x600(qtbot, window):

@@ -120,6 +120,41 @@ def test_ocr_progress_moves_page_by_page(tmp_path, embedder):
 
 
 @needs_ocr
+def test_one_image_moves_while_it_is_recognised_with_an_eta(tmp_path, embedder):
+    """OCR of one image finishes no page for seconds: its share fills at the pace pages have
+    taken here (a first guess before any), with an ETA; the page's time becomes the pace."""
+    import pypdfium2 as pdfium
+
+    from rag import jobprogress
+
+    src = make_pdf(tmp_path / "letter.pdf", [sample_text(220, seed=5)])
+    doc = pdfium.PdfDocument(str(src))
+    page = doc[0]
+    image = page.render(scale=200 / 72, grayscale=True).to_pil()
+    page.close()
+    doc.close()
+    (tmp_path / "docs").mkdir()
+    image.crop((0, 0, image.width, image.height // 3)).save(tmp_path / "docs" / "letter.png")
+    jobprogress._ocr_pace.clear()  # no page timed yet in this process: the first guess holds
+    with Library.open(tmp_path / "data", embedder=embedder) as lib:
+        report, seen = record(lib, [tmp_path / "docs" / "letter.png"])
+    assert report.count("indexed") == 1, report.to_json()
+    ocr_steps = [p for p in seen if p.stage == "recognising text (OCR)"]
+    during = [p for p in ocr_steps if p.pages_done == 0]
+    assert during and during[0].pages_total == 1
+    moving = [p for p in during if p.fraction > 0]
+    assert len(moving) >= 2 and moving[-1].fraction > moving[0].fraction, during
+    assert all(p.eta_s is not None for p in moving)
+    assert describe(moving[-1]).startswith("Recognising text (OCR) in letter.png, page 1 of 1")
+    assert "ETA" in describe(moving[-1])
+    fractions = [p.fraction for p in seen]
+    assert fractions == sorted(fractions)
+    took = next(p for p in ocr_steps if p.pages_done == 1).elapsed_s - during[0].elapsed_s
+    assert jobprogress.ocr_pace() == pytest.approx(took, abs=0.5)
+    print(f"\nOCR of one page took {took:.1f} s; {len(moving)} moving reports before it ended")
+
+
+@needs_ocr
 def test_window_shows_ocr_pages_and_the_done_notice(qtbot, tmp_path):
     from app.gui.launch import create_window
 

@@ -26,6 +26,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 from app.gui.library_reads import _LibraryOnWriter, _LibraryReads  # noqa: F401 (serve_control)
 from app.gui.ops import Lane, Operation
 from app.gui.watch_control import WatchControl
+from rag.cancel import wait_for
 from rag.errors import HearthError
 from rag.ocr import set_enabled as set_ocr
 from rag.settings import Settings
@@ -282,6 +283,11 @@ class Backend(QObject):
             from rag.answer import answer_stream
 
             model, router = self._ensure_model(op)
+            # The first question may come while the embedder loads (seconds, in the watcher's
+            # warm-up or here): wait for it on the side, so Stop ends the answer at once.
+            ready = getattr(self._require_lib(), "ready_to_search", None)
+            if ready is not None:
+                wait_for(ready, op.cancel_token)
             lib = _LibraryReads(self._require_lib, op.cancel_token)
             final = None
             for ev in answer_stream(

@@ -15,7 +15,8 @@ signals and never touches threads, the core or exceptions itself.
   drains them every `flush_ms`, so a fast token stream costs ~25 GUI updates a second, not one per
   token. Completion crosses threads through one queued signal.
 - Cancel sets the op's `CancelToken` (the core checks it between tokens/batches); threads are
-  never terminated.
+  never terminated. An op still waiting in its lane's queue (behind a model load, say) ends at
+  once: its job is skipped when its turn comes.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class Operation(QObject):
         self._latest_new = False
         self._queue: list[tuple[str, Any]] = []
         self._outcome: tuple[State, Any, str] | None = None
+        self._begun = False  # the lane's thread has taken it (set there, under _lock)
+        self._completed = False
         self._timer = QTimer(self)
         self._timer.setInterval(flush_ms)
         self._timer.timeout.connect(self.flush)
@@ -119,8 +122,24 @@ class Operation(QObject):
 
     # -- called from the GUI thread --------------------------------------------------------
     def cancel(self) -> None:
-        """Ask the job to stop; `cancelled` fires once the worker has noticed (< 0.5 s)."""
-        self.cancel_token.cancel()
+        """Ask the job to stop; `cancelled` fires once the worker has noticed (< 0.5 s), or at
+        once when the job has not begun: it may be queued behind seconds of other work."""
+        with self._lock:
+            self.cancel_token.cancel()
+            waiting = not self._begun and self.state is State.RUNNING
+            if waiting:
+                self._begun = True  # the lane will find it cancelled and skip it
+        if waiting and QThread.currentThread() is self.thread():
+            self._outcome = (State.CANCELLED, None, "")
+            self._complete()
+
+    def _take(self) -> bool:
+        """On the lane's thread: begin this op, unless a cancel already ended it."""
+        with self._lock:
+            if self._begun or self.cancel_token.cancelled:
+                return False
+            self._begun = True
+            return True
 
     @property
     def done(self) -> bool:
@@ -152,6 +171,9 @@ class Operation(QObject):
         self._timer.start()
 
     def _complete(self) -> None:
+        if self._completed:  # ended by cancel() before it began; the lane reports it again
+            return
+        self._completed = True
         self._timer.stop()
         self.flush()
         assert self._outcome is not None
@@ -186,7 +208,7 @@ class _Runner(QObject):
         self._begin(op)
 
     def _begin(self, op: Operation) -> None:
-        if op.is_cancelled:
+        if not op._take():
             self._finish(op, State.CANCELLED, None, "")
             return
         try:
