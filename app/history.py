@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.paths import private_file
+from rag.base.paths import private_file
 
 FILENAME = "history.sqlite3"
 SCHEMA_VERSION = 2

@@ -6,7 +6,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rag.privacy import install_guard
+    from rag.offline.privacy import install_guard
 
     install_guard()
     args = sys.argv[1:] if argv is None else argv
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def gui_main() -> int:
     """`hearth-desktop` (the launcher's entry, a gui-script): always the window, no terminal."""
-    from rag.privacy import install_guard
+    from rag.offline.privacy import install_guard
 
     install_guard()
     from app.gui.launch import run_gui

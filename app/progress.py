@@ -1,6 +1,6 @@
 """Indexing progress in words, shared by the terminal bar of `hearth index` and the window.
 
-The core (rag/jobprogress.py) finds and weighs every file before any work, so `fraction` only
+The core (rag/ingest/jobprogress.py) finds and weighs every file before any work, so `fraction` only
 grows and `eta_s` comes from the rate so far; this module only says it: one line with the stage,
 the file (and its page while it is read or OCR'd), the counts and the time left.
 """
@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from rag.types import IndexProgress
+from rag.base.types import IndexProgress
 
 
 def eta_words(seconds: float | None) -> str:
@@ -47,7 +47,7 @@ def describe(p: IndexProgress) -> str:
     return " · ".join(x for x in parts if x)
 
 
-def done_words(report) -> str:  # noqa: ANN001 - rag.types.IndexReport
+def done_words(report) -> str:  # noqa: ANN001 - rag.base.types.IndexReport
     """The notice at the end of a job, with its counts."""
     head = "Indexing cancelled" if getattr(report, "cancelled", False) else "Indexing done"
     return (f"{head}: {report.count('indexed')} indexed, {report.count('unchanged')} unchanged, "

@@ -32,8 +32,8 @@ from starlette.routing import Route
 
 from app import serve_api as api
 from app.serve_engine import ModelOwner, RequestError, ServerBusy
-from rag.cancel import CancelToken
-from rag.errors import HearthError
+from rag.base.cancel import CancelToken
+from rag.base.errors import HearthError
 
 log = logging.getLogger("hearth.serve")
 

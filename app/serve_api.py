@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.serve_engine import RequestError
-from rag.answer import MAX_ANSWER_TOKENS as MAX_TOKENS_LIMIT  # one limit at every door
-from rag.answer import MAX_K, question_problem
-from rag.cancel import CancelToken
+from rag.answering.answer import MAX_ANSWER_TOKENS as MAX_TOKENS_LIMIT  # one limit at every door
+from rag.answering.answer import MAX_K, question_problem
+from rag.base.cancel import CancelToken
 
 MAX_EMBED_INPUTS = 512
 ROLES = ("system", "developer", "user", "assistant")
@@ -148,10 +148,10 @@ def parse_search(body: Any) -> tuple[str, int, list[str] | None]:
 
 # -- jobs: each runs on the model owner thread and yields (kind, value) ---------------------------
 def answer_job(engine, req: ChatRequest):
-    """Retrieval on: `rag.answer.answer_stream`, exactly as `hearth ask` runs it."""
+    """Retrieval on: `rag.answering.answer.answer_stream`, exactly as `hearth ask` runs it."""
 
     def work(cancel: CancelToken) -> Iterator[tuple[str, Any]]:
-        from rag.answer import answer_stream
+        from rag.answering.answer import answer_stream
 
         model, router = engine.chat_model()
         evidence = None

@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from rag.cancel import CancelToken
-from rag.errors import HearthError
+from rag.base.cancel import CancelToken
+from rag.base.errors import HearthError
 
 Sink = Callable[[str, Any], None]  # ("item", x) ... then ("end", None) | ("error", exc) | ("cancelled", None)
 Work = Callable[[CancelToken], Iterable[Any]]

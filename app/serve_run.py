@@ -4,7 +4,7 @@
 Why we bind the sockets ourselves: uvicorn binds one host; Hearth listens on 127.0.0.1 and ::1
 (same port), and a bind is where the "loopback only" promise is kept. A non-loopback address
 is refused unless `--allow-remote` is given; then `hearth serve` tells the privacy guard
-(rag/privacy.py `allow_listen`) that this one address may be listened on. The guard still
+(rag/offline/privacy.py `allow_listen`) that this one address may be listened on. The guard still
 refuses every outbound connect and lookup, so Hearth only ever answers, it never calls out.
 """
 
@@ -19,8 +19,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from rag.errors import HearthError
-from rag.privacy import NetworkBlocked, is_loopback_host
+from rag.base.errors import HearthError
+from rag.offline.privacy import NetworkBlocked, is_loopback_host
 
 DEFAULT_PORT = 4327  # "HEAR" on a phone keypad
 DEFAULT_HOSTS = ("127.0.0.1", "::1")

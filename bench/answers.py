@@ -1,7 +1,7 @@
 """`python -m bench answers`: answer quality and speed on the pdfqa-dev set (issue 11).
 
 For each configuration (the evidence alone, each model, the default), every question runs
-through the real pipeline (`rag.answer.answer_stream`, as `hearth ask` does) over a library of
+through the real pipeline (`rag.answering.answer.answer_stream`, as `hearth ask` does) over a library of
 the four real PDF manuals. Measured per configuration:
 - key in evidence: a key string is in the quoted passages (whitespace- and case-insensitive);
 - key in answer: ...in the text the model wrote (fallbacks don't count; reported separately);
@@ -63,7 +63,7 @@ def build_library(corpus: Path, data_dir: Path, embedder=None):
 def run_config(lib, model, questions: list[dict], *, router=None, max_tokens: int = 512,
                notes_lib=None) -> dict:
     """Every question through the real pipeline; `notes` questions go to `notes_lib`."""
-    from rag.answer import answer_stream
+    from rag.answering.answer import answer_stream
 
     rows = []
     for q in questions:
@@ -84,7 +84,7 @@ def run_config(lib, model, questions: list[dict], *, router=None, max_tokens: in
 def model_input(ans) -> str:
     """The passage text the model read, rebuilt as `answer_stream` builds its prompt ("" when
     it was declined before the model was asked): the answer can only be as right as this."""
-    from rag.prompts import passage_text, prompt_passages
+    from rag.answering.prompts import passage_text, prompt_passages
 
     used = ans.timings.get("sources_used")
     if not used or not ans.evidence:
@@ -95,7 +95,7 @@ def model_input(ans) -> str:
 def shown_as_checked(ans) -> bool:
     """What the user reads as a verified answer: the verdict every front end shows is
     "checked" (the model wrote it, nothing replaced or declined it, every sentence backed)."""
-    from rag.verify import CHECKED
+    from rag.answering.verify import CHECKED
 
     return ans.verdict == CHECKED and bool(ans.answer.strip())
 
@@ -199,9 +199,9 @@ def summarise_unanswerable(rows: list[dict]) -> dict:
 
 def whole_chunk_baseline(lib, model, questions: list[dict]) -> dict:
     """The previous prompt (five whole chunks): its size and time to first token."""
-    from rag.answer import relevant
-    from rag.budget import fit_prompt
-    from rag.prompts import build_messages
+    from rag.answering.answer import relevant
+    from rag.answering.budget import fit_prompt
+    from rag.answering.prompts import build_messages
 
     tokens, firsts = [], []
     for q in questions:
@@ -226,7 +226,7 @@ def bench_answers(corpus: str | None, questions_path: str | None = None,
     its path, None for bench/data/unanswerable.jsonl, "" to skip it)."""
     from inference.model_set import ModelSet
     from inference.models import default_spec, load_model
-    from rag.settings import Settings
+    from rag.base.settings import Settings
 
     qpath = Path(questions_path) if questions_path else DEFAULT_QUESTIONS
     if not corpus or not Path(corpus).is_dir() or not qpath.is_file():

@@ -23,7 +23,7 @@ FORBIDDEN = ("torch", "chromadb", "llama_cpp", "sentence_transformers", "transfo
 
 CHILD = r"""
 import sys, time, json
-from rag.privacy import install_guard
+from rag.offline.privacy import install_guard
 install_guard()
 from app.gui.launch import application, create_window
 app = application()

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from rag.embeddings import Embedder
+from rag.embed.embeddings import Embedder
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -20,7 +20,7 @@ CACHE_ENV = "HEARTH_BENCH_CACHE"
 
 def offline_env() -> None:
     """Benchmarks follow the same zero-network rule as the app."""
-    from rag.privacy import set_offline_env
+    from rag.offline.privacy import set_offline_env
 
     set_offline_env()
 

@@ -21,7 +21,7 @@ BEFORE = "torch (before #28)"
 
 def load_variants(variants=VARIANTS) -> dict:
     """{variant: loaded embedder}; the ONNX builds are made (once) here, not in a timed part."""
-    from rag.embed_onnx import make_embedder
+    from rag.embed.embed_onnx import make_embedder
 
     out = {}
     for v in variants:
@@ -39,7 +39,7 @@ def embed_speed(embedders: dict, texts: list[str], rounds: int = 2) -> dict:
     """chunks/s per row and the ratio to both PyTorch rows. Interleaved call by call (each row
     embeds call i before any row embeds call i+1), so a burst of load from another program
     hits every row alike."""
-    from rag.indexer import CANCEL_BATCH
+    from rag.ingest.indexer import CANCEL_BATCH
 
     rows = {BEFORE: (embedders["torch"], list(texts)),
             **{v: (emb, sorted(texts, key=len)) for v, emb in embedders.items()}}
@@ -63,7 +63,7 @@ def embed_speed(embedders: dict, texts: list[str], rounds: int = 2) -> dict:
 
 def thread_rows(variant: str = "onnx-int8") -> dict:
     """The same graph held to one thread and to two: the measurement behind the automatic pick."""
-    from rag.embed_onnx import OnnxEmbedder, models_folder
+    from rag.embed.embed_onnx import OnnxEmbedder, models_folder
 
     out = {}
     for th in (1, 2):
@@ -94,7 +94,7 @@ def sweep(texts: list[str], variants=("onnx-fp32", "onnx-int8"), batches=(8, 16,
           threads=(1, 2)) -> dict:
     """chunks/s of one embed() call over all texts for batch size x thread count (the choice of
     BATCH and of the thread count is this measurement)."""
-    from rag.embed_onnx import OnnxEmbedder, models_folder
+    from rag.embed.embed_onnx import OnnxEmbedder, models_folder
 
     out: dict = {}
     for v in variants:

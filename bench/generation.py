@@ -71,9 +71,9 @@ def bench_generation(scifact: str | Path | None = None, rounds: int = 3, max_tok
     import llama_cpp
 
     from inference.models import load_model
-    from rag.answer import answer_stream
-    from rag.embeddings import SentenceTransformerEmbedder
-    from rag.prompts import build_messages
+    from rag.answering.answer import answer_stream
+    from rag.answering.prompts import build_messages
+    from rag.embed.embeddings import SentenceTransformerEmbedder
 
     work = Path(tempfile.mkdtemp(prefix="hearth-bench-gen-"))
     embedder = SentenceTransformerEmbedder()

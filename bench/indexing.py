@@ -17,7 +17,7 @@ from bench.common import log
 def pipeline_texts(files: list[Path], embedder) -> tuple[list[str], float, int]:
     """Exactly what the indexer embeds: loader -> chunk_pages -> embedding_text (title prefix)."""
     from rag import loaders
-    from rag.chunking import ChunkingConfig, chunk_pages, embedding_text
+    from rag.ingest.chunking import ChunkingConfig, chunk_pages, embedding_text
 
     cfg = ChunkingConfig()
     texts: list[str] = []
@@ -101,7 +101,7 @@ def _variants(corpus: str | None, scifact, rounds: int, do_sweep: bool, speed: b
               scifact_variants: tuple[str, ...] | None = None) -> dict:
     from bench import embedders as E
     from bench.pdfqa import DEV, find_corpus
-    from rag.indexer import expand
+    from rag.ingest.indexer import expand
 
     root = find_corpus(corpus, DEV / "questions.jsonl") if corpus else None
     work = Path(tempfile.mkdtemp(prefix="hearth-bench-variants-"))
@@ -132,8 +132,8 @@ def _variants(corpus: str | None, scifact, rounds: int, do_sweep: bool, speed: b
 def _default_vs_raw(scifact, rounds: int, profile: bool, pdfs: int, pages: int,
                     texts: int) -> dict:
     from bench.docset import make_docset
-    from rag.embed_onnx import make_embedder
-    from rag.indexer import expand
+    from rag.embed.embed_onnx import make_embedder
+    from rag.ingest.indexer import expand
 
     work = Path(tempfile.mkdtemp(prefix="hearth-bench-index-"))
     try:

@@ -34,7 +34,7 @@ def child(task: str, scifact: str | None) -> dict:
                         "chunks": lib.status()["chunks"], "indexed": report.count("indexed")}
         if task == "answer":
             from inference.models import load_model
-            from rag.answer import answer
+            from rag.answering.answer import answer
 
             with PeakRSS() as ans:
                 model = load_model(None)

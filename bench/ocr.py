@@ -73,8 +73,7 @@ def char_accuracy(truth: str, got: str) -> float:
 
 
 def bench_ocr(pages: int = 2, seed: int = 13) -> dict:
-    from rag import ocr
-    from rag.loaders import load_document
+    from rag.loaders import load_document, ocr
 
     reason = ocr.unavailable_reason()
     if reason:

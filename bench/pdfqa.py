@@ -73,8 +73,8 @@ def score(questions: list[dict], results: dict[str, list[tuple[str, int | None]]
 
 def pipeline_key(corpus: Path, chunking, embedder_id: str) -> str:
     """The cached library is rebuilt when the PDFs, chunking or the code that shapes chunks change."""
-    import rag.chunking
-    import rag.indexer
+    import rag.ingest.chunking
+    import rag.ingest.indexer
     import rag.loaders.base
     import rag.loaders.pdf
 
@@ -83,7 +83,7 @@ def pipeline_key(corpus: Path, chunking, embedder_id: str) -> str:
     for pdf in sorted(corpus.glob("*.pdf")):
         st = pdf.stat()
         h.update(f"{pdf.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    for mod in (rag.chunking, rag.indexer, rag.loaders.base, rag.loaders.pdf):
+    for mod in (rag.ingest.chunking, rag.ingest.indexer, rag.loaders.base, rag.loaders.pdf):
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()[:12]
 
@@ -98,7 +98,7 @@ def embedder_tag(embedder) -> str:
 
 def parse_and_chunk(corpus: Path, embedder, chunking) -> dict:
     """Time the loader and the chunker alone on the corpus (CPU and wall)."""
-    from rag.chunking import chunk_pages
+    from rag.ingest.chunking import chunk_pages
     from rag.loaders import load_document
 
     out = {"pages": 0, "chunks": 0, "parse_s": 0.0, "parse_cpu_s": 0.0, "chunk_s": 0.0}
@@ -122,8 +122,8 @@ def open_library(corpus: Path, *, fresh: bool = False, embedder=None, base: Path
     default embedder unless one is given; each embedder variant has its own cached library."""
     import shutil
 
-    from rag.chunking import ChunkingConfig
-    from rag.embed_onnx import make_embedder
+    from rag.embed.embed_onnx import make_embedder
+    from rag.ingest.chunking import ChunkingConfig
     from rag.library import Library
 
     chunking = ChunkingConfig()

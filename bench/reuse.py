@@ -21,7 +21,7 @@ from pathlib import Path
 def run(pages: int, words: int, page: int) -> dict:
     from bench.common import CountingEmbedder
     from bench.pdfgen import positioned_pdf, sample_text
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embed.embeddings import SentenceTransformerEmbedder
     from rag.library import Library
 
     texts = [f"Page {n}. " + sample_text(words, seed=n) for n in range(1, pages + 1)]

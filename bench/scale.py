@@ -67,8 +67,8 @@ def build(n_chunks: int, model_id: str, dim: int, base: Path | None = None) -> P
     of 1M chunks takes hours on a shared laptop; a kill loses at most one batch)."""
     from bench.search import _vocab, _zipf_weights
     from rag.library import CHROMA_DIR, MANIFEST_NAME
-    from rag.manifest import Manifest
-    from rag.store import ChromaStore
+    from rag.store.manifest import Manifest
+    from rag.store.store import ChromaStore
 
     path = (base or cache_dir()) / f"scale-{n_chunks}"
     if (path / "bench-meta.json").exists():
@@ -179,7 +179,7 @@ def child(path: str, n_queries: int) -> dict:
     import psutil
 
     from bench.search import _queries, _vocab, _zipf_weights, measure
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embed.embeddings import SentenceTransformerEmbedder
     from rag.library import Library
 
     proc = psutil.Process()
@@ -238,7 +238,7 @@ def child(path: str, n_queries: int) -> dict:
 def bench_scale(n_chunks: int = 1_000_000, n_queries: int = 200, build_only: bool = False
                 ) -> dict:
     """Build (or resume building) the library, then measure it unless `build_only`."""
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embed.embeddings import SentenceTransformerEmbedder
 
     emb = SentenceTransformerEmbedder()
     t0 = time.perf_counter()
@@ -272,7 +272,7 @@ def bench_scale(n_chunks: int = 1_000_000, n_queries: int = 200, build_only: boo
 
 if __name__ == "__main__":  # build (or resume) only: python -m bench.scale [N]
     from bench.common import offline_env
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embed.embeddings import SentenceTransformerEmbedder
 
     offline_env()
     _emb = SentenceTransformerEmbedder()

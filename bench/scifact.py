@@ -64,12 +64,12 @@ def write_corpus(root: str | Path, dest: Path, limit: int | None = None) -> int:
 
 def pipeline_key(chunking, embedder_id: str) -> str:
     """Changes to chunking settings or the code that shapes chunks invalidate the cached index."""
-    import rag.chunking
+    import rag.ingest.chunking
     import rag.loaders.text
 
     h = hashlib.sha256(json.dumps(asdict(chunking), sort_keys=True).encode())
     h.update(embedder_id.encode())
-    for mod in (rag.chunking, rag.loaders.text):
+    for mod in (rag.ingest.chunking, rag.loaders.text):
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()[:12]
 
@@ -78,8 +78,8 @@ def open_indexed(root: str | Path, *, limit: int | None = None, embedder=None, c
                  base: Path | None = None):
     """(Library, info): index the corpus into the cache (or re-index it: a no-op when unchanged)."""
     from bench.pdfqa import embedder_tag
-    from rag.chunking import ChunkingConfig
-    from rag.embed_onnx import make_embedder
+    from rag.embed.embed_onnx import make_embedder
+    from rag.ingest.chunking import ChunkingConfig
     from rag.library import Library
 
     chunking = chunking or ChunkingConfig()

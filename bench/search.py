@@ -38,8 +38,8 @@ def _zipf_weights(n: int) -> np.ndarray:
 def build_synthetic(n_chunks: int, embedder, base: Path | None = None) -> Path:
     """A library dir with `n_chunks` chunks (reused when already complete)."""
     from rag.library import CHROMA_DIR, MANIFEST_NAME
-    from rag.manifest import Manifest
-    from rag.store import ChromaStore
+    from rag.store.manifest import Manifest
+    from rag.store.store import ChromaStore
 
     path = (base or cache_dir()) / f"synthetic-{n_chunks}"
     done = path / "bench-meta.json"
@@ -88,7 +88,7 @@ def measure(lib, queries: list[str], k: int = 5) -> dict:
     for q in _queries(WARMUP, seed=99):  # warm-up on other queries: HNSW and SQLite pages
         lib.search(q, k=k)
     total, embed, dense, keyword = [], [], [], []
-    from rag.retrieval import Retriever
+    from rag.retrieve.retrieval import Retriever
 
     retriever = Retriever(lib.manifest, lib.store, lib.embedder, lib.retrieval_config)
 
@@ -114,7 +114,7 @@ def measure(lib, queries: list[str], k: int = 5) -> dict:
 def bench_search(sizes=(10_000, 100_000), n_queries: int = 100) -> dict:
     """The default embedder's search, and PyTorch's on the same library right after it (issue
     28: the query on the fast path must not make search slower)."""
-    from rag.embed_onnx import make_embedder
+    from rag.embed.embed_onnx import make_embedder
     from rag.library import Library
 
     embedder = make_embedder()

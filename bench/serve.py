@@ -90,9 +90,9 @@ def bench_serve(scifact: str | Path | None = None, max_tokens: int = 48, rounds:
     from app.serve import create_app
     from app.serve_engine import LibraryEngine, ModelOwner
     from app.serve_run import Server, bind_sockets, load_or_create_token
-    from rag.answer import answer_stream
-    from rag.embeddings import SentenceTransformerEmbedder
-    from rag.settings import Settings
+    from rag.answering.answer import answer_stream
+    from rag.base.settings import Settings
+    from rag.embed.embeddings import SentenceTransformerEmbedder
 
     work = Path(tempfile.mkdtemp(prefix="hearth-bench-serve-"))
     lib = small_library(work, scifact, SentenceTransformerEmbedder())

@@ -75,8 +75,8 @@ def seed_from_library(lib_dir: Path, docs: Path, url: str, emb) -> dict:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from rag.server_store import ServerCollections, ServerConfig
-    from rag.team import doc_key
+    from rag.server.server_store import ServerCollections, ServerConfig
+    from rag.server.team import doc_key
 
     t0 = time.perf_counter()
     db = sqlite3.connect(f"file:{lib_dir / 'library.sqlite3'}?mode=ro", uri=True)
@@ -124,9 +124,9 @@ def scifact_through_server(root: str, seed_library: str | None = None,
                            modes: tuple[str, ...] = ("hybrid", "dense", "keyword")) -> dict:
     from bench.metrics import dedupe_docs, evaluate
     from bench.scifact import load_split, write_corpus
-    from rag.embeddings import SentenceTransformerEmbedder
-    from rag.server_store import ServerConfig
-    from rag.team import TeamLibrary
+    from rag.embed.embeddings import SentenceTransformerEmbedder
+    from rag.server.server_store import ServerConfig
+    from rag.server.team import TeamLibrary
 
     base = cache_dir()
     docs = base / "scifact-docs"
@@ -179,9 +179,9 @@ def build_server_library(srv_url: str, n_chunks: int, home: Path) -> dict:
     """Synthetic documents (real files under `home`/files) written straight to the server."""
     from bench.scale import _vectors
     from bench.search import WORDS_PER_CHUNK, _vocab, _zipf_weights
-    from rag.embeddings import SentenceTransformerEmbedder
-    from rag.server_store import ServerCollections, ServerConfig
-    from rag.team import doc_key
+    from rag.embed.embeddings import SentenceTransformerEmbedder
+    from rag.server.server_store import ServerCollections, ServerConfig
+    from rag.server.team import doc_key
 
     emb = SentenceTransformerEmbedder()
     col = ServerCollections(ServerConfig(srv_url, "scale"), model_id=emb.model_id, dim=emb.dim)
@@ -229,9 +229,9 @@ def child(url: str, home: str, n_queries: int) -> dict:
     import psutil
 
     from bench.search import _queries, measure
-    from rag.embeddings import SentenceTransformerEmbedder
-    from rag.server_store import ServerConfig
-    from rag.team import TeamLibrary
+    from rag.embed.embeddings import SentenceTransformerEmbedder
+    from rag.server.server_store import ServerConfig
+    from rag.server.team import TeamLibrary
 
     proc = psutil.Process()
     emb = SentenceTransformerEmbedder()

@@ -21,7 +21,7 @@ POOL = 300
 
 def collect(lib, queries: dict[str, str], pool: int = POOL) -> dict[str, dict]:
     """Both candidate lists exactly as `Retriever.search` builds them (common terms pruned)."""
-    from rag.retrieval import Retriever
+    from rag.retrieve.retrieval import Retriever
 
     retriever = Retriever(lib.manifest, lib.store, lib.embedder, lib.retrieval_config)
     out = {}

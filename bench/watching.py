@@ -26,7 +26,7 @@ def _wait(predicate, timeout: float, interval: float = 0.02) -> float | None:
 
 def bench_watching(burst: int = 1000, folder_files: int = 100, settle: float = 1.0) -> dict:
     from bench.common import CountingEmbedder
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embed.embeddings import SentenceTransformerEmbedder
     from rag.library import Library
     from rag.watch import WatchService
 

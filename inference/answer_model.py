@@ -82,7 +82,7 @@ def part_files(model: Pinned = ANSWER) -> list[Path] | None:
 
 def target_path(data_dir: Path | None = None, model: Pinned = ANSWER) -> Path:
     """Where the joined file lives (only looked up: nothing is created here)."""
-    from rag.paths import data_dir_path
+    from rag.base.paths import data_dir_path
 
     return data_dir_path(data_dir) / "models" / model.file
 
@@ -128,7 +128,7 @@ def answer_model_path(data_dir: Path | None = None, model: Pinned = ANSWER) -> P
     if parts is None:
         raise ModelError(f"The model {model.name} is not installed. Run `make run`, "
                          f"or: {model.install_hint}")
-    from rag.paths import ensure_private_dir, resolve_data_dir
+    from rag.base.paths import ensure_private_dir, resolve_data_dir
 
     resolve_data_dir(data_dir)  # created 0700 like every data dir
     ensure_private_dir(target.parent)

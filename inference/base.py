@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from rag.errors import HearthError
+from rag.base.errors import HearthError
 
 
 class ModelError(HearthError):

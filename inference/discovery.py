@@ -21,7 +21,7 @@ from pathlib import Path
 from inference.base import ModelError
 from inference.bundled import BUNDLED_NAME, bundled_model_path
 from inference.gguf_info import MAGIC, GGUFInfo, read_gguf_info
-from rag.cancel import CancelToken
+from rag.base.cancel import CancelToken
 
 SOURCES = ("bundled", "hearth", "gpt4all", "lmstudio", "ollama", "huggingface", "llamacpp")
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
@@ -68,7 +68,7 @@ def default_roots(data_dir: Path | None = None, home: Path | None = None,
     xdg_cache = Path(env.get("XDG_CACHE_HOME", home / ".cache"))
     hf_home = Path(env.get("HF_HOME", xdg_cache / "huggingface"))
     if data_dir is None:
-        from rag.paths import data_dir_path
+        from rag.base.paths import data_dir_path
 
         data_dir = data_dir_path(None)  # only looked into: created when a model is added
     return DiscoveryRoots(
@@ -280,7 +280,7 @@ def add_model(file: str | os.PathLike, data_dir: Path | None = None) -> ModelEnt
     import shutil
 
     from inference.gguf_info import check_model_file
-    from rag.paths import ensure_private_dir, resolve_data_dir
+    from rag.base.paths import ensure_private_dir, resolve_data_dir
 
     src = Path(file).expanduser()
     info = check_model_file(src)

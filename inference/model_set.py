@@ -1,6 +1,6 @@
 """The models a user enabled, loaded on demand, with the router choosing one per question.
 
-Plugs into `rag.answer.answer_stream(router=...)`: routing happens after retrieval (it uses the
+Plugs into `rag.answering.answer.answer_stream(router=...)`: routing happens after retrieval (it uses the
 score spread) and before the prompt is built (the budget needs the chosen model's tokenizer).
 Models are loaded lazily and kept while memory allows: before a model loads, the least recently
 used ones are closed until the machine has room for it (a user may enable an 8B model beside a

@@ -69,7 +69,7 @@ def load_model(
     probe: bool | None = None,
     **overrides,
 ) -> ChatModel:
-    """Load a chat model. `settings` (rag.settings.Settings) supplies n_ctx, threads, GPU layers
+    """Load a chat model. `settings` (rag.base.settings.Settings) supplies n_ctx, threads, GPU layers
     and LoRA adapters; keyword `overrides` (n_ctx=..., n_gpu_layers=..., lora_path=...) win.
     `probe` defaults to True except for the bundled model."""
     path, name = resolve_spec(spec, data_dir)

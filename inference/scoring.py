@@ -1,5 +1,5 @@
 """Reading a model's token probabilities, without sampling: the judge's yes/no and the question
-check's per-token log-probabilities (rag/confirm.py). Both reuse the prompt already in the
+check's per-token log-probabilities (rag/answering/confirm.py). Both reuse the prompt already in the
 model's cache and read llama.cpp's logits rows directly."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Runs the *frozen* executable (not the venv) in a fresh data dir:
 2. a scripted first session under `strace -f`: the window offscreen, a folder of generated PDFs
    indexed, a question answered (`Hearth -m app.gui.selfcheck`), and every connect/sendto of
    every process checked: no IPv4/IPv6 destination at all is allowed;
-3. a forget, whose scrub rebuilds the vector store in a frozen child (`-m rag.store_rebuild`);
+3. a forget, whose scrub rebuilds the vector store in a frozen child (`-m rag.store.store_rebuild`);
 4. the CLI (`Hearth status --json`) start time, and that the forgotten file is gone.
 Prints the figures and writes them to build/package-check.json; exit 1 on any failure.
 """
@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
         print("note: strace is not installed; the zero-network check was skipped")
 
     # 3. Forget a document: the scrub rebuilds the vector store in a child process
-    #    (`Hearth -m rag.store_rebuild`), the other thing a frozen app must start as a child.
+    #    (`Hearth -m rag.store.store_rebuild`), the other thing a frozen app must start as a child.
     forget = subprocess.run([str(exe), "forget", str(docs / "sourdough.pdf"), "--json"], env=env,
                             capture_output=True, text=True, timeout=600)
     if forget.returncode != 0 or '"forgotten": 1' not in forget.stdout:

@@ -2,7 +2,7 @@
 
 A frozen app has no Python interpreter to run `sys.executable -m module`, yet Hearth starts child
 processes that way (the model probe `inference.probe`, the vector store rebuild
-`rag.store_rebuild`) so a crash in native code can't take the window down. Here the frozen
+`rag.store.store_rebuild`) so a crash in native code can't take the window down. Here the frozen
 executable answers that form itself: `Hearth -m inference.probe FILE` runs that module as
 `__main__`, exactly as `python -m` would. Anything else is the ordinary `hearth` entry (no
 arguments: the window; arguments: the CLI).

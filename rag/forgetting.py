@@ -15,9 +15,9 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from rag.indexer import norm_path
-from rag.manifest import Manifest
-from rag.reads import checkpoint
+from rag.ingest.indexer import norm_path
+from rag.store.manifest import Manifest
+from rag.store.reads import checkpoint
 
 MANIFEST_NAME = "library.sqlite3"
 CHROMA_DIR = "chroma"
@@ -68,7 +68,7 @@ class Forgetting:
 
     def scrub(self) -> None:
         """Physically erase deleted text and vectors: SQLite vacuum + chroma rebuild."""
-        from rag.manifest import SCRUB_PENDING
+        from rag.store.manifest import SCRUB_PENDING
 
         def run() -> None:
             self.manifest.compact()
@@ -93,7 +93,7 @@ class Forgetting:
 
     def wipe(self) -> None:
         """Delete every document, vector and chunk of text in this library."""
-        from rag.manifest import SCRUB_PENDING
+        from rag.store.manifest import SCRUB_PENDING
 
         def run() -> None:
             self.manifest.wipe()  # flags the scrub: a crash before the end is finished on open

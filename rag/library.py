@@ -4,11 +4,11 @@ It owns the writer lock, the manifest, the vector store and the embedder, and ex
 search, forgetting and renaming. Heavy parts (torch, chromadb) load on first use.
 
 One writer, free readers: every change runs on the library's writer thread
-(`rag.write_queue.WriteQueue`), whichever thread asks (GUI lane, watcher, CLI); searches, status
+(`rag.store.write_queue.WriteQueue`), whichever thread asks (GUI lane, watcher, CLI); searches, status
 and document lists read on the caller's thread through their own SQLite connection and never
 wait for a write (only for the few milliseconds a scrub swaps the vector files). Opened with
 `reads_only=True` in another process, the library takes no writer lock at all: many processes
-can read while one writes (see `rag.lock.StoreLock`).
+can read while one writes (see `rag.store.lock.StoreLock`).
 """
 
 from __future__ import annotations
@@ -18,20 +18,25 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Sequence
 from pathlib import Path
 
-from rag.cancel import CancelToken
-from rag.chunking import ChunkingConfig
-from rag.embed_variant import VARIANT_META, library_embedder, note_variant, rerecord_after_force
-from rag.embeddings import Embedder
-from rag.errors import HearthError
+from rag.base.cancel import CancelToken
+from rag.base.errors import HearthError
+from rag.base.paths import data_dir_path, resolve_data_dir
+from rag.base.types import Hit, IndexProgress, IndexReport
+from rag.embed.embed_variant import (
+    VARIANT_META,
+    library_embedder,
+    note_variant,
+    rerecord_after_force,
+)
+from rag.embed.embeddings import Embedder
 from rag.forgetting import CHROMA_DIR, MANIFEST_NAME, Forgetting, forget_owed
-from rag.indexer import expand, norm_path
-from rag.lock import LibraryLock, ReadWriteLock, StoreLock
-from rag.manifest import DocumentRecord, Manifest
-from rag.paths import data_dir_path, resolve_data_dir
-from rag.reads import NoLibraryYet, ReadingManifest
-from rag.retrieval import RetrievalConfig, Retriever
-from rag.types import Hit, IndexProgress, IndexReport
-from rag.write_queue import Job, WriteQueue
+from rag.ingest.chunking import ChunkingConfig
+from rag.ingest.indexer import expand, norm_path
+from rag.retrieve.retrieval import RetrievalConfig, Retriever
+from rag.store.lock import LibraryLock, ReadWriteLock, StoreLock
+from rag.store.manifest import DocumentRecord, Manifest
+from rag.store.reads import NoLibraryYet, ReadingManifest
+from rag.store.write_queue import Job, WriteQueue
 
 CANCELLED = "cancelled_docs"  # meta: ids a cancelled job left unfinished (not resumed by itself)
 
@@ -44,7 +49,7 @@ class Library(Forgetting):
         the writer lock (another process may be writing it) and nothing is written, so it also
         works on a full disk or read-only media."""
         self.data_dir = Path(data_dir)
-        from rag.privacy import set_log_dir
+        from rag.offline.privacy import set_log_dir
 
         set_log_dir(self.data_dir)
         self.reader = reads_only  # a reader creates nothing and never takes the writer lock
@@ -125,7 +130,7 @@ class Library(Forgetting):
     @property
     def store(self):
         if self._store is None:
-            from rag.store import ChromaStore
+            from rag.store.store import ChromaStore
 
             with self._write:
                 if self._store is None:
@@ -141,7 +146,7 @@ class Library(Forgetting):
         return self._store
 
     def _indexer(self):
-        from rag.indexer import Indexer
+        from rag.ingest.indexer import Indexer
 
         return Indexer(self.manifest, lambda: self.store, self.embedder, self._write,
                        self.chunking)
@@ -201,7 +206,7 @@ class Library(Forgetting):
                    ) -> Generator[IndexProgress, None, IndexReport]:
         """Runs on the writer thread. A forget of some of these paths preempts it: the forget
         runs at once, then the rest is indexed (without what was forgotten)."""
-        from rag.paths import is_under
+        from rag.base.paths import is_under
 
         self._clear_cancelled(paths)
         todo, merged = list(paths), IndexReport()
@@ -382,7 +387,7 @@ def finish_owed_forget(data_dir: Path, embedder: Embedder | None = None,
     takes; True when nothing is owed any more. A reader calls it so the forgotten text does not
     wait for the next writer. While another process writes the library, that writer owes it
     (False, and `status` says so); so does a library on a full disk or read-only media."""
-    from rag.errors import LibraryInUse
+    from rag.base.errors import LibraryInUse
 
     try:
         Library(Path(data_dir), embedder=embedder,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from rag.privacy import set_offline_env  # noqa: E402
+from rag.offline.privacy import set_offline_env  # noqa: E402
 
 set_offline_env()
-# One ONNX embedder build (rag/onnx_build.py) for every test and the CLI children they start,
+# One ONNX embedder build (rag/embed/onnx_build.py) for every test and the CLI children they start,
 # instead of one per fresh data dir; tests of the build itself export into their own folder.
 os.environ.setdefault("HEARTH_EMBEDDER_DIR", os.path.join(
     __import__("tempfile").gettempdir(), "hearth-test-embedder", "minilm-onnx"))
@@ -26,7 +26,7 @@ from bench.common import CountingEmbedder  # noqa: E402,F401  (re-exported for t
 @pytest.fixture(scope="session")
 def embedder():
     """The real bundled all-MiniLM-L6-v2, loaded once for the whole run."""
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embed.embeddings import SentenceTransformerEmbedder
 
     e = SentenceTransformerEmbedder()
     e.load()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rag.base.types import LoadedDocument, Page
 from rag.loaders.base import register
-from rag.types import LoadedDocument, Page
 
 
 @register(".hang")

@@ -128,7 +128,7 @@ def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
     pass. PYTEST_* variables are dropped too; chroma checks `"pytest" in sys.modules`, which a
     fresh subprocess doesn't have.
     """
-    from rag.privacy import OFFLINE_ENV
+    from rag.offline.privacy import OFFLINE_ENV
 
     env = {k: v for k, v in os.environ.items()
            if k not in OFFLINE_ENV and k not in CI_MARKERS and not k.startswith("PYTEST")

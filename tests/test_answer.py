@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from corpus import build_corpus
 
-from rag.answer import (
+from rag.answering.answer import (
     WEAK_EVIDENCE,
     WEAK_EVIDENCE_TEXT,
     LoopGuard,
@@ -16,9 +16,9 @@ from rag.answer import (
     cited_numbers,
     relevant,
 )
-from rag.cancel import CancelToken
+from rag.base.cancel import CancelToken
+from rag.base.types import Hit
 from rag.library import Library
-from rag.types import Hit
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from corpus import build_corpus
 from inference import answer_model
 from inference.base import ModelError
 from inference.models import load_model
-from rag.answer import answer
+from rag.answering.answer import answer
 from rag.library import Library
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def test_joined_verified_answers_and_refused_once_tampered(tmp_path, embedder):
     assert "4.24" in result.evidence[0].quote
     assert result.answer.strip() and "4.24" in result.answer
     # backed by the passage's words; whether it is confirmed as *the* answer is the question
-    # check's call (rag/confirm.py, tests/test_confirm.py), reported with the answer
+    # check's call (rag/answering/confirm.py, tests/test_confirm.py), reported with the answer
     assert result.claims and not result.fallback and "question_gain" in result.confirmation
     assert_refused_once_tampered(path, 300_000_000, answer_model.ANSWER_NAME, tmp_path)
 
@@ -110,7 +110,7 @@ def test_stop_while_the_model_reads_a_long_prompt_takes_effect_at_once(tmp_path)
     import threading
     import time
 
-    from rag.cancel import CancelToken
+    from rag.base.cancel import CancelToken
 
     model = load_model(answer_model.ANSWER_NAME, data_dir=tmp_path, n_ctx=4096)
     try:

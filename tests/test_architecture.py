@@ -34,7 +34,7 @@ def test_core_packages_never_import_qt():
 
 
 def test_importing_the_core_and_cli_loads_no_heavy_module():
-    code = ("import sys, app.cli, app.main, rag.library, rag.answer, rag.indexer, rag.retrieval, "
+    code = ("import sys, app.cli, app.main, rag.library, rag.answering.answer, rag.ingest.indexer, rag.retrieve.retrieval, "
             "inference.models, inference.llama; "
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -70,12 +70,12 @@ def test_the_layer_contracts_hold_and_catch_a_climb_and_a_circle(tmp_path):
     a model module reaching up into answering, the retrieval core reaching a model, and two
     modules importing each other."""
     assert _lint_copy(tmp_path / "as_is", {}).returncode == 0
-    climb = _lint_copy(tmp_path / "climb", {"inference/base.py": "import rag.verify  # noqa"})
+    climb = _lint_copy(tmp_path / "climb", {"inference/base.py": "import rag.answering.verify  # noqa"})
     assert climb.returncode != 0 and "Layers: app, answering, models, common base BROKEN" in \
         climb.stdout
-    reach = _lint_copy(tmp_path / "reach", {"rag/retrieval.py": "import inference.models  # noqa"})
+    reach = _lint_copy(tmp_path / "reach", {"rag/retrieve/retrieval.py": "import inference.models  # noqa"})
     assert reach.returncode != 0 and "Retrieval core imports neither answering nor models " \
         "BROKEN" in reach.stdout
-    circle = _lint_copy(tmp_path / "circle", {"rag/fusion.py": "import rag.keyword  # noqa",
-                                              "rag/keyword.py": "import rag.fusion  # noqa"})
+    circle = _lint_copy(tmp_path / "circle", {"rag/retrieve/fusion.py": "import rag.store.keyword  # noqa",
+                                              "rag/store/keyword.py": "import rag.retrieve.fusion  # noqa"})
     assert circle.returncode != 0 and "No import circles BROKEN" in circle.stdout

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from rag.fusion import convex
-from rag.retrieval import RetrievalConfig, doc_key
+from rag.retrieve.fusion import convex
+from rag.retrieve.retrieval import RetrievalConfig, doc_key
 
 
 def test_convex_keeps_score_margins_that_ranks_lose():

@@ -78,9 +78,9 @@ PAGE = ("Missing values are marked NA in R. Notice that the logical expression x
 def _dev_answer(text: str, supported: bool | None, *, focus: str = "", fallback: str = "",
                 declined: bool = False, asked: bool = True):
     """An answer as `answer_stream` returns it: one passage, the model read its focus."""
-    from rag.answer import Answer
-    from rag.evidence import Evidence
-    from rag.verify import Claim
+    from rag.answering.answer import Answer
+    from rag.answering.evidence import Evidence
+    from rag.answering.verify import Claim
 
     evidence = [Evidence(1, "/docs/R-intro.pdf", 17, PAGE, 1.5, focus=focus),
                 Evidence(2, "/docs/R-intro.pdf", 18, "Use is.na(x) to test.", 1.0)]

@@ -47,7 +47,7 @@ def beir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def embedder():
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embed.embeddings import SentenceTransformerEmbedder
 
     emb = SentenceTransformerEmbedder()
     emb.load()

@@ -8,7 +8,7 @@ import pytest
 
 from inference.bundled import bundled_model_path
 from inference.llama import LlamaChatModel
-from rag.budget import fit_prompt
+from rag.answering.budget import fit_prompt
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 import random
 
-from rag.chunking import ChunkingConfig, chunk_pages, embedding_text
-from rag.types import Page
+from rag.base.types import Page
+from rag.ingest.chunking import ChunkingConfig, chunk_pages, embedding_text
 
 WORDS = ("the quick brown fox jumps over lazy dogs. Photosynthesis converts light energy into "
          "chemical energy! Internationalization matters; Pneumonoultramicroscopic really.").split()

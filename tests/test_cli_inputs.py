@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import run_cli
-from rag.answer import MAX_QUESTION_CHARS, question_problem
+from rag.answering.answer import MAX_QUESTION_CHARS, question_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG = "Why " + "really " * (MAX_QUESTION_CHARS // 7 + 1) + "?"
@@ -86,9 +86,9 @@ def test_a_question_that_is_not_utf8_on_the_command_line(tmp_path):
 def test_the_api_and_the_pipeline_refuse_the_same_questions():
     from app.serve_api import parse_chat
     from app.serve_engine import RequestError
-    from rag.answer import answer_stream
-    from rag.errors import HearthError
-    from rag.settings import Settings
+    from rag.answering.answer import answer_stream
+    from rag.base.errors import HearthError
+    from rag.base.settings import Settings
 
     with pytest.raises(RequestError, match="characters long"):
         parse_chat({"messages": [{"role": "user", "content": LONG}]}, Settings())

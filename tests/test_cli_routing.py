@@ -10,7 +10,7 @@ from corpus import build_corpus
 from test_cli import hearth
 
 from inference.bundled import BUNDLED_NAME, gemma_model_path
-from rag.settings import Settings
+from rag.base.settings import Settings
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ import time
 import pytest
 from hostile import canary, find_in_dir, hearth, note
 
-from rag.cancel import CancelToken
-from rag.indexer import expand
+from rag.base.cancel import CancelToken
+from rag.ingest.indexer import expand
 from rag.library import Library
 
 pytestmark = pytest.mark.slow
@@ -339,7 +339,7 @@ def test_a_reader_waits_a_bounded_time_then_falls_back(tmp_path, embedder):
 
     from hostile import ROOT, hearth_env
 
-    from rag.lock import StoreLock
+    from rag.store.lock import StoreLock
 
     docs, data = tmp_path / "docs", tmp_path / "data"
     docs.mkdir()

@@ -1,4 +1,4 @@
-"""The question check (rag/confirm.py) on the real answering model, Qwen2.5-Coder-0.5B: the two
+"""The question check (rag/answering/confirm.py) on the real answering model, Qwen2.5-Coder-0.5B: the two
 wrong answers issue 26 reported are not confirmed, right answers copied from the passage are, and
 the whole pipeline shows a wrong cited answer as not confirmed."""
 
@@ -8,9 +8,9 @@ import pytest
 
 from inference import answer_model
 from inference.models import load_model
-from rag.confirm import GAIN_MIN, NOT_THE_ANSWER, confirm
-from rag.prompts import build_evidence_messages
-from rag.verify import CHECKED, UNCONFIRMED, Claim, Verified, not_the_answer, verdict
+from rag.answering.confirm import GAIN_MIN, NOT_THE_ANSWER, confirm
+from rag.answering.prompts import build_evidence_messages
+from rag.answering.verify import CHECKED, UNCONFIRMED, Claim, Verified, not_the_answer, verdict
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +99,7 @@ def test_an_unconfirmed_answer_keeps_its_words_but_no_citation_and_says_why():
 
 def test_the_window_marks_each_unconfirmed_sentence_with_its_reason():
     from app.gui.evidence_view import display_markdown
-    from rag.answer import Answer
+    from rag.answering.answer import Answer
 
     claims = [Claim("The capital of Australia is New South Wales.", [1], True, 0.8)]
     after = not_the_answer(Verified("…", claims), NOT_THE_ANSWER)

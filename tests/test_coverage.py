@@ -1,10 +1,10 @@
-"""Names a question asks about (rag.coverage) and the copy bias of a grounded answer, on the real
+"""Names a question asks about (rag.answering.coverage) and the copy bias of a grounded answer, on the real
 bundled SmolLM2 and a real manifest."""
 
 from __future__ import annotations
 
-from rag.coverage import absent_names, name_terms
-from rag.manifest import Manifest
+from rag.answering.coverage import absent_names, name_terms
+from rag.store.manifest import Manifest
 
 
 def test_names_skip_sentence_openers_and_keep_acronyms():

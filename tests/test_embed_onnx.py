@@ -13,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from rag.embed_onnx import OnnxEmbedder
-from rag.embeddings import bundled_model_dir
+from rag.embed.embed_onnx import OnnxEmbedder
+from rag.embed.embeddings import bundled_model_dir
 
 TEXTS = [
     "How do I feed a sourdough starter?",
@@ -29,8 +29,8 @@ TEXTS = [
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """A real export, quantization and parity check from the bundled weights (no network)."""
-    from rag import onnx_build
-    from rag.embed_onnx import OnnxEmbedder
+    from rag.embed import onnx_build
+    from rag.embed.embed_onnx import OnnxEmbedder
 
     folder = tmp_path_factory.mktemp("models") / "minilm-onnx"
     model_dir = bundled_model_dir()
@@ -40,7 +40,7 @@ def built(tmp_path_factory):
 
 
 def test_export_makes_checked_fp32_and_int8_builds(built):
-    from rag import onnx_build
+    from rag.embed import onnx_build
 
     folder, rec = built
     assert rec["checked"] and rec["parity"]["fp32"]["min_cosine"] >= 0.999
@@ -72,7 +72,7 @@ def test_onnx_vectors_match_pytorch(built, embedder):
 
 
 def test_changed_source_weights_mean_a_new_build(built, tmp_path):
-    from rag import onnx_build
+    from rag.embed import onnx_build
 
     folder, _ = built
     src = tmp_path / "model"

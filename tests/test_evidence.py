@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.evidence import select_evidence, split_units
+from rag.answering.evidence import select_evidence, split_units
+from rag.answering.prompts import EVIDENCE_SYSTEM, EXAMPLE_ANSWER
+from rag.answering.verify import FALLBACK_NOTE, NOT_IN_DOCUMENTS, verdict, verify
+from rag.base.types import Hit
 from rag.library import Library
-from rag.prompts import EVIDENCE_SYSTEM, EXAMPLE_ANSWER
-from rag.types import Hit
-from rag.verify import FALLBACK_NOTE, NOT_IN_DOCUMENTS, verdict, verify
 
 MANUAL_PAGE = (
     "Setting up the console\n"
@@ -225,7 +225,7 @@ def test_a_heading_or_a_loop_is_not_an_answer(embedder):
     assert kept.claims[0].supported and not kept.fallback
     # The same command twice is an answer, not a loop; so is a name said three times with
     # other words between (radm-03 of the dev set copied this sentence from the manual).
-    from rag.verify import loops
+    from rag.answering.verify import loops
 
     assert not loops('Use "$(R_HOME)/bin$(R_ARCH_BIN)/Rscript" filename "$(R_HOME)/bin'
                      '$(R_ARCH_BIN)/Rscript" -e expr, where $(R_ARCH_BIN) is for Windows.')
@@ -281,7 +281,7 @@ def test_the_model_reads_the_best_sentence_first(embedder):
     first = ev[0]
     assert first.focus.startswith("A spreadsheet export may have rows") and first.focus in first.quote
     assert "fill = TRUE" in first.focus and "Quotes around" not in first.focus
-    from rag.prompts import build_evidence_messages, prompt_passages
+    from rag.answering.prompts import build_evidence_messages, prompt_passages
 
     user = build_evidence_messages(q, prompt_passages(ev), [])[-1]["content"]
     assert first.focus in user and "Chapter 7" not in user
@@ -305,8 +305,8 @@ def test_link_definition_lines_keep_their_text(embedder):
 def test_the_model_reads_the_best_passages_within_a_character_budget():
     """Merged passages run long; the prompt keeps the best ones in order, cuts the one that would
     overflow at a sentence end, and always keeps the first whole."""
-    from rag.evidence import Evidence
-    from rag.prompts import PROMPT_CHARS, prompt_passages
+    from rag.answering.evidence import Evidence
+    from rag.answering.prompts import PROMPT_CHARS, prompt_passages
 
     long_one = "The first passage says a great deal about the console. " * 15  # ~840 chars
     second = ("Command lines are limited to about 4095 bytes. Longer input must be read from a "

@@ -118,7 +118,7 @@ def test_a_recorded_forget_is_finished_when_the_library_next_opens(tmp_path, emb
 
 def test_a_new_document_never_takes_a_tombstoned_id(tmp_path):
     """Otherwise finishing a late tombstone would delete the newcomer's vectors."""
-    from rag.manifest import Manifest
+    from rag.store.manifest import Manifest
 
     m = Manifest(tmp_path / "m.sqlite3")
     first = m.upsert("/a.txt", status="indexed")
@@ -150,7 +150,7 @@ def test_an_owed_forget_is_finished_by_the_next_reader(tmp_path, embedder, first
     assert find_in_dir(data, needles) and forget_owed(data)
 
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys; from pathlib import Path; from rag.lock import LibraryLock\n"
+        "import sys; from pathlib import Path; from rag.store.lock import LibraryLock\n"
         "lock = LibraryLock(Path(sys.argv[1]), 'the test writer').acquire()\n"
         "print('held', flush=True); sys.stdin.read()"), str(data)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=hearth_env(data))

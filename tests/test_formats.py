@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from makedocs import make_pdf
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
 from rag.loaders import load_document
 
 ROWS = [("Pump", "Flow rate", "Pressure"), ("A40", "12.5 L/min", "3 bar"),

@@ -1,5 +1,5 @@
-from rag.fusion import rrf
-from rag.keyword import fts_query, query_terms
+from rag.retrieve.fusion import rrf
+from rag.store.keyword import fts_query, query_terms
 
 
 def test_rrf_rewards_agreement():

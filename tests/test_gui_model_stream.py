@@ -31,7 +31,7 @@ from app.gui.ops import State  # noqa: E402
 from app.gui.settings_dialog import SettingsDialog  # noqa: E402
 from inference.bundled import BUNDLED_NAME  # noqa: E402
 from inference.discovery import DiscoveryRoots, iter_models  # noqa: E402
-from rag.cancel import CancelToken  # noqa: E402
+from rag.base.cancel import CancelToken  # noqa: E402
 
 EARLY = "lmstudio-community/Tiny-GGUF/tiny-early-Q4_K_M"  # LM Studio: searched before llama.cpp
 LATE = "zz-late-Q4_K_M"  # llama.cpp cache: searched last; its header read waits on the gate

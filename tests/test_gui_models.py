@@ -20,7 +20,7 @@ from makedocs import make_pdf  # noqa: E402
 from app.gui.heartbeat import Heartbeat  # noqa: E402
 from app.gui.launch import create_window  # noqa: E402
 from app.gui.ops import State  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.base.settings import Settings  # noqa: E402
 
 pytestmark = [pytest.mark.slow]
 SMALL, LARGE = "SmolLM2-135M-Instruct", "gemma-3-270m"

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QThread  # noqa: E402
 
 from app.gui.ops import Lane, State  # noqa: E402
-from rag.errors import HearthError  # noqa: E402
+from rag.base.errors import HearthError  # noqa: E402
 
 
 @pytest.fixture
@@ -110,8 +110,8 @@ def test_cancel_of_a_queued_job_ends_it_at_once_and_the_job_never_runs(qtbot, la
 
 def test_waiting_for_a_load_gives_up_at_once_when_cancelled():
     """`wait_for` (used before the first search) stops waiting on cancel; the load runs on."""
-    from rag.cancel import CancelToken, wait_for
-    from rag.errors import Cancelled
+    from rag.base.cancel import CancelToken, wait_for
+    from rag.base.errors import Cancelled
 
     token, release, finished = CancelToken(), threading.Event(), threading.Event()
 

@@ -176,7 +176,7 @@ def test_failed_files_are_not_offered_and_say_why_plainly(qtbot, window, tmp_pat
 
 
 def _record(n: int, name: str, chunks: int):
-    from rag.manifest import DocumentRecord
+    from rag.store.manifest import DocumentRecord
 
     return DocumentRecord(n, f"/docs/{name}", "", "", 1, 0.0, "indexed", "", chunks, 0.0)
 
@@ -259,7 +259,7 @@ def test_windows_fit_the_screen_on_first_start_and_after_a_bigger_one(qtbot, tmp
 
 def test_a_long_step_shows_its_seconds_so_the_line_moves(window):
     """OCR of one image reports nothing until it ends: the line says how long it has taken."""
-    from rag.types import IndexProgress
+    from rag.base.types import IndexProgress
 
     panel = window.library
     panel.progress_box.setVisible(True)

@@ -20,7 +20,7 @@ HEAVY = ["chromadb", "llama_cpp", "sentence_transformers", "torch", "transformer
 SCRIPT = textwrap.dedent("""
     import json, sys, time
     t0 = time.perf_counter()
-    from rag.privacy import install_guard
+    from rag.offline.privacy import install_guard
     install_guard()
     from app.gui.launch import application, create_window
     app = application()

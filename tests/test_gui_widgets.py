@@ -29,7 +29,7 @@ from app.gui.library_panel import eta_text  # noqa: E402
 from app.gui.scope_dialog import ScopeDialog  # noqa: E402
 from app.gui.settings_dialog import BUNDLED_LABEL, SettingsDialog  # noqa: E402
 from app.history import History  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.base.settings import Settings  # noqa: E402
 
 CONTROLS = (QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QLineEdit,
             QPlainTextEdit)

@@ -104,8 +104,8 @@ def test_deep_html_parses_in_linear_time():
 
 
 def test_chunks_have_a_hard_size_cap(embedder):
-    from rag.chunking import ChunkingConfig, chunk_pages
-    from rag.types import Page
+    from rag.base.types import Page
+    from rag.ingest.chunking import ChunkingConfig, chunk_pages
 
     text = "Intro line.\n" + "x" * (5 * 1024 * 1024) + "\nOutro line."
     t0 = time.perf_counter()
@@ -121,7 +121,7 @@ def test_failure_reasons_carry_no_garbage_bytes(tmp_path, embedder):
     """A PDF naming a garbled stream filter: pypdf quotes the raw bytes in its message."""
     import makedocs
 
-    from rag.indexer import clean_reason
+    from rag.ingest.indexer import clean_reason
     from rag.library import Library
 
     pdf = makedocs.make_pdf(tmp_path / "garbled.pdf", ["Ferries run at dawn."])
@@ -187,7 +187,7 @@ def test_status_forgets_a_killed_writer(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from rag.lock import LibraryLock; "
+        [sys.executable, "-c", "import sys, time; from rag.store.lock import LibraryLock; "
          f"LibraryLock({str(data)!r}, 'hearth index').acquire(); print('locked', flush=True); "
          "sys.stdin.read()"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -211,8 +211,8 @@ def test_a_pdf_flate_bomb_is_refused_before_it_is_unpacked(tmp_path):
     staying far under its memory limit (before: 1.6 GB, stopped only by the RSS check)."""
     from hostile import make_pdf_flate_bomb
 
+    from rag.ingest.plain_reasons import plain_reason
     from rag.loaders.pdf_streams import check_streams
-    from rag.plain_reasons import plain_reason
 
     docs, data = tmp_path / "docs", tmp_path / "data"
     docs.mkdir()
@@ -239,7 +239,7 @@ def test_a_pdf_flate_bomb_is_refused_before_it_is_unpacked(tmp_path):
     # The reader alone, in a process of its own: VmHWM is the peak of this program (ru_maxrss
     # would count the forked test process before exec).
     reader = subprocess.run([sys.executable, "-c", (
-        "import sys; from pathlib import Path; from rag.errors import LoadError\n"
+        "import sys; from pathlib import Path; from rag.base.errors import LoadError\n"
         "from rag.loaders.pdf import load_pdf\n"
         "try:\n    load_pdf(Path(sys.argv[1]))\nexcept LoadError as e:\n    print(e)\n"
         "print([ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0])"),
@@ -257,7 +257,7 @@ def test_the_stream_limits_count_each_page_and_leave_images_out_of_the_total(tmp
     from hostile import make_pdf_flate_bomb
     from makedocs import make_pdf
 
-    from rag.errors import LoadError
+    from rag.base.errors import LoadError
     from rag.loaders.pdf_streams import check_streams
 
     bomb = make_pdf_flate_bomb(tmp_path / "bomb.pdf", 40 << 20)

@@ -17,7 +17,7 @@ class Recording(CountingEmbedder):
 
 
 def test_a_window_is_embedded_shortest_first(tmp_path, embedder):
-    from rag.indexer import CANCEL_BATCH
+    from rag.ingest.indexer import CANCEL_BATCH
     from rag.library import Library
 
     docs = tmp_path / "docs"

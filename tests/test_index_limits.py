@@ -16,10 +16,10 @@ import psutil
 
 from bench.common import CountingEmbedder
 from bench.pdfgen import positioned_pdf
-from rag.cancel import CancelToken
+from rag.base.cancel import CancelToken
+from rag.ingest.plain_reasons import plain_reason
 from rag.library import Library
 from rag.loaders import worker
-from rag.plain_reasons import plain_reason
 
 
 class TimedEmbedder(CountingEmbedder):

@@ -17,8 +17,8 @@ from makedocs import make_pdf
 
 from app.progress import TerminalProgress, describe, done_words
 from bench.pdfgen import positioned_pdf, sample_text
-from rag import ocr
 from rag.library import Library
+from rag.loaders import ocr
 
 needs_ocr = pytest.mark.skipif(ocr.unavailable_reason() is not None,
                                reason=ocr.unavailable_reason() or "")
@@ -125,7 +125,7 @@ def test_one_image_moves_while_it_is_recognised_with_an_eta(tmp_path, embedder):
     taken here (a first guess before any), with an ETA; the page's time becomes the pace."""
     import pypdfium2 as pdfium
 
-    from rag import jobprogress
+    from rag.ingest import jobprogress
 
     src = make_pdf(tmp_path / "letter.pdf", [sample_text(220, seed=5)])
     doc = pdfium.PdfDocument(str(src))

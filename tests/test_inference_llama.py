@@ -7,7 +7,7 @@ import pytest
 from inference.base import ChatModel
 from inference.bundled import bundled_model_path, gemma_model_path
 from inference.llama import LlamaChatModel
-from rag.cancel import CancelToken
+from rag.base.cancel import CancelToken
 
 pytestmark = pytest.mark.slow
 

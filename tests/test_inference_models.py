@@ -12,7 +12,7 @@ from inference.base import ChatModel, ModelError
 from inference.bundled import BUNDLED_NAME, bundled_model_path, gemma_model_path
 from inference.gguf_info import read_gguf_info
 from inference.models import load_model
-from rag.settings import Settings
+from rag.base.settings import Settings
 
 BUNDLED = bundled_model_path()
 

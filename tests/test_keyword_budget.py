@@ -1,7 +1,7 @@
 """Keyword speed at scale: the postings budget of `drop_common` and the FTS5 query shape."""
 
-from rag.keyword import drop_common, fts_query
-from rag.manifest import Manifest
+from rag.store.keyword import drop_common, fts_query
+from rag.store.manifest import Manifest
 
 COUNTS = {"rare": 10, "mid": 40_000, "wide": 70_000, "vast": 150_000}
 

@@ -9,7 +9,7 @@ import pytest
 from corpus import QUESTIONS, build_corpus
 from makedocs import make_corrupt_pdf, make_encrypted_pdf, make_pdf, make_scanned_pdf
 
-from rag.errors import EmbeddingMismatch, LibraryInUse
+from rag.base.errors import EmbeddingMismatch, LibraryInUse
 from rag.library import Library
 
 pytestmark = pytest.mark.slow

@@ -22,10 +22,10 @@ for _p in (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1])
 import makedocs  # noqa: E402
 
 import rag.loaders as loaders  # noqa: E402
-from rag.errors import LoadError, UnsupportedFormat  # noqa: E402
+from rag.base.errors import LoadError, UnsupportedFormat  # noqa: E402
+from rag.base.types import LoadedDocument, Page  # noqa: E402
 from rag.loaders import base, is_supported, load_document, register, supported_suffixes  # noqa: E402
 from rag.loaders.base import clean_text  # noqa: E402
-from rag.types import LoadedDocument, Page  # noqa: E402
 
 
 def reason(path: Path) -> str:
@@ -119,7 +119,7 @@ def test_unreadable_file_as_unprivileged_user(tmp_path):
     repo = Path(__file__).resolve().parents[1]
     code = (
         f"import sys; sys.path.insert(0, {str(repo)!r})\n"
-        "from rag.errors import LoadError\nfrom rag.loaders import load_document\n"
+        "from rag.base.errors import LoadError\nfrom rag.loaders import load_document\n"
         f"try:\n    load_document({str(f)!r})\nexcept LoadError as e:\n    print(e)\n"
     )
     cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c"]

@@ -1,7 +1,7 @@
 import os
 import stat
 
-from rag.manifest import Manifest
+from rag.store.manifest import Manifest
 
 
 def rows(n, prefix="t"):

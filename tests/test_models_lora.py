@@ -20,7 +20,7 @@ from inference.base import ModelError
 from inference.bundled import BUNDLED_NAME, bundled_model_path
 from inference.llama import LlamaChatModel
 from inference.models import load_model
-from rag.settings import Settings
+from rag.base.settings import Settings
 
 BUNDLED = bundled_model_path()
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]

@@ -132,7 +132,7 @@ def test_model_set_closes_least_recently_used_models_when_memory_is_short(tmp_pa
     """Two real models; the machine's free RAM is the only thing the test sets (plenty, then
     none), since that is what decides when a model must go."""
     from inference.model_set import ModelSet
-    from rag.settings import Settings
+    from rag.base.settings import Settings
 
     gemma = gemma_model_path(assemble=True)
     if gemma is None:

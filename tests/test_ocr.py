@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from makedocs import make_pdf, make_scanned_pdf
 
-from rag import ocr
-from rag.cancel import CancelToken
-from rag.errors import LoadError
-from rag.loaders import load_document
+from rag.base.cancel import CancelToken
+from rag.base.errors import LoadError
+from rag.loaders import load_document, ocr
 
 REASON = ocr.unavailable_reason()
 needs_ocr = pytest.mark.skipif(REASON is not None, reason=REASON or "")

@@ -19,8 +19,8 @@ import pytest  # noqa: E402
 from makedocs import make_pdf  # noqa: E402
 from test_ocr import TEXT, scan_strip  # noqa: E402
 
-from rag import ocr  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.base.settings import Settings  # noqa: E402
+from rag.loaders import ocr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REASON = ocr.unavailable_reason()

@@ -1,6 +1,6 @@
 """`is_under` is the one folder-containment rule shared by the watcher, the library and the GUI."""
 
-from rag.paths import is_under
+from rag.base.paths import is_under
 
 
 def test_is_under_compares_whole_path_parts():

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from rag.lock import STALL_S, StoreLock, lock_holders
+from rag.store.lock import STALL_S, StoreLock, lock_holders
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not Path("/proc/locks").exists(),
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/locks").exists(),
 PAUSED_READER = """
 import os, signal, sys
 from pathlib import Path
-from rag.lock import StoreLock
+from rag.store.lock import StoreLock
 lock = StoreLock(Path(sys.argv[1]))
 with lock.shared() as seen:
     print("reading", seen, flush=True)
@@ -40,7 +40,7 @@ with lock.shared() as now:
 READER = """
 import sys, time
 from pathlib import Path
-from rag.lock import StoreLock
+from rag.store.lock import StoreLock
 t0 = time.monotonic()
 with StoreLock(Path(sys.argv[1])).shared(timeout=float(sys.argv[2])) as seen:
     print(f"{time.monotonic() - t0:.3f}", flush=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 import makedocs
 import pytest
 
-from rag.errors import LoadError, UnsupportedFormat
+from rag.base.errors import LoadError, UnsupportedFormat
+from rag.ingest.plain_reasons import FALLBACK, is_known, plain_reason, with_detail
 from rag.loaders import load_document, precheck
 from rag.loaders.base import _OS_REASONS
-from rag.plain_reasons import FALLBACK, is_known, plain_reason, with_detail
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [*sorted((ROOT / "rag" / "loaders").glob("*.py")), ROOT / "rag" / "indexer.py",

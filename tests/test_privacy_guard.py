@@ -1,4 +1,4 @@
-"""The in-process network guard (rag/privacy.py), exercised in fresh subprocesses.
+"""The in-process network guard (rag/offline/privacy.py), exercised in fresh subprocesses.
 
 Why subprocesses: audit hooks can never be removed, so installing one inside pytest would change
 every later test; and the OS-level check (strace) must watch a process of its own.
@@ -17,7 +17,7 @@ from pathlib import Path
 import netcheck
 import pytest
 
-from rag import privacy
+from rag.offline import privacy
 
 REMOTE = "93.184.216.34"  # a public address (example.com's old one); must never be contacted
 
@@ -26,7 +26,7 @@ def run_py(code: str, tmp_path: Path, env_extra: dict[str, str] | None = None,
            traced: bool = False) -> netcheck.TracedRun:
     """Run `code` with the guard installed first, in a clean user-like environment."""
     script = tmp_path / "probe.py"
-    script.write_text("from rag.privacy import install_guard\ninstall_guard()\n"
+    script.write_text("from rag.offline.privacy import install_guard\ninstall_guard()\n"
                       + textwrap.dedent(code), encoding="utf-8")
     env = netcheck.clean_env(tmp_path / "data", **(env_extra or {}))
     args = [sys.executable, str(script)]
@@ -45,7 +45,7 @@ def last_json(run: netcheck.TracedRun) -> dict:
 def test_remote_connect_refused_before_any_syscall(tmp_path):
     code = f"""
     import json, socket
-    from rag.privacy import NetworkBlocked, blocked_attempts
+    from rag.offline.privacy import NetworkBlocked, blocked_attempts
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(0.5)
     results = {{}}
@@ -76,7 +76,7 @@ def test_remote_connect_refused_before_any_syscall(tmp_path):
 def test_name_lookups_and_clients_refused(tmp_path):
     code = """
     import json, socket, urllib.request, http.client
-    from rag.privacy import NetworkBlocked
+    from rag.offline.privacy import NetworkBlocked
     calls = {
         "getaddrinfo": lambda: socket.getaddrinfo("example.com", 443),
         "gethostbyname": lambda: socket.gethostbyname("example.com"),
@@ -189,7 +189,7 @@ def test_install_is_idempotent_cheap_and_sets_env(tmp_path):
     log = tmp_path / "privacy.log"
     code = f"""
     import json, os, socket, sys
-    from rag import privacy
+    from rag.offline import privacy
     privacy.install_guard(log_path={str(log)!r})
     privacy.install_guard()
     for _ in range(3):
@@ -249,7 +249,7 @@ def test_blocked_attempt_logged_in_data_dir(tmp_path):
     data.mkdir(mode=0o700)
     code = """
     import socket
-    from rag.privacy import NetworkBlocked
+    from rag.offline.privacy import NetworkBlocked
     try:
         socket.getaddrinfo("telemetry.example.invalid", 443)
     except NetworkBlocked:

@@ -1,4 +1,4 @@
-"""Zero network below Python: the kernel filter (rag/sandbox.py) and native telemetry.
+"""Zero network below Python: the kernel filter (rag/offline/sandbox.py) and native telemetry.
 
 Real parts: the real seccomp filter in fresh processes, libc's own socket() called through
 ctypes (past Python's audit hook, as native code would), the real file-reading child, and the
@@ -26,7 +26,8 @@ import pytest
 from makedocs import make_pdf
 from test_ocr import scan_strip
 
-from rag import ocr, sandbox
+from rag.loaders import ocr
+from rag.offline import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_FILTER = sandbox.unavailable_reason()
@@ -35,7 +36,7 @@ QUIET_S = 65  # onnxruntime's uploader first wakes about 9 s after a session; a 
 
 PROBE = textwrap.dedent("""
     import ctypes, json, socket, sys, threading
-    from rag import sandbox
+    from rag.offline import sandbox
 
     libc = ctypes.CDLL(None, use_errno=True)
 
@@ -121,7 +122,7 @@ def test_the_file_reader_child_has_no_network(tmp_path):
 
 
 def test_onnxruntime_telemetry_is_switched_off_by_hearths_environment():
-    from rag.privacy import OFFLINE_ENV
+    from rag.offline.privacy import OFFLINE_ENV
 
     assert OFFLINE_ENV["ORT_DISABLE_TELEMETRY"] == "1"  # the name onnxruntime 1.2x reads
 
@@ -200,7 +201,7 @@ def test_watching_a_folder_with_ocr_makes_no_network_calls_for_a_minute_after(tm
 CONTROL = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from rag import ocr
+    from rag.loaders import ocr
 
     ocr.ocr_array((np.random.default_rng(1).random((64, 256, 3)) * 255).astype("uint8"))
     print("recognised", flush=True)
@@ -217,7 +218,7 @@ def test_the_proof_sees_onnxruntime_telemetry_when_the_switch_is_left_out(tmp_pa
     reason = netcheck.netns_available() or netcheck.strace_available()
     if reason:
         pytest.skip(reason)
-    from rag.privacy import OFFLINE_ENV
+    from rag.offline.privacy import OFFLINE_ENV
 
     def run(env: dict[str, str], name: str) -> str:
         trace = tmp_path / f"{name}.trace"

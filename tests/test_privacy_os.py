@@ -104,7 +104,7 @@ def indexed(docs, tmp_path_factory) -> Path:
 
 
 def test_index_makes_no_network_calls(indexed):
-    from rag.paths import loose_permissions
+    from rag.base.paths import loose_permissions
 
     assert (indexed / "library.sqlite3").exists() and (indexed / "chroma").is_dir()
     assert loose_permissions(indexed) == []  # the CLI wrote everything 0600/0700

@@ -83,7 +83,7 @@ def test_answer_view_makes_no_connection_attempt(tmp_path):
     script = tmp_path / "render.py"
     script.write_text(textwrap.dedent(f"""
     import json, sys
-    from rag.privacy import install_guard, blocked_attempts
+    from rag.offline.privacy import install_guard, blocked_attempts
     install_guard()
     from PySide6.QtCore import QUrl
     from PySide6.QtWidgets import QApplication

@@ -17,8 +17,8 @@ from pathlib import Path
 import netcheck
 import pytest
 
-from rag import paths
-from rag.errors import HearthError
+from rag.base import paths
+from rag.base.errors import HearthError
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -106,10 +106,10 @@ def test_real_chroma_files_are_private_under_the_guard(tmp_path):
     data = tmp_path / "data"
     code = textwrap.dedent(f"""
     import json, os
-    from rag.privacy import install_guard, chroma_settings
+    from rag.offline.privacy import install_guard, chroma_settings
     install_guard()
     os.umask(0o077)  # (install_guard already did; repeated so the intent reads here)
-    from rag.paths import resolve_data_dir
+    from rag.base.paths import resolve_data_dir
     data = resolve_data_dir({str(data)!r})
     import chromadb, numpy as np
     from chromadb.config import Settings

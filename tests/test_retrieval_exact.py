@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from rag.fusion import convex
 from rag.library import Library
-from rag.retrieval import chunk_ordinal, doc_key
+from rag.retrieve.fusion import convex
+from rag.retrieve.retrieval import chunk_ordinal, doc_key
 
 TOPICS = ("boiler pressure", "radiator valve", "garden hose", "kitchen tap", "roof tiles",
           "window frame", "door hinge", "attic insulation", "water heater", "chimney flue")

@@ -12,8 +12,8 @@ import pytest
 
 from app.serve_api import parse_chat, parse_embeddings, parse_search
 from app.serve_engine import ModelOwner, RequestError, ServerBusy
-from rag.cancel import CancelToken
-from rag.settings import Settings
+from rag.base.cancel import CancelToken
+from rag.base.settings import Settings
 
 
 class Collect:

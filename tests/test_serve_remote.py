@@ -60,7 +60,7 @@ def lan() -> str:
 def guarded(code: str, tmp_path: Path) -> subprocess.Popen:
     """A fresh guarded Python process under strace (reads lines from the test on stdin)."""
     script = tmp_path / "probe.py"
-    script.write_text("from rag.privacy import install_guard\ninstall_guard()\n"
+    script.write_text("from rag.offline.privacy import install_guard\ninstall_guard()\n"
                       + textwrap.dedent(code), encoding="utf-8")
     cmd = ["strace", "-f", "-qq", "-s", "0", "-e", f"trace=bind,{netcheck.TRACED_SYSCALLS}",
            "-e", "signal=none", "-o", str(tmp_path / "trace.txt"), sys.executable, str(script)]
@@ -74,7 +74,7 @@ def test_guard_lets_a_chosen_address_listen_and_still_refuses_every_outbound_use
         pytest.skip(reason)
     proc = guarded(f"""
     import json, socket, sys
-    from rag.privacy import NetworkBlocked, allow_listen
+    from rag.offline.privacy import NetworkBlocked, allow_listen
 
     def attempt(call):
         try:

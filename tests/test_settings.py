@@ -9,7 +9,7 @@ import json
 import pytest
 
 from app.cli import run_cli
-from rag.settings import FILENAME, Settings
+from rag.base.settings import FILENAME, Settings
 
 
 def write(folder, value) -> None:

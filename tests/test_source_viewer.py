@@ -213,7 +213,7 @@ def test_the_window_opens_sources_in_the_viewer_by_default(qapp, qtbot, tmp_path
 
 
 def test_a_scanned_page_highlights_the_quote_from_ocr_lines(viewer, qtbot, tmp_path):
-    from rag import ocr
+    from rag.loaders import ocr
 
     if ocr.unavailable_reason():
         pytest.skip(ocr.unavailable_reason())
@@ -261,7 +261,7 @@ def test_slides_and_images_open_in_the_viewer(viewer, qtbot, tmp_path):
 
 
 def test_ocr_sources_are_marked_in_the_list(qapp, tmp_path):
-    from rag.ocr import OCR_MARK
+    from rag.loaders.ocr import OCR_MARK
 
     view = SourcesView(library_paths=lambda: {str(tmp_path)}, opener=lambda p, pg, q="": None)
     view.set_sources([{"n": 1, "path": str(tmp_path / "scan.pdf"), "page": 1, "score": 0.9,

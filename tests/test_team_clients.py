@@ -16,8 +16,8 @@ import pytest
 from chroma_server import ChromaServer
 from test_team_server import write_docs
 
-from rag.server_store import ServerConfig
-from rag.team import TeamLibrary
+from rag.server.server_store import ServerConfig
+from rag.server.team import TeamLibrary
 
 pytestmark = pytest.mark.slow
 PER_FOLDER = 150  # one chunk per file: two embedding batches per writer, interleaved on the server

@@ -17,7 +17,7 @@ from test_team_server import write_docs  # noqa: E402
 
 from app.gui.launch import create_window  # noqa: E402
 from app.gui.server_settings import ServerGroup  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.base.settings import Settings  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

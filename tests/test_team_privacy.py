@@ -25,7 +25,7 @@ def test_guard_allows_exactly_the_configured_server(tmp_path):
     script = tmp_path / "probe.py"
     script.write_text(textwrap.dedent("""\
         import json, socket
-        from rag.privacy import install_guard, allow_server, NetworkBlocked
+        from rag.offline.privacy import install_guard, allow_server, NetworkBlocked
         install_guard()
         allow_server("192.0.2.10", 8000)
         out = {}

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from chroma_server import ChromaServer
 
-from rag.errors import HearthError
-from rag.server_store import ServerConfig, ServerUnavailable, insecure_warning, read_token
-from rag.team import TeamLibrary, doc_key
+from rag.base.errors import HearthError
+from rag.server.server_store import ServerConfig, ServerUnavailable, insecure_warning, read_token
+from rag.server.team import TeamLibrary, doc_key
 
 WORDS = ["zircon", "marmot", "quillwort", "basalt", "heron", "lichen", "tundra", "sorrel"]
 
@@ -235,7 +235,7 @@ def test_token_header_is_sent_and_required_by_the_proxy(server, tmp_path, embedd
 
 def test_ask_answers_from_the_server_library(server, tmp_path, embedder, chat_model):
     """`hearth ask` uses the same answering code: evidence and sources come from the server."""
-    from rag.answer import answer_stream
+    from rag.answering.answer import answer_stream
 
     write_docs(tmp_path / "share" / "ask", "ask", 3)
     with team(server, tmp_path / "a", tmp_path / "share", embedder, library="asking") as lib:

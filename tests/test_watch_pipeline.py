@@ -12,7 +12,7 @@ import pytest
 from conftest import wait_for
 from watchdog.observers.inotify import InotifyObserver
 
-from rag.errors import HearthError
+from rag.base.errors import HearthError
 from rag.watch.filters import PathFilter, junk_reason
 from rag.watch.folders import FolderStore
 from rag.watch.observer import FolderWatcher, filesystem_type

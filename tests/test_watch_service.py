@@ -17,7 +17,7 @@ import pytest
 from conftest import wait_for
 
 from bench.common import CountingEmbedder
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embed.embeddings import SentenceTransformerEmbedder
 from rag.library import Library
 from rag.watch import WatchService
 

@@ -18,7 +18,7 @@ def add_parser(sub, common) -> None:
                         "--json prints one answer object per line")
     p.add_argument("--model", default=None, help="model name or .gguf path (default: settings)")
     from app.cli.inputs import bounded
-    from rag.answer import MAX_ANSWER_TOKENS, MAX_K
+    from rag.answering.answer import MAX_ANSWER_TOKENS, MAX_K
 
     p.add_argument("-k", type=bounded(int, 1, MAX_K, "-k"), default=None,
                    help="sources to retrieve")
@@ -52,8 +52,8 @@ def cmd_ask(args) -> int:
     from app.cli.inputs import missing_paths
     from app.cli.library import open_library
     from app.cli.output import emit, fail
-    from rag.answer import answer_stream
-    from rag.settings import Settings
+    from rag.answering.answer import answer_stream
+    from rag.base.settings import Settings
 
     scope = args.scope or None
     if scope and missing_paths(scope):
@@ -61,8 +61,8 @@ def cmd_ask(args) -> int:
     if (args.question is None) == (args.questions is None):
         return fail(args, "give one question, or --questions FILE", 2)
     from app.cli.inputs import input_file_problem
-    from rag.answer import question_problem
-    from rag.errors import HearthError
+    from rag.answering.answer import question_problem
+    from rag.base.errors import HearthError
 
     if args.questions is not None and (problem := input_file_problem(args.questions)):
         return fail(args, problem, 2)
@@ -136,7 +136,7 @@ def _print_footer(final) -> None:
     for c in final.claims:
         if not c.supported:
             sys.stdout.write(f"  ({c.mark}: \u201c{c.text}\u201d)\n")
-    from rag.verify import VERDICT_NOTES
+    from rag.answering.verify import VERDICT_NOTES
 
     sys.stdout.write(VERDICT_NOTES[final.verdict] + "\n")
     used = {n for c in final.claims if c.supported for n in c.sources}

@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 
-from rag.errors import HearthError
+from rag.base.errors import HearthError
 
 
 def missing_paths(paths: list[str]) -> list[str]:

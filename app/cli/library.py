@@ -10,8 +10,8 @@ from pathlib import Path
 from app.cli.inputs import input_file_problem, missing_paths, read_queries
 from app.cli.output import emit, fail
 from app.progress import TerminalProgress
-from rag.errors import HearthError
-from rag.plain_reasons import with_detail
+from rag.base.errors import HearthError
+from rag.ingest.plain_reasons import with_detail
 
 
 def open_library(args, owner: str):
@@ -19,8 +19,8 @@ def open_library(args, owner: str):
 
     if server_url(args):
         return open_team_library(args)
-    from rag import ocr
     from rag.library import Library
+    from rag.loaders import ocr
 
     lib = Library.open(args.data_dir, owner=f"`hearth {owner}` (command line)",
                        reads_only=owner in ("search", "ask", "serve"))  # readers: work on a full disk
@@ -61,7 +61,7 @@ def cmd_search(args) -> int:
         return fail(args, "give one query, or --queries FILE", 2)
     if args.queries is not None:
         return search_many(args, scope)
-    from rag.answer import question_problem
+    from rag.answering.answer import question_problem
 
     if problem := question_problem(args.query, "search"):
         return fail(args, problem, 2)
@@ -95,10 +95,10 @@ def search_many(args, scope: list[str] | None) -> int:
     return 0
 
 def cmd_status(args) -> int:
+    from rag.base.paths import data_dir_path
     from rag.library import MANIFEST_NAME, finish_owed_forget, forget_owed
-    from rag.lock import LOCK_NAME, holder_info
-    from rag.manifest import Manifest
-    from rag.paths import data_dir_path
+    from rag.store.lock import LOCK_NAME, holder_info
+    from rag.store.manifest import Manifest
 
     data_dir = data_dir_path(args.data_dir)  # a read: creates nothing, needs no write access
     if forget_owed(data_dir):  # a forget cut short: finish it now if no one else writes
@@ -115,7 +115,7 @@ def cmd_status(args) -> int:
             made_by = manifest.get_meta("embedder")
         finally:
             manifest.close()
-    from rag.settings import Settings
+    from rag.base.settings import Settings
 
     problems = Settings.load(data_dir).problems  # a hand-edited settings.json, named in plain words
     holder = holder_info(data_dir / LOCK_NAME)
@@ -145,7 +145,7 @@ def cmd_forget(args) -> int:
             lib.wipe()
             emit(args, {"forgotten": n, "all": True}, f"Deleted all data in {lib.data_dir}.")
             return 0
-        from rag.indexer import shown_path  # a name with undecodable bytes, printable
+        from rag.ingest.indexer import shown_path  # a name with undecodable bytes, printable
 
         unknown = [shown_path(p) for p in args.paths if not lib.doc_ids_for([p])]
         kept_out = watched_folders(lib.data_dir, "exclude", args.paths)

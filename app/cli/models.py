@@ -39,13 +39,13 @@ def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
 
 def _data_dir(args) -> Path:
     """Listing and inspecting only read: the data folder is not created for them."""
-    from rag.paths import data_dir_path
+    from rag.base.paths import data_dir_path
 
     return data_dir_path(getattr(args, "data_dir", None))
 
 
 def _settings(data_dir: Path):
-    from rag.settings import Settings
+    from rag.base.settings import Settings
 
     return Settings.load(data_dir)
 

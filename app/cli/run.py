@@ -11,7 +11,7 @@ import os
 from app.cli.inputs import bounded
 from app.cli.library import cmd_forget, cmd_index, cmd_search, cmd_status
 from app.cli.output import fail
-from rag.errors import HearthError
+from rag.base.errors import HearthError
 
 EXTRA_COMMANDS = ("app.cli.models", "app.cli.watch", "app.cli.serve")
 
@@ -95,7 +95,7 @@ def run_cli(argv: list[str], native_guard: bool = False) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from rag.paths import data_dir_path
+    from rag.base.paths import data_dir_path
 
     folder = data_dir_path(getattr(args, "data_dir", None))
     if folder.exists() and not folder.is_dir():
@@ -104,7 +104,7 @@ def run_cli(argv: list[str], native_guard: bool = False) -> int:
     try:
         from app.cli.team import run_team, server_url
         if native_guard:  # the `hearth` process itself: no name lookup from native code either
-            from rag.privacy import guard_native
+            from rag.offline.privacy import guard_native
 
             guard_native(server_url(args))
         if server_url(args):
@@ -117,7 +117,7 @@ def run_cli(argv: list[str], native_guard: bool = False) -> int:
     except Exception as exc:  # full disk, read-only folder, ...: one plain line, no traceback
         if os.environ.get("HEARTH_DEBUG"):
             raise
-        from rag.errors import plain_failure
-        from rag.paths import data_dir_path
+        from rag.base.errors import plain_failure
+        from rag.base.paths import data_dir_path
 
         return fail(args, plain_failure(exc, data_dir_path(getattr(args, "data_dir", None))), 1)

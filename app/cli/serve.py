@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from rag.errors import LibraryInUse
+from rag.base.errors import LibraryInUse
 
 
 def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
@@ -43,7 +43,7 @@ def cmd_serve(args) -> int:
     from app.cli.library import open_library
     from app.cli.output import fail
     from app.serve_run import UsageError, bind_sockets, check_hosts, load_or_create_token, say
-    from rag.paths import resolve_data_dir
+    from rag.base.paths import resolve_data_dir
 
     if args.show_token or args.new_token:
         token = load_or_create_token(resolve_data_dir(args.data_dir), renew=args.new_token)
@@ -60,7 +60,7 @@ def cmd_serve(args) -> int:
         return fail(args, str(exc), 2)
     remote = [h for h in hosts if not _loopback(h)]
     if remote:
-        from rag.privacy import allow_listen
+        from rag.offline.privacy import allow_listen
 
         say(f"hearth: WARNING: --allow-remote: listening on {', '.join(remote)}. Anyone who can "
             "reach this address and has the API key (`hearth serve --show-token`) can ask "
@@ -85,7 +85,7 @@ def cmd_serve(args) -> int:
 
 
 def _loopback(host: str) -> bool:
-    from rag.privacy import is_loopback_host
+    from rag.offline.privacy import is_loopback_host
 
     return is_loopback_host(host)
 
@@ -94,7 +94,7 @@ def _serve(args, lib, sockets, hosts: list[str], token: str) -> int:
     from app.serve import LOOPBACK_HOSTS, create_app
     from app.serve_engine import LibraryEngine, ModelOwner
     from app.serve_run import Server, say
-    from rag.settings import Settings
+    from rag.base.settings import Settings
 
     settings = Settings.load(lib.data_dir)
     owner = ModelOwner(max_pending=args.max_queue)

@@ -32,9 +32,9 @@ def server_url(args) -> str | None:
 
 
 def open_team_library(args):
-    from rag.paths import data_dir_path
-    from rag.server_store import insecure_warning
-    from rag.team import open_team
+    from rag.base.paths import data_dir_path
+    from rag.server.server_store import insecure_warning
+    from rag.server.team import open_team
 
     url = server_url(args)
     warning = insecure_warning(url)

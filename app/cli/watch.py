@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 
-from rag.errors import HearthError
+from rag.base.errors import HearthError
 
 
 def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
@@ -55,7 +55,7 @@ def _json_flag(parser: argparse.ArgumentParser, common) -> None:
 
 
 def _data_dir(args):
-    from rag.paths import resolve_data_dir
+    from rag.base.paths import resolve_data_dir
 
     return resolve_data_dir(getattr(args, "data_dir", None))
 
@@ -78,7 +78,7 @@ def _open(args, action: str, **kw):
 
     lib = Library.open(_data_dir(args), owner=f"`hearth watch {action}` (command line)")
     try:
-        from rag import ocr
+        from rag.loaders import ocr
 
         ocr.configure(lib.data_dir)  # the OCR setting (Settings > Documents) applies here too
         return lib, WatchService(lib, **kw)

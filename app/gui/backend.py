@@ -2,7 +2,7 @@
 
 Why one place: widgets stay ignorant of threads and of the core's API. Changes to the library
 (index, forget, wipe) are operations on the writer lane; the Library runs each on its own single
-writer thread (`rag.write_queue`), which the watch service's changes share, so there is one
+writer thread (`rag.store.write_queue`), which the watch service's changes share, so there is one
 writer. Reads never queue behind them: searches run on the model lane (answering) and document
 lists on the reads lane, straight on the Library (its own read connection). Every model call runs
 on the model lane (one owner thread per Llama object); discovery and model copies run on the io
@@ -26,10 +26,10 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 from app.gui.library_reads import _LibraryOnWriter, _LibraryReads  # noqa: F401 (serve_control)
 from app.gui.ops import Lane, Operation
 from app.gui.watch_control import WatchControl
-from rag.cancel import wait_for
-from rag.errors import HearthError
-from rag.ocr import set_enabled as set_ocr
-from rag.settings import Settings
+from rag.base.cancel import wait_for
+from rag.base.errors import HearthError
+from rag.base.settings import Settings
+from rag.loaders.ocr import set_enabled as set_ocr
 
 MODEL_KEYS = ("model", "n_threads", "n_ctx", "n_gpu_layers", "lora_adapters")
 
@@ -89,7 +89,7 @@ class Backend(QObject):
                 closing.wait(60)
             try:
                 if self.settings.server_url:  # a team library on a Chroma server (docs/team.md)
-                    from rag.team import open_team
+                    from rag.server.team import open_team
 
                     s = self.settings
                     self._lib = open_team(s.server_url, self.data_dir, library=s.server_library,
@@ -157,7 +157,7 @@ class Backend(QObject):
         self.documents_changed.emit(self.documents)
 
     def index(self, paths: list[str]) -> Operation:
-        """Index files/folders (recursive); progress objects are `rag.types.IndexProgress`."""
+        """Index files/folders (recursive); progress objects are `rag.base.types.IndexProgress`."""
         paths = [str(Path(p)) for p in paths]
 
         def job(op: Operation):
@@ -280,7 +280,7 @@ class Backend(QObject):
         settings = self.settings
 
         def job(op: Operation) -> Any:
-            from rag.answer import answer_stream
+            from rag.answering.answer import answer_stream
 
             model, router = self._ensure_model(op)
             # The first question may come while the embedder loads (seconds, in the watcher's

@@ -23,7 +23,7 @@ from app.gui.message_widget import MessageWidget
 from app.gui.ops import Operation
 from app.gui.sources_view import Opener, source_fields
 from app.history import History, title_from_question
-from rag.prompts import NOT_FOUND
+from rag.answering.prompts import NOT_FOUND
 
 HISTORY_TURNS = 6  # earlier messages sent with a follow-up question
 
@@ -215,7 +215,7 @@ class ChatPanel(QWidget):
         question = self.input.toPlainText().strip()
         if not question or self.busy:
             return
-        from rag.answer import question_problem
+        from rag.answering.answer import question_problem
 
         if problem := question_problem(question):  # too long, or not text: say so, keep it
             self.status_message.emit(problem)
@@ -312,7 +312,7 @@ class ChatPanel(QWidget):
         route = getattr(answer, "route_reason", "") or ""
         # One of "checked", "partly checked", "not confirmed": never a checked look for an answer
         # the verifier did not pass (its plain note is the status line's tooltip).
-        from rag.verify import VERDICT_NOTES
+        from rag.answering.verify import VERDICT_NOTES
 
         said = answer.verdict
         w.set_status(model + f" · {said}"

@@ -30,7 +30,7 @@ def display_markdown(answer: object) -> str:
         return text
     if all(c.supported for c in claims):
         return text
-    from rag.verify import with_citations
+    from rag.answering.verify import with_citations
 
     marks = {getattr(c, "mark", "") or NOT_FOUND for c in claims}
     if not any(c.supported for c in claims) and len(marks) == 1:  # one reason for all: once

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QApplication
 
 from app.gui.sources_view import Opener
 from app.gui.window import MainWindow
-from rag.paths import resolve_data_dir
-from rag.settings import Settings
+from rag.base.paths import resolve_data_dir
+from rag.base.settings import Settings
 
 
 def application(argv: list[str] | None = None) -> QApplication:

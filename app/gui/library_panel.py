@@ -34,8 +34,8 @@ from app.gui.buttons import make_button
 from app.gui.ops import Operation
 from app.gui.watch_panel import WatchedFoldersView
 from app.progress import describe, done_words
-from rag.paths import is_under
-from rag.plain_reasons import plain_reason
+from rag.base.paths import is_under
+from rag.ingest.plain_reasons import plain_reason
 
 PROGRESS_STEPS = 1000
 SUPPORTED = ("Documents (*.pdf *.docx *.odt *.epub *.pptx *.txt *.md *.markdown *.html *.htm "

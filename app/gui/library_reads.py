@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rag.cancel import CancelToken
+from rag.base.cancel import CancelToken
 
 
 class _LibraryReads:
@@ -27,7 +27,7 @@ class _LibraryReads:
         return _LibraryReads(self._get_lib, self._cancel, self._path + (name,))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from rag.errors import Cancelled
+        from rag.base.errors import Cancelled
 
         if self._cancel.cancelled:
             raise Cancelled("Stopped.")

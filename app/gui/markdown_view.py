@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QSizePolicy, QTextBrowser, QWidget
 
 from app.gui.linkcheck import resolve_library_link
 
-# A citation marker as Hearth writes it (rag.verify.with_citations, fallback_text): "[n]" at the
+# A citation marker as Hearth writes it (rag.answering.verify.with_citations, fallback_text): "[n]" at the
 # end of a sentence or a quoted passage, maybe after other markers. "[1]" inside a quoted line of
 # R output ("statef [1] tas sa") is text, not a link.
 _CITE_RE = re.compile(r"\[(\d{1,3})\](?=(?:\[\d{1,3}\])*\s*(?:[.!?;:,)]|$))")

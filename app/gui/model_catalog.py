@@ -88,7 +88,7 @@ def known_rows(data_dir: Path | None) -> list[ModelRow]:
     from inference.discovery import DiscoveryRoots, discover_models
 
     if data_dir is None:
-        from rag.paths import data_dir_path
+        from rag.base.paths import data_dir_path
 
         data_dir = data_dir_path(None)
     roots = DiscoveryRoots(hearth=[Path(data_dir) / "models"])

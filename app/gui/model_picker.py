@@ -1,7 +1,7 @@
 """The model part of Settings: every local model with size, quantization, parameters and a fit
 verdict; which models are enabled for routing; which one answers (or is pinned); LoRA adapters.
 
-Maps onto `rag.settings.Settings`: ticked rows -> `enabled_models` (two or more = routing by
+Maps onto `rag.base.settings.Settings`: ticked rows -> `enabled_models` (two or more = routing by
 difficulty), the "Answer with" choice -> `model` (with routing: a pin, "" = automatic), the
 adapter field -> `lora_adapters[name]`. The list is built off the GUI thread
 (`Backend.list_models`); until it arrives the dialog still works with the current values.

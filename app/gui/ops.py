@@ -33,8 +33,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from rag.cancel import CancelToken
-from rag.errors import Cancelled, HearthError
+from rag.base.cancel import CancelToken
+from rag.base.errors import Cancelled, HearthError
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Why a thread of its own: rendering a page and reading a file take tens of milliseconds to
 seconds; done on the GUI thread they would freeze the window. Every PDFium call holds
-`rag.pdfium.PDFIUM_LOCK` (PDFium is not thread-safe and the indexer may use it at the same time).
+`rag.loaders.pdfium.PDFIUM_LOCK` (PDFium is not thread-safe and the indexer may use it at the same time).
 Jobs carry a sequence number; a job older than the newest request is skipped, so paging quickly
 through a long PDF renders only the page the user stops on.
 """
@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader
 
 from app.gui.quote_locate import locate, normalise
-from rag.pdfium import PDFIUM_LOCK
+from rag.loaders.pdfium import PDFIUM_LOCK
 
 Rect = tuple[float, float, float, float]  # PDF points: left, bottom, right, top
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -100,7 +100,7 @@ class PageWorker(QObject):
     def _ocr_highlight(self, job: PageJob, shown: PageResult) -> None:
         """A scanned page has no character boxes: find the quote's lines by OCR (seconds), then
         send the same page again with them highlighted, unless the user has moved on."""
-        from rag import ocr
+        from rag.loaders import ocr
 
         if ocr.unavailable_reason() is not None or job.seq < self.latest:
             return
@@ -199,7 +199,7 @@ class PageWorker(QObject):
                           has_text=False)
 
     def _text(self, job: PageJob) -> PageResult:
-        from rag.errors import HearthError
+        from rag.base.errors import HearthError
         from rag.loaders import load_document
 
         try:

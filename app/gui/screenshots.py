@@ -59,7 +59,7 @@ def _wait(app, condition, timeout: float) -> bool:
 
 def render(outdir: Path) -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from rag.privacy import install_guard
+    from rag.offline.privacy import install_guard
 
     install_guard()
     from app.gui.launch import application

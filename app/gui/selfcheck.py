@@ -39,7 +39,7 @@ def _wait(app, condition, timeout: float) -> bool:
 
 def run(folder: str, question: str, data_dir: str, timeout: float = 900) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from rag.privacy import install_guard
+    from rag.offline.privacy import install_guard
 
     install_guard()
     from app.gui.launch import application, create_window

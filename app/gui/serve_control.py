@@ -16,8 +16,8 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLabel, QPushButton, QSpinBox
 
-from rag.cancel import CancelToken
-from rag.errors import HearthError
+from rag.base.cancel import CancelToken
+from rag.base.errors import HearthError
 
 _running: dict[int, ApiServer] = {}
 
@@ -49,7 +49,7 @@ class BackendEngine:
 
     @property
     def embedding_model(self) -> str:
-        from rag.embeddings import BUNDLED_MODEL_ID
+        from rag.embed.embeddings import BUNDLED_MODEL_ID
 
         lib = getattr(self.backend, "_lib", None)
         return getattr(getattr(lib, "embedder", None), "model_id", "") or BUNDLED_MODEL_ID

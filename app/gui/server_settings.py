@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rag.settings import Settings
+from rag.base.settings import Settings
 
 
 class ServerGroup(QGroupBox):
@@ -55,7 +55,7 @@ class ServerGroup(QGroupBox):
         self._update()
 
     def _update(self) -> None:
-        from rag.server_store import insecure_warning
+        from rag.server.server_store import insecure_warning
 
         on = self.enabled.isChecked()
         for w in (self.url, self.library, self.token_file, self.root):

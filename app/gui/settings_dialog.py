@@ -1,5 +1,5 @@
 """Settings: the model picker (`model_picker.ModelPicker`) and generation/retrieval settings,
-saved to `settings.json` (rag.settings) by the caller."""
+saved to `settings.json` (rag.base.settings) by the caller."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.model_picker import BUNDLED_LABEL, ModelPicker
-from rag.settings import Settings
+from rag.base.settings import Settings
 
 __all__ = ["BUNDLED_LABEL", "SettingsDialog"]
 

@@ -16,7 +16,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from app.gui.linkcheck import file_url, resolve_library_link
-from rag.ocr import is_ocr_text, strip_mark
+from rag.loaders.ocr import is_ocr_text, strip_mark
 
 # opener(path, page, quote="") -> None; `quote` is the passage to highlight. Openers written for
 # the older two-argument form (path, page) still work: `call_opener` leaves the quote out.

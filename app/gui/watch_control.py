@@ -20,7 +20,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 
 from app.gui.ops import Lane, Operation
-from rag.errors import HearthError
+from rag.base.errors import HearthError
 
 
 class WatchControl(QObject):

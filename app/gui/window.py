@@ -28,7 +28,7 @@ from app.gui.source_viewer import SourceViewer
 from app.gui.sources_view import Opener
 from app.gui.watch_control import status_text
 from app.history import History
-from rag.settings import Settings
+from rag.base.settings import Settings
 
 GUI_STATE_FILE = "gui.ini"
 WINDOW_SIZE = (1200, 760)  # preferred on first start; less where the screen is smaller

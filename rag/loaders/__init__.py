@@ -13,7 +13,8 @@ import os
 import stat
 from pathlib import Path
 
-from rag.errors import LoadError, UnsupportedFormat
+from rag.base.errors import LoadError, UnsupportedFormat
+from rag.base.types import LoadedDocument
 
 # Importing the format modules registers their loaders (each imports only rag.loaders.base).
 from rag.loaders import docx as _docx  # noqa: F401
@@ -26,7 +27,6 @@ from rag.loaders import pptx as _pptx  # noqa: F401
 from rag.loaders import text as _text  # noqa: F401
 from rag.loaders.base import TEXT_LIKE, human_size, loader_for, os_reason, register
 from rag.loaders.base import registered_suffixes as _registered_suffixes
-from rag.types import LoadedDocument
 
 __all__ = [
     "MAX_FILE_BYTES",

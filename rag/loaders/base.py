@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from rag.cancel import ThreadSession
-from rag.errors import LoadError
-from rag.types import LoadedDocument
+from rag.base.cancel import ThreadSession
+from rag.base.errors import LoadError
+from rag.base.types import LoadedDocument
 
 LoaderFn = Callable[[Path], LoadedDocument]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
+from rag.base.types import LoadedDocument, Page
 from rag.loaders.base import clean_text, human_size, register
-from rag.types import LoadedDocument, Page
 
 # python-docx inflates every part of the package into memory and parses the XML ones into a
 # tree (~10x their size): a 1 MB zip bomb once reached 2 GB. Declared sizes are checked first;

@@ -13,11 +13,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
+from rag.base.types import LoadedDocument, Page
 from rag.loaders.base import register
 from rag.loaders.html import html_to_text
 from rag.loaders.package import open_package, read_part
-from rag.types import LoadedDocument, Page
 
 KIND = "e-book (EPUB)"
 _CONTAINER = "{urn:oasis:names:tc:opendocument:xmlns:container}"

@@ -12,10 +12,10 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
+from rag.base.types import LoadedDocument, Page
 from rag.loaders.base import clean_text, read_bytes, register
 from rag.loaders.text import BINARY_REASON
-from rag.types import LoadedDocument, Page
 
 # Elements whose content is never reading matter.
 _NOISE = frozenset((

@@ -1,4 +1,4 @@
-"""Images (.png, .jpg, .tiff): their text, read by OCR (see rag/ocr.py).
+"""Images (.png, .jpg, .tiff): their text, read by OCR (see rag/loaders/ocr.py).
 
 Why a loader of its own: photos of receipts, scanned letters and screenshots are documents too.
 A single image is one page (number None); each frame of a multi-page TIFF is a page.
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
+from rag.base.types import LoadedDocument, Page
 from rag.loaders.base import register
-from rag.types import LoadedDocument, Page
 
 
 @register(".png", ".jpg", ".jpeg", ".tif", ".tiff")
 def load_image(path: Path) -> LoadedDocument:
-    from rag import ocr
+    from rag.loaders import ocr
 
     reason = ocr.unavailable_reason()
     if reason is not None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
+from rag.base.types import LoadedDocument, Page
 from rag.loaders.base import clean_text, register
 from rag.loaders.package import open_package, read_part
-from rag.types import LoadedDocument, Page
 
 KIND = "OpenDocument text file"
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
 from rag.loaders.base import human_size
 
 MAX_PART_BYTES = 64 * 1024 * 1024  # one XML/XHTML part

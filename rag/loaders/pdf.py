@@ -18,10 +18,10 @@ import re
 import warnings
 from pathlib import Path
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
+from rag.base.types import LoadedDocument, Page
 from rag.loaders.base import clean_text, page_step, register
-from rag.pdfium import PDFIUM_LOCK
-from rag.types import LoadedDocument, Page
+from rag.loaders.pdfium import PDFIUM_LOCK
 
 _quietened = False
 # PDFium marks a hyphen it found at a line end with U+FFFE and joins the two lines.
@@ -94,7 +94,7 @@ def _pdfium_pages(path: Path) -> tuple[str, list[str | None]]:
         import pypdfium2 as pdfium
     except ImportError as exc:  # a broken install: pypdf alone still works
         raise _UsePypdf() from exc
-    with PDFIUM_LOCK:  # PDFium is not thread-safe (rag/pdfium.py)
+    with PDFIUM_LOCK:  # PDFium is not thread-safe (rag/loaders/pdfium.py)
         try:
             pdf = pdfium.PdfDocument(str(path))
         except Exception as exc:  # PdfiumError (password, corrupt), OSError...
@@ -192,9 +192,9 @@ def _finish(path: Path, title: str, pages: list[Page], failed: list[str], page_c
     if STRIP_RUNNING and len(pages) >= 2 * RUNNING_MIN_PAGES:
         kept = strip_running_lines([p.text for p in pages])
         pages = [Page(number=p.number, text=t) for p, t in zip(pages, kept, strict=True) if t]
-    from rag.ocr import no_text_reason, ocr_missing_pages
+    from rag.loaders.ocr import no_text_reason, ocr_missing_pages
 
-    pages = ocr_missing_pages(path, pages, page_count)  # scanned pages: OCR (rag/ocr.py)
+    pages = ocr_missing_pages(path, pages, page_count)  # scanned pages: OCR (rag/loaders/ocr.py)
     if not pages:
         if failed and len(failed) == page_count:
             raise LoadError(f"not a readable PDF: no page could be read ({failed[0]})")

@@ -19,7 +19,7 @@ import re
 import zlib
 from pathlib import Path
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
 from rag.loaders.base import human_size
 
 MAX_STREAM = 256 << 20  # one stream, unpacked: far above any real page's text or image

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
+from rag.base.types import LoadedDocument, Page
 from rag.loaders.base import clean_text, register
 from rag.loaders.package import open_package
-from rag.types import LoadedDocument, Page
 
 KIND = "PowerPoint file"
 _MAX_DEPTH = 20

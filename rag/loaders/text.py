@@ -10,9 +10,9 @@ import codecs
 import re
 from pathlib import Path
 
-from rag.errors import LoadError
+from rag.base.errors import LoadError
+from rag.base.types import LoadedDocument, Page
 from rag.loaders.base import clean_plain_text, read_bytes, register
-from rag.types import LoadedDocument, Page
 
 TEXT_SUFFIXES = (".txt", ".text", ".log", ".csv", ".tsv", ".rst")
 MARKDOWN_SUFFIXES = (".md", ".markdown")

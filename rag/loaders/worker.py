@@ -7,7 +7,7 @@ set by a message from the parent, and reports each page read or recognised. The 
 (`load_isolated`) waits for its messages, checks the user's cancel token and the child's
 memory, and stops the child when a limit is passed: the file fails with a plain reason and the
 next file gets a fresh child. The child has no network: the kernel refuses it any IPv4/IPv6
-socket (rag/sandbox.py).
+socket (rag/offline/sandbox.py).
 
 Frames on the pipes: 4-byte big-endian length + pickle. Parent -> child: ("load", path, paths,
 modules, memory limit, settings) and ("cancel",). Child -> parent: ("progress", stage, done, total), ("done", doc),
@@ -29,10 +29,10 @@ import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 
-from rag.cancel import CancelToken
-from rag.errors import LoadError, UnsupportedFormat
+from rag.base.cancel import CancelToken
+from rag.base.errors import LoadError, UnsupportedFormat
+from rag.base.types import LoadedDocument
 from rag.loaders.base import LoadCancelled, human_size
-from rag.types import LoadedDocument
 
 TIME_LIMIT_S = 120.0  # without any progress: per page for paged formats, per file for the rest
 MEMORY_LIMIT = 1536 << 20  # resident bytes of the child
@@ -226,7 +226,7 @@ def read_document(path: str | Path, cancel: CancelToken | None,
     if not isolate:
         from rag import loaders
         from rag.loaders.base import load_session
-        from rag.ocr import ocr_session
+        from rag.loaders.ocr import ocr_session
 
         with load_session(report, cancel), \
                 ocr_session(lambda d, t, _p: report("ocr", d, t), cancel):
@@ -299,7 +299,7 @@ def _die_with_parent() -> None:
 def _no_network() -> None:
     """The child opens hostile files and needs no network: the audit hook, and below it a kernel
     filter that refuses every IPv4/IPv6 socket (native code included: OCR's onnxruntime)."""
-    from rag import privacy, sandbox
+    from rag.offline import privacy, sandbox
 
     privacy.install_guard()
     reason = sandbox.deny_network()
@@ -383,7 +383,7 @@ def _load_one(path: str, paths: list[str], modules: list[str], limit: int,
 
     from rag import loaders
     from rag.loaders.base import load_session
-    from rag.ocr import ocr_session
+    from rag.loaders.ocr import ocr_session
 
     for entry in paths:
         if entry not in sys.path:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import PurePath
 
+from rag.base.paths import is_under
 from rag.loaders import is_supported
-from rag.paths import is_under
 
 # Browsers and download tools write here first and rename when complete.
 PARTIAL_SUFFIXES = frozenset({".part", ".crdownload", ".tmp", ".temp", ".download", ".partial",

@@ -12,8 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.errors import HearthError
-from rag.paths import is_under, private_file
+from rag.base.errors import HearthError
+from rag.base.paths import is_under, private_file
 
 FILENAME = "watched.json"
 SCHEMA_VERSION = 1

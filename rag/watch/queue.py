@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from rag.paths import is_under
+from rag.base.paths import is_under
 from rag.watch.stability import StabilityTracker
 
 UPSERT, DELETE, SCAN = "upsert", "delete", "scan"

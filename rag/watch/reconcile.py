@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from rag.paths import is_under
+from rag.base.paths import is_under
 from rag.watch.filters import PathFilter
 
 FINAL = ("indexed", "skipped", "failed")

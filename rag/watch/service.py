@@ -15,10 +15,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rag.cancel import CancelToken
-from rag.errors import HearthError
-from rag.paths import is_under
-from rag.types import IndexProgress
+from rag.base.cancel import CancelToken
+from rag.base.errors import HearthError
+from rag.base.paths import is_under
+from rag.base.types import IndexProgress
 from rag.watch.filters import PathFilter
 from rag.watch.folders import (
     IDLE,

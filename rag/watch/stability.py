@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from rag.paths import is_under
+from rag.base.paths import is_under
 
 # What a stat says about a file, for change detection: (size, mtime_ns); None = gone.
 Signature = tuple[int, int] | None

@@ -13,9 +13,9 @@ import os
 import time
 from collections.abc import Callable
 
-from rag.cancel import CancelToken
-from rag.paths import is_under
-from rag.types import IndexProgress
+from rag.base.cancel import CancelToken
+from rag.base.paths import is_under
+from rag.base.types import IndexProgress
 from rag.watch.filters import PathFilter
 from rag.watch.queue import Batch
 from rag.watch.reconcile import FINAL, Plan, collapse_missing, pair_by_hash, records_under

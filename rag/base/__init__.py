@@ -1,0 +1,1 @@
+"""The common base below every other room: errors, cancel, paths, plain data types, settings."""

@@ -1,0 +1,1 @@
+"""Text -> vectors: the `Embedder` interface, the bundled MiniLM on PyTorch and on ONNX Runtime."""

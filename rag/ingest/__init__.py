@@ -1,0 +1,1 @@
+"""Indexing: files -> text -> chunks -> vectors -> store, with progress over the whole job."""

@@ -1,0 +1,134 @@
+"""Split pages into chunks the embedder reads whole, measured in its own word-pieces.
+
+MiniLM silently truncates input past 256 word-pieces, so chunks are sized with the embedder's
+tokenizer (title prefix included), never by characters. Boundaries prefer sentence ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rag.base.types import Chunk, Page
+
+SENTENCE_END = (".", "!", "?", ";", ":", "\n")
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    chunk_tokens: int = 200  # content word-pieces per chunk (before the title prefix)
+    overlap_tokens: int = 40
+    title_tokens: int = 24  # cap on the title prefix used for embedding
+    min_chunk_chars: int = 20
+    # Hard cap whatever the tokenizer says: a 5 MB "word" is one [UNK] word-piece, and became
+    # one 5 MB chunk that no prompt could hold. Real 200-piece chunks are ~1,000 characters.
+    max_chunk_chars: int = 4000
+
+
+def embedding_text(title: str, text: str) -> str:
+    """What the embedder sees: the document title gives every chunk its context."""
+    return f"{title}\n{text}" if title else text
+
+
+def clip_title(tokenizer, title: str, max_tokens: int) -> str:
+    offsets = tokenizer.token_offsets(title)
+    if len(offsets) <= max_tokens:
+        return title
+    return title[: offsets[max_tokens - 1][1]]
+
+
+def chunk_pages(pages: Iterable[Page], title: str, tokenizer, cfg: ChunkingConfig | None = None,
+                max_tokens: int | None = None) -> tuple[str, list[Chunk]]:
+    """Return (clipped title, chunks). `tokenizer` is an Embedder (count_tokens/token_offsets)."""
+    cfg = cfg or ChunkingConfig()
+    limit = max_tokens or getattr(tokenizer, "max_tokens", 256)
+    title = clip_title(tokenizer, title.strip(), cfg.title_tokens) if title else ""
+    title_cost = len(tokenizer.token_offsets(title + "\n")) if title else 0
+    # [CLS] + [SEP] + title prefix must all fit in the encoder's window.
+    budget = max(16, min(cfg.chunk_tokens, limit - 2 - title_cost))
+    overlap = min(cfg.overlap_tokens, budget // 2)
+    chunks: list[Chunk] = []
+    for page in pages:
+        for start, end in _spans(page.text, tokenizer, budget, overlap, cfg.max_chunk_chars):
+            text = page.text[start:end].strip()
+            if len(text) < cfg.min_chunk_chars and chunks:
+                continue
+            if not text:
+                continue
+            lead = len(page.text[start:end]) - len(page.text[start:end].lstrip())
+            s = start + lead
+            chunks.append(Chunk(len(chunks), page.number, s, s + len(text), text))
+    return title, chunks
+
+
+def _windows(text: str, tokenizer, budget: int, overlap: int) -> list[tuple[int, int]]:
+    """Char spans covering `text`, each at most `budget` word-pieces, overlapping by ~`overlap`."""
+    offsets = tokenizer.token_offsets(text)
+    n = len(offsets)
+    if n == 0:
+        return []
+    if n <= budget:
+        return [(offsets[0][0], offsets[-1][1])]
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < n:
+        j = min(n, i + budget)
+        if j < n:
+            j = _best_cut(text, offsets, i, j, budget)
+        spans.append((offsets[i][0], offsets[j - 1][1]))
+        if j >= n:
+            break
+        nxt = max(i + 1, j - overlap)
+        i = _word_start(text, offsets, nxt, j)
+    return spans
+
+
+SEGMENT_CHARS = 100_000  # tokenized a segment at a time: a 64 MB page won't need GBs of offsets
+
+
+def _spans(text: str, tokenizer, budget: int, overlap: int, cap: int) -> list[tuple[int, int]]:
+    """Windows over `text`, tokenizing it in segments cut at line or word breaks."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + SEGMENT_CHARS)
+        if end < len(text):
+            cut = max(text.rfind("\n", start, end), text.rfind(" ", start, end))
+            end = cut + 1 if cut > start + SEGMENT_CHARS // 2 else end
+        piece = text[start:end]
+        out += [(start + a, start + b) for a, b in
+                _capped(piece, _windows(piece, tokenizer, budget, overlap), cap)]
+        start = end
+    return out
+
+
+def _capped(text: str, spans: list[tuple[int, int]], cap: int) -> list[tuple[int, int]]:
+    """Split any span longer than `cap` characters, at the last space in a piece if it has one."""
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        while end - start > cap:
+            cut = text.rfind(" ", start + cap // 2, start + cap)
+            cut = cut if cut > start else start + cap
+            out.append((start, cut))
+            start = cut
+        out.append((start, end))
+    return out
+
+
+def _best_cut(text: str, offsets: list, i: int, j: int, budget: int) -> int:
+    """Move the end of a window back to a sentence end in its last 35%, if there is one."""
+    floor = i + int(budget * 0.65)
+    for k in range(j - 1, floor - 1, -1):
+        tok_end = offsets[k][1]
+        piece = text[offsets[k][0]:tok_end]
+        nxt_char = text[tok_end:tok_end + 1]
+        if piece and piece[-1] in SENTENCE_END and (not nxt_char or nxt_char.isspace()):
+            return k + 1
+    return j
+
+
+def _word_start(text: str, offsets: list, k: int, limit: int) -> int:
+    """Step forward to a token that starts a word (not a ##continuation)."""
+    while k < limit and k > 0 and offsets[k][0] == offsets[k - 1][1] and text[offsets[k][0] - 1:offsets[k][0]].isalnum():
+        k += 1
+    return k

@@ -1,0 +1,1 @@
+"""Search: dense and keyword results fused into one ranking."""
