@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="answers, pdfqa, indexing: folder with the pdfqa-dev PDFs "
                              "(get-corpus.sh DIR)")
     parser.add_argument("--questions-file", default=None,
-                        help="answers: questions.jsonl (default ../shared/data/pdfqa-dev)")
+                        help="answers, pdfqa: questions.jsonl (default ../shared/data/pdfqa-dev; "
+                             "pdfqa also takes bench/data/pdfqa-more, scored per split)")
     parser.add_argument("--unanswerable", default=None, metavar="PATH",
                         help="answers: extra unanswerable questions, reported separately "
                              "(default bench/data/unanswerable.jsonl; '' to skip)")

@@ -7,6 +7,10 @@ question's file and a page within ±1 of the answer page, or one of its `alt_pag
 among the first k results (the sources a user sees); MRR over the first 10. Also: the misses
 per question, indexing time split into parsing / chunking / the rest (embedding and storing),
 and the text-extraction comparison of bench/pdftext.py.
+
+Other question sets (--questions-file, e.g. bench/data/pdfqa-more with --corpus from its
+get-corpus.sh) are scored the same way; when their questions carry a `split` field the
+figures are also given per split, and the results go to results/pdfqa-<set dir>.json.
 """
 
 from __future__ import annotations
@@ -52,21 +56,33 @@ def is_hit(q: dict, path: str, page: int | None) -> bool:
     return abs(page - q["page"]) <= 1 or page in (q.get("alt_pages") or [])
 
 
+def _metrics(questions: list[dict], ranks: dict[str, int | None]) -> dict:
+    n = max(len(questions), 1)
+    out = {f"hit@{k}": round(sum(1 for q in questions if (ranks[q["id"]] or K + 1) <= k) / n, 4)
+           for k in (1, 3, 5, 10)}
+    out["mrr@10"] = round(sum(1 / ranks[q["id"]] for q in questions if ranks[q["id"]]) / n, 4)
+    out["questions"] = len(questions)
+    return out
+
+
 def score(questions: list[dict], results: dict[str, list[tuple[str, int | None]]]) -> dict:
-    """hit@1/3/5 and MRR@10 over the answerable questions, plus the misses (no hit in top 5)."""
+    """hit@1/3/5 and MRR@10 over the answerable questions, plus the misses (no hit in top 5).
+    When questions carry a `split` field (pdfqa-more: tune / test), the same figures per split
+    are under "by_split"."""
     answerable = [q for q in questions if q.get("answerable")]
     ranks: dict[str, int | None] = {}
     for q in answerable:
         ranks[q["id"]] = next((i for i, (p, pg) in enumerate(results[q["id"]][:K], 1)
                                if is_hit(q, p, pg)), None)
-    n = max(len(answerable), 1)
-    out = {f"hit@{k}": round(sum(1 for r in ranks.values() if r and r <= k) / n, 4)
-           for k in (1, 3, 5, 10)}
-    out["mrr@10"] = round(sum(1 / r for r in ranks.values() if r) / n, 4)
-    out["questions"] = len(answerable)
+    out = _metrics(answerable, ranks)
+    splits = sorted({q["split"] for q in answerable if q.get("split")})
+    if splits:
+        out["by_split"] = {s: _metrics([q for q in answerable if q.get("split") == s], ranks)
+                           for s in splits}
     out["misses"] = [{"id": q["id"], "kind": q["kind"], "want": f"{q['file']} p{q['page']}",
                       "rank": ranks[q["id"]],
-                      "got": [f"{Path(p).name} p{pg}" for p, pg in results[q["id"]][:3]]}
+                      "got": [f"{Path(p).name} p{pg}" for p, pg in results[q["id"]][:3]],
+                      **({"split": q["split"]} if q.get("split") else {})}
                      for q in answerable if not ranks[q["id"]] or ranks[q["id"]] > 5]
     return out
 
@@ -198,29 +214,43 @@ def bench_pdfqa(corpus: str | None = None, questions_file: str | None = None, *,
             log(f"pdfqa {mode:8s} hit@1 {s['hit@1']:.3f} hit@3 {s['hit@3']:.3f} "
                 f"hit@5 {s['hit@5']:.3f} MRR {s['mrr@10']:.3f} misses "
                 f"{[m['id'] for m in s['misses']]}")
+            for split, m in s.get("by_split", {}).items():
+                log(f"pdfqa {mode:8s}   {split:5s} ({m['questions']} q) hit@1 {m['hit@1']:.3f} "
+                    f"hit@3 {m['hit@3']:.3f} hit@5 {m['hit@5']:.3f} MRR {m['mrr@10']:.3f}")
     finally:
         lib.close()
     if text:
         from bench.pdftext import bench_pdftext
 
         out["text"] = bench_pdftext(root)
-    if save:
+    dev = qpath.resolve() == (DEV / "questions.jsonl").resolve()
+    if save:  # another question set (e.g. bench/data/pdfqa-more) gets its own results file
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        (RESULTS_DIR / "pdfqa.json").write_text(json.dumps(out, indent=2))
-    if doc:
+        name = "pdfqa.json" if dev else f"pdfqa-{qpath.parent.name}.json"
+        (RESULTS_DIR / name).write_text(json.dumps(out, indent=2))
+    if doc and dev:
         update_doc(out)
+    elif doc:
+        log(f"pdfqa: {DOC.name} holds the pdfqa-dev table only; not updated for {qpath}")
     return out
 
 
 def render(out: dict) -> str:
     idx = out["index"]
-    lines = [BEGIN, "", "| pdfqa-dev (44 answerable) | hit@1 | hit@3 | hit@5 | MRR@10 | "
-             "misses (no hit in top 5) |", "|---|---|---|---|---|---|"]
+    qfile = out.get("questions_file")
+    label = Path(qfile).parent.name if qfile else "pdfqa-dev"
+    first = out["scores"][MODES[0]]
+    lines = [BEGIN, "", f"| {label} ({first['questions']} answerable) | hit@1 | hit@3 | hit@5 | "
+             "MRR@10 | misses (no hit in top 5) |", "|---|---|---|---|---|---|"]
     for mode in MODES:
         s = out["scores"][mode]
         name = "hybrid (default)" if mode == "hybrid" else mode
         lines.append(f"| {name} | {s['hit@1']:.3f} | {s['hit@3']:.3f} | {s['hit@5']:.3f} | "
                      f"{s['mrr@10']:.3f} | {', '.join(m['id'] for m in s['misses']) or '—'} |")
+        for split, m in s.get("by_split", {}).items():
+            missed = ", ".join(x["id"] for x in s["misses"] if x.get("split") == split) or "—"
+            lines.append(f"| {name}, {split} split ({m['questions']}) | {m['hit@1']:.3f} | "
+                         f"{m['hit@3']:.3f} | {m['hit@5']:.3f} | {m['mrr@10']:.3f} | {missed} |")
     b = idx.get("breakdown", {})
     lines += ["", f"Indexing the {idx.get('files')} PDFs ({b.get('pages')} pages, "
               f"{idx.get('chunks')} chunks): {idx.get('index_s')} s, {idx.get('chunks_per_s')} "

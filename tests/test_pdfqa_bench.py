@@ -39,6 +39,32 @@ def test_scores_and_misses():
     assert [m["id"] for m in s["misses"]] == ["q3"]
 
 
+
+def test_scores_per_split_when_questions_carry_one():
+    """pdfqa-more: hit@k and MRR per split (tune / test) besides the overall figures."""
+    tune = {**Q, "id": "t1", "split": "tune"}
+    test1 = {**Q, "id": "s1", "split": "test"}
+    test2 = {**Q, "id": "s2", "split": "test"}
+    un = {"id": "u", "answerable": False, "file": None, "page": None, "split": "test"}
+    results = {"t1": [("a.pdf", 10)], "s1": [("b.pdf", 1), ("a.pdf", 40)],
+               "s2": [("b.pdf", 1)] * 10, "u": [("a.pdf", 1)]}
+    s = score([tune, test1, test2, un], results)
+    assert s["questions"] == 3 and s["hit@1"] == round(1 / 3, 4)
+    assert s["by_split"]["tune"] == {"hit@1": 1.0, "hit@3": 1.0, "hit@5": 1.0, "hit@10": 1.0,
+                                     "mrr@10": 1.0, "questions": 1}
+    t = s["by_split"]["test"]
+    assert t["questions"] == 2 and t["hit@1"] == 0.0 and t["hit@3"] == 0.5
+    assert t["mrr@10"] == 0.25
+    assert s["misses"] == [{"id": "s2", "kind": "fact", "want": "a.pdf p10", "rank": None,
+                            "got": ["b.pdf p1"] * 3, "split": "test"}]
+    assert "by_split" not in score([Q], {"q1": [("a.pdf", 10)]})
+    out = {"questions_file": "/d/pdfqa-more/questions.jsonl", "index": {},
+           "scores": {m: s for m in ("dense", "keyword", "hybrid")}}
+    table = render(out)
+    assert "| pdfqa-more (3 answerable) |" in table
+    assert "| hybrid (default), test split (2) | 0.000 | 0.500 | 0.500 | 0.250 | s2 |" in table
+    assert "| hybrid (default), tune split (1) | 1.000 | 1.000 | 1.000 | 1.000 | — |" in table
+
 def test_skips_cleanly_without_the_corpus(tmp_path):
     out = bench_pdfqa(str(tmp_path / "nowhere"), str(tmp_path / "questions.jsonl"), save=False,
                       doc=False)
