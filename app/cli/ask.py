@@ -43,9 +43,12 @@ def _load(args, lib, settings):
 
     warm = threading.Thread(target=getattr(lib.embedder, "load", lambda: None), daemon=True)
     warm.start()  # the embedder loads while the chat model does
-    model, router = open_session(settings, data_dir=lib.data_dir, pinned=args.model)
-    warm.join()
-    return model, router
+    try:
+        return open_session(settings, data_dir=lib.data_dir, pinned=args.model)
+    finally:
+        # Joined on failure too: exiting while ONNX Runtime builds a session on a daemon
+        # thread aborted the process ("terminate called", exit -6) instead of exit 1.
+        warm.join()
 
 
 def cmd_ask(args) -> int:
