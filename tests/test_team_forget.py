@@ -129,3 +129,30 @@ def test_a_forget_is_not_undone_by_a_later_forget_elsewhere(server, tmp_path, em
     finally:
         a.close()
         b.close()
+
+
+def test_an_unfinished_forget_holds_until_it_is_run_again(server, tmp_path, embedder):
+    """A forgetting client killed half-way leaves its tombstone `forgetting`: runs leave the
+    path out (a failure record included) until the same forget is run again and finishes."""
+    from rag.team_forget import stone_id
+
+    share = tmp_path / "share"
+    write_docs(share / "notes", "kappa", N)
+    (share / "notes" / "kappa-9.txt").write_text("", encoding="utf-8")  # "no text to index"
+    a = team(server, tmp_path / "a", share, embedder, library="forget-stuck")
+    b = team(server, tmp_path / "b", share, embedder, library="forget-stuck")
+    try:
+        for rel in (TARGET, "notes/kappa-9.txt"):  # what a forget killed after its first write
+            b.server.put_tombstones({stone_id(rel): {"path": rel, "nonce": "killed",
+                                                     "state": "forgetting", "at": 0.0}})
+        report = a.index([share / "notes"])
+        gone = {o.path for o in report.outcomes if o.status == "removed"}
+        assert gone == {TARGET, "notes/kappa-9.txt"} and report.count("indexed") == N - 1
+        assert TARGET not in {d.path for d in b.documents()} and chunks_on_server(a, TARGET) == []
+        assert b.forget_many([share / TARGET]) == 0  # run again: it finishes
+        again = a.index([share / "notes"])
+        assert [o.path for o in again.outcomes if o.status == "indexed"] == [TARGET]
+        assert b.search("kappa3marker", k=1)[0].path == TARGET
+    finally:
+        a.close()
+        b.close()
