@@ -38,6 +38,8 @@ CANCELLED = "cancelled_docs"  # meta: ids a cancelled job left unfinished (not r
 
 
 class Library(Forgetting):
+    on_server = False  # this library lives here (rag.team.TeamLibrary: on a Chroma server)
+
     def __init__(self, data_dir: Path, *, embedder: Embedder | None = None, owner: str = "Hearth",
                  retrieval: RetrievalConfig | None = None, chunking: ChunkingConfig | None = None,
                  store=None, reads_only: bool = False) -> None:
