@@ -32,6 +32,7 @@ from rag.chunking import ChunkingConfig, chunk_pages, embedding_text
 from rag.embeddings import Embedder, SentenceTransformerEmbedder
 from rag.errors import HearthError, LoadError, UnsupportedFormat
 from rag.indexer import EMBED_BATCH, FINAL, clean_reason, expand, file_sha256, norm_path
+from rag.jobprogress import run_to_report
 from rag.manifest import DocumentRecord
 from rag.retrieval import RetrievalConfig, Retriever
 from rag.server_store import ServerCollections, ServerConfig
@@ -142,14 +143,7 @@ class TeamLibrary:
               progress: Callable[[IndexProgress], None] | None = None,
               cancel: CancelToken | None = None, force: bool = False) -> IndexReport:
         """Index files and folders into the server library (see the module docstring)."""
-        gen = self.iter_index(paths, cancel, force=force)
-        while True:
-            try:
-                step = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(step)
+        return run_to_report(self.iter_index(paths, cancel, force=force), progress)
 
     def iter_index(self, paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None,
                    *, force: bool = False) -> Generator[IndexProgress, None, IndexReport]:
