@@ -32,6 +32,7 @@ from rag.embed.embeddings import Embedder
 from rag.forgetting import CHROMA_DIR, MANIFEST_NAME, Forgetting, forget_owed
 from rag.ingest.chunking import ChunkingConfig
 from rag.ingest.indexer import expand, norm_path
+from rag.ingest.jobprogress import run_to_report
 from rag.retrieve.retrieval import RetrievalConfig, Retriever
 from rag.store.lock import LibraryLock, ReadWriteLock, StoreLock
 from rag.store.manifest import DocumentRecord, Manifest
@@ -42,6 +43,8 @@ CANCELLED = "cancelled_docs"  # meta: ids a cancelled job left unfinished (not r
 
 
 class Library(Forgetting):
+    on_server = False  # this library lives here (rag.server.team.TeamLibrary: on a Chroma server)
+
     def __init__(self, data_dir: Path, *, embedder: Embedder | None = None, owner: str = "Hearth",
                  retrieval: RetrievalConfig | None = None, chunking: ChunkingConfig | None = None,
                  store=None, reads_only: bool = False) -> None:
@@ -264,14 +267,8 @@ class Library(Forgetting):
               cancel: CancelToken | None = None, force: bool = False,
               keep_out: Callable[[str], bool] | None = None) -> IndexReport:
         """Index files and folders (recursively). `force` re-reads unchanged files too."""
-        gen = self.iter_index(paths, cancel, force=force, keep_out=keep_out)
-        while True:
-            try:
-                step = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(step)
+        steps = self.iter_index(paths, cancel, force=force, keep_out=keep_out)
+        return run_to_report(steps, progress)
 
     def unfinished(self) -> list[DocumentRecord]:
         """Documents a crash left half-done (not those a cancelled job left: the user stopped

@@ -30,44 +30,32 @@ def add_parser(sub, common) -> None:
     p.set_defaults(func=cmd_ask)
 
 
-def read_questions(path: str) -> list[tuple[str, str]]:
-    """(id, question) from plain lines (id = line number) or JSONL with an id and a question
-    (or text/query) field: the same reader as `search --queries`."""
-    from app.cli.inputs import read_queries
-
-    return read_queries(path)
-
-
 def _load(args, lib, settings):
     from inference.session import open_session
 
     warm = threading.Thread(target=getattr(lib.embedder, "load", lambda: None), daemon=True)
     warm.start()  # the embedder loads while the chat model does
-    model, router = open_session(settings, data_dir=lib.data_dir, pinned=args.model)
-    warm.join()
-    return model, router
+    try:
+        return open_session(settings, data_dir=lib.data_dir, pinned=args.model)
+    finally:
+        # Joined on failure too: exiting while ONNX Runtime builds a session on a daemon
+        # thread aborted the process ("terminate called", exit -6) instead of exit 1.
+        warm.join()
 
 
 def cmd_ask(args) -> int:
-    from app.cli.inputs import missing_paths
+    from app.cli.inputs import inputs_problem, read_queries
     from app.cli.library import open_library
     from app.cli.output import emit, fail
-    from rag.answering.answer import answer_stream
+    from rag.answering.answer import answer_stream, question_problem
+    from rag.base.errors import HearthError
     from rag.base.settings import Settings
 
-    scope = args.scope or None
-    if scope and missing_paths(scope):
-        return fail(args, "no such file or folder: " + ", ".join(missing_paths(scope)), 2)
-    if (args.question is None) == (args.questions is None):
-        return fail(args, "give one question, or --questions FILE", 2)
-    from app.cli.inputs import input_file_problem
-    from rag.answering.answer import question_problem
-    from rag.base.errors import HearthError
-
-    if args.questions is not None and (problem := input_file_problem(args.questions)):
+    if problem := inputs_problem(args, "question", "questions"):
         return fail(args, problem, 2)
-    try:
-        questions = read_questions(args.questions) if args.questions else [("1", args.question)]
+    scope = args.scope or None
+    try:  # a questions file reads like `search --queries` (plain lines, or JSONL with an id)
+        questions = read_queries(args.questions) if args.questions else [("1", args.question)]
     except HearthError as exc:
         return fail(args, str(exc), 2)
     for qid, question in questions:

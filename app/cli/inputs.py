@@ -30,6 +30,16 @@ def bounded(kind: type, lo: float, hi: float, name: str):  # noqa: ANN201 - an a
 
     return parse
 
+def inputs_problem(args, one: str, many: str) -> str | None:
+    """Why a search or ask can't start (plain words), or None: an `--in` path that does not
+    exist, not exactly one of the single `one` and the file `--many`, or an unreadable file."""
+    if missing := missing_paths(args.scope or []):
+        return "no such file or folder: " + ", ".join(missing)
+    path = getattr(args, many)
+    if (getattr(args, one) is None) == (path is None):
+        return f"give one {one}, or --{many} FILE"
+    return None if path is None else input_file_problem(path)
+
 def input_file_problem(path: str) -> str | None:
     """Why `path` can't be read as a list of questions or queries (plain words), or None."""
     if os.path.isdir(path):

@@ -7,14 +7,16 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli.inputs import input_file_problem, missing_paths, read_queries
+from app.cli.inputs import inputs_problem, missing_paths, read_queries
 from app.cli.output import emit, fail
+from app.cli.team import server_place
 from app.progress import TerminalProgress
 from rag.base.errors import HearthError
 from rag.ingest.plain_reasons import with_detail
 
 
 def open_library(args, owner: str):
+    """The library a command works on: the team library on `--server`, else the embedded one."""
     from app.cli.team import open_team_library, server_url
 
     if server_url(args):
@@ -27,7 +29,7 @@ def open_library(args, owner: str):
     ocr.configure(lib.data_dir, getattr(args, "ocr", None))  # scanned pages: OCR'd or skipped
     return lib
 
-# -- commands -------------------------------------------------------------------------------------
+# -- commands (one each for an embedded library and a team library on a server) ------------------
 def cmd_index(args) -> int:
     missing = missing_paths(args.paths)
     if missing:
@@ -35,10 +37,14 @@ def cmd_index(args) -> int:
     with open_library(args, "index") as lib:
         bar = TerminalProgress(enabled=not args.json and sys.stderr.isatty())
         resumed = lib.resume(progress=bar.update) if lib.unfinished() else None
-        watched_folders(lib.data_dir, "include", args.paths)  # added again: watch them again
+        if not lib.on_server:  # a server library has no watched folders
+            watched_folders(lib.data_dir, "include", args.paths)  # added again: watch them again
         report = lib.index(args.paths, progress=bar.update, force=args.force)
         bar.close()
-        notice = lib.status()["embedder_notice"]  # a fallback to PyTorch, or mixed vectors
+        # a fallback to PyTorch, or mixed vectors (an embedded library records which made them)
+        notice = "" if lib.on_server else lib.status()["embedder_notice"]
+        where = f" ({server_place(lib)})" if lib.on_server else ""
+        detail = str if lib.on_server else with_detail  # a server's lines: the reason as recorded
     payload = report.to_json()
     if notice:
         payload["embedder_notice"] = notice
@@ -46,19 +52,17 @@ def cmd_index(args) -> int:
         payload["resumed"] = resumed.count("indexed")
     lines = [f"Indexed {payload['indexed']}, unchanged {payload['unchanged']}, "
              f"skipped {payload['skipped']}, failed {payload['failed']}, "
-             f"removed {payload['removed']} in {payload['seconds']:.1f} s."]
-    lines += [f"  {f['status']}: {f['path']} — {with_detail(f['reason'])}"
+             f"removed {payload['removed']} in {payload['seconds']:.1f} s{where}."]
+    lines += [f"  {f['status']}: {f['path']} — {detail(f['reason'])}"
               for f in payload["files"] if f["status"] in ("skipped", "failed", "removed")]
     lines += [f"Note: {notice}"] if notice else []
     emit(args, payload, "\n".join(lines))
     return 0
 
 def cmd_search(args) -> int:
+    if problem := inputs_problem(args, "query", "queries"):
+        return fail(args, problem, 2)
     scope = args.scope or None
-    if scope and missing_paths(scope):
-        return fail(args, "no such file or folder: " + ", ".join(missing_paths(scope)), 2)
-    if (args.query is None) == (args.queries is None):
-        return fail(args, "give one query, or --queries FILE", 2)
     if args.queries is not None:
         return search_many(args, scope)
     from rag.answering.answer import question_problem
@@ -77,8 +81,6 @@ def cmd_search(args) -> int:
 
 def search_many(args, scope: list[str] | None) -> int:
     """One process, one model load, many queries: what an evaluation needs (JSON lines out)."""
-    if problem := input_file_problem(args.queries):
-        return fail(args, problem, 2)
     try:
         queries = read_queries(args.queries)
     except HearthError as exc:
@@ -95,6 +97,18 @@ def search_many(args, scope: list[str] | None) -> int:
     return 0
 
 def cmd_status(args) -> int:
+    from app.cli.team import server_status, server_url
+
+    payload, where, details = server_status(args) if server_url(args) else local_status(args)
+    by = ", ".join(f"{k} {v}" for k, v in sorted(payload["by_status"].items())) or "empty"
+    emit(args, payload, f"{where}\nDocuments: {payload['documents']} ({by})\n"
+                        f"Chunks: {payload['chunks']}\n{details}")
+    return 0
+
+def local_status(args) -> tuple[dict, str, str]:
+    """The status of the embedded library, read from its manifest without opening the library
+    (no writer lock, nothing created): it works while another process writes, on a full disk and
+    on read-only media. Returns the payload, the heading and the lines after the counts."""
     from rag.base.paths import data_dir_path
     from rag.library import MANIFEST_NAME, finish_owed_forget, forget_owed
     from rag.store.lock import LOCK_NAME, holder_info
@@ -123,18 +137,14 @@ def cmd_status(args) -> int:
                "by_status": counts["by_status"], "data_dir": str(data_dir),
                "embedding_model": model, "embedder": made_by, "in_use_by": holder.get("owner"),
                "forget_owed": owed, "settings_problems": problems}
-    by = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_status"].items())) or "empty"
     shown = ("none yet (nothing indexed)" if not counts["chunks"]
              else "not recorded yet (noted at the next search or index)")  # older libraries
-    emit(args, payload, f"Library: {data_dir}\nDocuments: {counts['documents']} ({by})\n"
-                        f"Chunks: {counts['chunks']}\n"
-                        f"Embedding model: {model or shown}"
-                        + (f" ({made_by})" if made_by else "")
-                        + (f"\nA forget was cut short and is not finished yet: "
-                           f"{holder.get('owner') or 'the next program that writes this library'}"
-                           " will finish it." if owed else "")
-                        + "".join(f"\nSettings: {p}" for p in problems))
-    return 0
+    details = (f"Embedding model: {model or shown}" + (f" ({made_by})" if made_by else "")
+               + (f"\nA forget was cut short and is not finished yet: "
+                  f"{holder.get('owner') or 'the next program that writes this library'}"
+                  " will finish it." if owed else "")
+               + "".join(f"\nSettings: {p}" for p in problems))
+    return payload, f"Library: {data_dir}", details
 
 def cmd_forget(args) -> int:
     if not args.paths and not args.all:
@@ -143,15 +153,20 @@ def cmd_forget(args) -> int:
         if args.all:
             n = lib.status()["documents"]
             lib.wipe()
-            emit(args, {"forgotten": n, "all": True}, f"Deleted all data in {lib.data_dir}.")
+            where = server_place(lib) if lib.on_server else lib.data_dir
+            emit(args, {"forgotten": n, "all": True}, f"Deleted all data in {where}.")
             return 0
         from rag.ingest.indexer import shown_path  # a name with undecodable bytes, printable
 
-        unknown = [shown_path(p) for p in args.paths if not lib.doc_ids_for([p])]
-        kept_out = watched_folders(lib.data_dir, "exclude", args.paths)
+        # a server library also counts documents that failed or were skipped (no chunks)
+        held = lib.keys_for if lib.on_server else lib.doc_ids_for
+        unknown = [shown_path(p) for p in args.paths if not held([p])]
+        # a server library has no watched folders
+        kept_out = [] if lib.on_server else watched_folders(lib.data_dir, "exclude", args.paths)
         forgotten = lib.forget_many(args.paths)  # one scrub for all of them
+        everyone = " for everyone using this server library" if lib.on_server else ""
     emit(args, {"forgotten": forgotten, "not_in_library": unknown, "kept_out": kept_out},
-         f"Forgot {forgotten} document(s)."
+         f"Forgot {forgotten} document(s){everyone}."
          + (f" Not in the library: {', '.join(unknown)}" if unknown else "")
          + (" Kept out of their watched folder until added again: " + ", ".join(kept_out)
             if kept_out else ""))

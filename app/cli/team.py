@@ -1,8 +1,8 @@
 """`hearth --server URL …`: index, search, ask, status and forget on a shared server library.
 
-The flags come with every command (`add_server_flags`); app/cli.py hands a command over here
-when `--server` is given (`run_team`), and its `open_library` opens the server library, so
-`search` and `ask` run their usual code against it.
+The flags come with every command (`add_server_flags`); app/cli/run.py hands a command over here
+when `--server` is given (`run_team`), and `open_library` (app/cli/library.py) opens the server
+library, so every command runs its usual code against it.
 """
 
 from __future__ import annotations
@@ -47,71 +47,26 @@ def open_team_library(args):
                      root=getattr(args, "server_root", None))
 
 
+def server_place(lib) -> str:
+    """Where a team library's data is, as the command summaries name it."""
+    return f"server library {lib.cfg.library!r} at {lib.cfg.url}"
+
+
+def server_status(args) -> tuple[dict, str, str]:
+    """The status of the server library (`hearth status` prints it like an embedded library's):
+    the payload, the heading and the lines after the counts."""
+    with open_team_library(args) as lib:
+        st = lib.status()
+    return (st, f"Server library {st['library']!r} at {st['server']}",
+            f"Paths relative to: {st['root']}\nEmbedding model: {st['embedding_model']}")
+
+
 def run_team(args) -> int:
+    """Run a command on the server library: the commands that work there run their usual code
+    (their `open_library` opens the server library); the others are refused."""
     from app.cli.output import fail
 
     if args.command not in TEAM_COMMANDS:
         return fail(args, f"--server works with {', '.join(TEAM_COMMANDS)}, "
                           f"not `{args.command}`", 2)
-    if args.command == "index":
-        return cmd_index(args)
-    if args.command == "status":
-        return cmd_status(args)
-    if args.command == "forget":
-        return cmd_forget(args)
-    return int(args.func(args) or 0)  # search, ask: their own code, on the server library
-
-
-def cmd_index(args) -> int:
-    from app.cli.inputs import missing_paths
-    from app.cli.output import emit, fail
-    from app.progress import TerminalProgress
-
-    missing = missing_paths(args.paths)
-    if missing:
-        return fail(args, "no such file or folder: " + ", ".join(missing), 2)
-    with open_team_library(args) as lib:
-        bar = TerminalProgress(enabled=not args.json and sys.stderr.isatty())
-        report = lib.index(args.paths, progress=bar.update, force=getattr(args, "force", False))
-        bar.close()
-    payload = report.to_json()
-    lines = [f"Indexed {payload['indexed']}, unchanged {payload['unchanged']}, "
-             f"skipped {payload['skipped']}, failed {payload['failed']}, "
-             f"removed {payload['removed']} in {payload['seconds']:.1f} s "
-             f"(server library {lib.cfg.library!r} at {lib.cfg.url})."]
-    lines += [f"  {f['status']}: {f['path']} — {f['reason']}" for f in payload["files"]
-              if f["status"] in ("skipped", "failed", "removed")]
-    emit(args, payload, "\n".join(lines))
-    return 0
-
-
-def cmd_status(args) -> int:
-    from app.cli.output import emit
-
-    with open_team_library(args) as lib:
-        st = lib.status()
-    by = ", ".join(f"{k} {v}" for k, v in sorted(st["by_status"].items())) or "empty"
-    emit(args, st, f"Server library {st['library']!r} at {st['server']}\n"
-                   f"Documents: {st['documents']} ({by})\nChunks: {st['chunks']}\n"
-                   f"Paths relative to: {st['root']}\nEmbedding model: {st['embedding_model']}")
-    return 0
-
-
-def cmd_forget(args) -> int:
-    from app.cli.output import emit, fail
-
-    if not args.paths and not args.all:
-        return fail(args, "name the files or folders to forget, or --all to wipe the library", 2)
-    with open_team_library(args) as lib:
-        if args.all:
-            n = lib.status()["documents"]
-            lib.wipe()
-            emit(args, {"forgotten": n, "all": True},
-                 f"Deleted all data in server library {lib.cfg.library!r} at {lib.cfg.url}.")
-            return 0
-        unknown = [p for p in args.paths if not lib.keys_for([p])]
-        forgotten = lib.forget_many(args.paths)
-    emit(args, {"forgotten": forgotten, "not_in_library": unknown, "kept_out": []},
-         f"Forgot {forgotten} document(s) for everyone using this server library."
-         + (f" Not in the library: {', '.join(unknown)}" if unknown else ""))
-    return 0
+    return int(args.func(args) or 0)

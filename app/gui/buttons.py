@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QBoxLayout, QDialog, QDialogButtonBox, QPushButton
 
 
-def make_button(text: str, tip: str, slot: Callable) -> QPushButton:
-    """A push button with an accessible name (its text without "…"), a tooltip and a slot."""
+def make_button(text: str, tip: str, slot: Callable, name: str = "") -> QPushButton:
+    """A push button with an accessible name (`name`, else its text without "…"), a tooltip
+    and a slot."""
     b = QPushButton(text)
-    b.setAccessibleName(text.rstrip("…"))
+    b.setAccessibleName(name or text.rstrip("…"))
     b.setToolTip(tip)
     b.clicked.connect(slot)
     return b
+
+
+StandardButton = QDialogButtonBox.StandardButton
+
+
+def dialog_buttons(dialog: QDialog, layout: QBoxLayout, *buttons: StandardButton
+                   ) -> QDialogButtonBox:
+    """A dialog's row of standard buttons at the end of `layout`, each accepting or rejecting
+    the dialog by its role (Close and Cancel reject; Ok and Save accept)."""
+    box = QDialogButtonBox()
+    for button in buttons:
+        box.addButton(button)
+    box.accepted.connect(dialog.accept)
+    box.rejected.connect(dialog.reject)
+    layout.addWidget(box)
+    return box

@@ -11,13 +11,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from app.gui.backend import Backend
+from app.gui.buttons import make_button
 from app.gui.evidence_view import display_markdown, evidence_fields
 from app.gui.message_widget import MessageWidget
 from app.gui.ops import Operation
@@ -75,13 +75,11 @@ class ChatPanel(QWidget):
         scope_row = QHBoxLayout()
         self.scope_label = QLabel()
         self.scope_label.setAccessibleName("Search scope")
-        self.scope_button = QPushButton("Limit to…")
-        self.scope_button.setAccessibleName("Limit this chat to chosen documents or folders")
-        self.scope_button.setToolTip("Choose documents or folders this chat searches (Ctrl+L)")
-        self.scope_button.clicked.connect(self.scope_requested)
-        self.clear_scope_button = QPushButton("All documents")
-        self.clear_scope_button.setAccessibleName("Search all documents")
-        self.clear_scope_button.clicked.connect(lambda: self.set_scope([]))
+        self.scope_button = make_button(
+            "Limit to…", "Choose documents or folders this chat searches (Ctrl+L)",
+            self.scope_requested, name="Limit this chat to chosen documents or folders")
+        self.clear_scope_button = make_button("All documents", "", lambda: self.set_scope([]),
+                                              name="Search all documents")
         scope_row.addWidget(self.scope_label, 1)
         scope_row.addWidget(self.scope_button)
         scope_row.addWidget(self.clear_scope_button)
@@ -109,14 +107,10 @@ class ChatPanel(QWidget):
         self.input.setTabChangesFocus(True)
         self.input.setFixedHeight(self.input.fontMetrics().height() * 4 + 16)
         self.input.files_dropped.connect(self.files_dropped)
-        self.send_button = QPushButton("Send")
-        self.send_button.setAccessibleName("Send question")
-        self.send_button.setToolTip("Send (Ctrl+Enter)")
-        self.send_button.clicked.connect(self.send)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setAccessibleName("Stop answering")
-        self.stop_button.setToolTip("Stop the answer (Esc)")
-        self.stop_button.clicked.connect(self.stop)
+        self.send_button = make_button("Send", "Send (Ctrl+Enter)", self.send,
+                                       name="Send question")
+        self.stop_button = make_button("Stop", "Stop the answer (Esc)", self.stop,
+                                       name="Stop answering")
         self.stop_button.setEnabled(False)
         row = QHBoxLayout()
         row.addWidget(self.input, 1)

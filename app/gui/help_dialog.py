@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QLabel,
     QTreeWidget,
     QTreeWidgetItem,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.buttons import StandardButton, dialog_buttons
 from app.gui.icon import app_icon
 
 # What ships inside Hearth (or its installer) that is not Hearth's own code.
@@ -74,9 +74,7 @@ class AboutDialog(QDialog):
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setAccessibleName("About Hearth")
         layout.addWidget(self.text)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        dialog_buttons(self, layout, StandardButton.Close)
         self.resize(560, 480)
 
 
@@ -103,9 +101,7 @@ class ShortcutsDialog(QDialog):
             self.tree.addTopLevelItem(QTreeWidgetItem([what, keys]))
         self.tree.resizeColumnToContents(0)
         layout.addWidget(self.tree)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        dialog_buttons(self, layout, StandardButton.Close)
         self.resize(460, 520)
 
 

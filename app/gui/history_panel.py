@@ -35,10 +35,8 @@ class HistoryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(QLabel("<b>Chats</b>"))
-        self.new_button = QPushButton("New chat")
-        self.new_button.setAccessibleName("New chat")
-        self.new_button.setToolTip("Start a new chat (Ctrl+N)")
-        self.new_button.clicked.connect(self.new_chat_requested)
+        self.new_button = make_button("New chat", "Start a new chat (Ctrl+N)",
+                                      self.new_chat_requested)
         layout.addWidget(self.new_button)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search chats…")

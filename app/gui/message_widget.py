@@ -10,11 +10,11 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.gui.buttons import make_button
 from app.gui.evidence_view import EvidenceView
 from app.gui.markdown_view import AnswerView
 from app.gui.sources_view import Opener, SourcesView
@@ -77,14 +77,12 @@ class MessageWidget(QFrame):
         self.route_label.setVisible(False)
         layout.addWidget(self.route_label)
 
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.setAccessibleName("Copy answer")
-        self.copy_button.setToolTip("Copy this answer as Markdown (Ctrl+Shift+C copies the last)")
-        self.copy_button.clicked.connect(lambda: self.copy_requested.emit(self))
-        self.regen_button = QPushButton("Regenerate")
-        self.regen_button.setAccessibleName("Regenerate answer")
-        self.regen_button.setToolTip("Ask again (Ctrl+R)")
-        self.regen_button.clicked.connect(lambda: self.regenerate_requested.emit(self))
+        self.copy_button = make_button(
+            "Copy", "Copy this answer as Markdown (Ctrl+Shift+C copies the last)",
+            lambda: self.copy_requested.emit(self), name="Copy answer")
+        self.regen_button = make_button("Regenerate", "Ask again (Ctrl+R)",
+                                        lambda: self.regenerate_requested.emit(self),
+                                        name="Regenerate answer")
         actions = QHBoxLayout()
         actions.addStretch(1)
         actions.addWidget(self.copy_button)

@@ -8,13 +8,14 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QLabel,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from app.gui.buttons import StandardButton, dialog_buttons
 
 
 def folders_of(paths: list[str]) -> list[str]:
@@ -54,11 +55,7 @@ class ScopeDialog(QDialog):
             self.tree.addTopLevelItem(top)
         self.tree.expandAll()
         layout.addWidget(self.tree, 1)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        dialog_buttons(self, layout, StandardButton.Ok, StandardButton.Cancel)
         self.resize(520, 420)
 
     def items(self) -> list[QTreeWidgetItem]:

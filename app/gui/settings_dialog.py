@@ -7,7 +7,6 @@ from PySide6.QtCore import QSize
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.buttons import StandardButton, dialog_buttons
 from app.gui.model_picker import BUNDLED_LABEL, ModelPicker
 from rag.base.settings import Settings
 
@@ -83,11 +83,7 @@ class SettingsDialog(QDialog):
 
         self.api = ApiToggle(backend)
         layout.addWidget(self.api)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        outer.addWidget(buttons)
+        dialog_buttons(self, outer, StandardButton.Save, StandardButton.Cancel)
         self.resize(self._fitting_size(content))
 
     def _fitting_size(self, content: QWidget) -> QSize:

@@ -10,8 +10,9 @@ grow, and the ETA is elapsed time * (1 - f) / f: a cumulative rate, which moves 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Generator
 
-from rag.base.types import IndexProgress
+from rag.base.types import IndexProgress, IndexReport
 
 MIN_WEIGHT = 16 * 1024  # a tiny file still costs a model call and a commit
 READ_SHARE = 0.05  # of a file's weight: reading its text (cheap next to embedding it)
@@ -124,3 +125,16 @@ def embedder_cold(embedder) -> bool:  # noqa: ANN001
     embedding model" (seconds on a cold start) and keeps that time out of its rate."""
     inner = getattr(embedder, "inner", embedder)
     return hasattr(embedder, "load") and getattr(inner, "_model", object()) is None
+
+
+def run_to_report(steps: Generator[IndexProgress, None, IndexReport],
+                  progress: Callable[[IndexProgress], None] | None = None) -> IndexReport:
+    """Run an indexing job's steps to its report, handing each step to `progress`: how a
+    library's blocking `index` (CLI, watcher, tests) runs what the GUI's writer lane streams."""
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(step)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rag.base.cancel import ThreadSession
 from rag.base.errors import LoadError
-from rag.base.types import LoadedDocument
+from rag.base.types import LoadedDocument, Page
 
 LoaderFn = Callable[[Path], LoadedDocument]
 
@@ -156,6 +156,19 @@ def clean_text(text: str, dehyphenate: bool = True) -> str:
     text = "\n".join(line.strip() for line in text.split("\n"))
     text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
+
+
+def numbered_pages(texts: list[str], none_found: str) -> list[Page]:
+    """A document's parts as pages: a lone part is the whole document (page None, like a file
+    without pages), several are pages 1..n (a TIFF's frames, an .odt's sections); parts with
+    no text are left out. Raises LoadError(`none_found`) when no part has text."""
+    if len(texts) == 1:
+        pages = [Page(None, texts[0])] if texts[0] else []
+    else:
+        pages = [Page(n, t) for n, t in enumerate(texts, 1) if t]
+    if not pages:
+        raise LoadError(none_found)
+    return pages
 
 
 def clean_plain_text(text: str) -> str:

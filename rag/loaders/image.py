@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.base.errors import LoadError
-from rag.base.types import LoadedDocument, Page
-from rag.loaders.base import register
+from rag.base.types import LoadedDocument
+from rag.loaders.base import numbered_pages, register
 
 
 @register(".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -22,10 +22,5 @@ def load_image(path: Path) -> LoadedDocument:
         raise LoadError(f"an image: its text could only be read by OCR, and {reason[0].lower()}"
                         f"{reason[1:]}")
     texts = ocr.ocr_image_file(path)
-    if len(texts) == 1:
-        pages = [Page(None, texts[0])] if texts[0] else []
-    else:
-        pages = [Page(n, t) for n, t in enumerate(texts, 1) if t]
-    if not pages:
-        raise LoadError("no text found in this image (OCR read nothing)")
+    pages = numbered_pages(texts, "no text found in this image (OCR read nothing)")
     return LoadedDocument(path=str(path), title=path.stem, pages=pages)

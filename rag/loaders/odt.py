@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from rag.base.errors import LoadError
-from rag.base.types import LoadedDocument, Page
-from rag.loaders.base import clean_text, register
+from rag.base.types import LoadedDocument
+from rag.loaders.base import clean_text, numbered_pages, register
 from rag.loaders.package import open_package, read_part
 
 KIND = "OpenDocument text file"
@@ -107,12 +107,7 @@ def load_odt(path: Path) -> LoadedDocument:
         if text.strip():
             sections[-1].append(text)
     texts = [clean_text("\n\n".join(s), dehyphenate=False) for s in sections]
-    if len(texts) == 1:
-        pages = [Page(None, texts[0])] if texts[0] else []
-    else:
-        pages = [Page(n, t) for n, t in enumerate(texts, 1) if t]
-    if not pages:
-        raise LoadError("no text in this document")
+    pages = numbered_pages(texts, "no text in this document")
     title_el = meta.find(f".//{_DC}title") if meta is not None else None
     title = " ".join((title_el.text or "").split()) if title_el is not None else ""
     return LoadedDocument(path=str(path), title=title or path.stem, pages=pages)

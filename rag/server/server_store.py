@@ -4,7 +4,8 @@ Per library NAME the server holds `NAME.chunks` (vectors in cosine space, the ch
 record's document, metadata {doc_key, ordinal, page, start, end}) and `NAME.docs` (one record per
 document: its library-relative path, content hash, status, chunk count; plus a `~version` record
 whose token changes after every write, so clients know cheaply when to refresh their keyword
-mirror, rag/server/team_mirror.py). Explicit embeddings only: chroma's default embedding function is
+mirror, rag/server/team_mirror.py), and `NAME.forgotten` (one tombstone per forgotten path, so a forget
+wins over index runs that started before it: rag/server/team_forget.py). Explicit embeddings only: chroma's default embedding function is
 never used, and telemetry is off.
 
 Why our own timeouts: chromadb's HTTP client waits forever (httpx timeout=None); a server that
@@ -210,6 +211,9 @@ class ServerCollections:
             self.docs = self._client.get_or_create_collection(
                 f"{self.cfg.library}.docs", metadata={"hearth": "documents"},
                 embedding_function=None)
+            self.forgotten = self._client.get_or_create_collection(
+                f"{self.cfg.library}.forgotten", metadata={"hearth": "tombstones"},
+                embedding_function=None)
         got = self.chunks.metadata or {}
         if got.get("embedding_model") != self.model_id or int(got.get("dim", self.dim)) != self.dim:
             raise EmbeddingMismatch(
@@ -244,10 +248,36 @@ class ServerCollections:
                 self.docs.upsert(ids=part, embeddings=np.ones((len(part), 1), np.float32),
                                  metadatas=[records[k] for k in part])
 
+    def get_docs(self, keys: list[str]) -> dict[str, dict]:
+        """The records of these documents that exist now, by key."""
+        return self._get_by_ids(self.docs, keys, "reading document records")
+
     def delete_docs(self, keys: list[str]) -> None:
         with talking(self.cfg, "deleting document records"):
             for i in range(0, len(keys), 500):
                 self.docs.delete(ids=keys[i:i + 500])
+
+    # -- tombstones (rag/server/team_forget.py) --------------------------------------------------------
+    def tombstones(self, ids: Iterable[str]) -> dict[str, dict]:
+        """The tombstones among these ids, by id."""
+        return self._get_by_ids(self.forgotten, list(dict.fromkeys(ids)), "checking forgets")
+
+    def put_tombstones(self, stones: dict[str, dict]) -> None:
+        ids = list(stones)
+        with talking(self.cfg, "saving forgets"):
+            for i in range(0, len(ids), self.max_batch):
+                part = ids[i:i + self.max_batch]
+                self.forgotten.upsert(ids=part, embeddings=np.ones((len(part), 1), np.float32),
+                                      metadatas=[stones[k] for k in part])
+
+    def _get_by_ids(self, coll, ids: list[str], doing: str) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        with talking(self.cfg, doing):
+            for i in range(0, len(ids), 500):
+                got = coll.get(ids=ids[i:i + 500], include=["metadatas"])
+                out.update((k, dict(m or {})) for k, m in zip(got["ids"], got["metadatas"],
+                                                               strict=True))
+        return out
 
     def version(self) -> str:
         with talking(self.cfg, "checking for changes"):
@@ -323,7 +353,7 @@ class ServerCollections:
 
     def wipe(self) -> None:
         with talking(self.cfg, "deleting the library"):
-            for name in (f"{self.cfg.library}.chunks", f"{self.cfg.library}.docs"):
+            for name in (f"{self.cfg.library}.{part}" for part in ("chunks", "docs", "forgotten")):
                 try:
                     self._client.delete_collection(name)
                 except Exception as exc:  # noqa: BLE001 - already gone is fine

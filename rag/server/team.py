@@ -11,6 +11,8 @@ hybrid retriever. Differences, and why:
   and `indexed` after, then the server's version token changes. A client killed or a server
   lost half-way leaves `indexing` records that the next run redoes under the same
   deterministic chunk ids (old chunks deleted first): no duplicates.
+- A forget wins over index runs already going on other clients: tombstones on the server,
+  checked right before and right after each commit (rag/server/team_forget.py).
 - The keyword side is a per-client mirror of the server's chunk text (rag/server/team_mirror.py),
   refreshed before every search when the version token moved.
 """
@@ -22,6 +24,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 
 from rag.base.cancel import CancelToken
@@ -30,8 +33,10 @@ from rag.base.types import FileOutcome, Hit, IndexProgress, IndexReport
 from rag.embed.embeddings import Embedder, SentenceTransformerEmbedder
 from rag.ingest.chunking import ChunkingConfig, chunk_pages, embedding_text
 from rag.ingest.indexer import EMBED_BATCH, FINAL, clean_reason, expand, file_sha256, norm_path
+from rag.ingest.jobprogress import run_to_report
 from rag.retrieve.retrieval import RetrievalConfig, Retriever
 from rag.server.server_store import ServerCollections, ServerConfig
+from rag.server.team_forget import FORGOTTEN_MEANWHILE, Fence, forget_fenced, withdraw
 from rag.server.team_mirror import Mirror
 from rag.store.manifest import DocumentRecord
 
@@ -138,14 +143,7 @@ class TeamLibrary:
               progress: Callable[[IndexProgress], None] | None = None,
               cancel: CancelToken | None = None, force: bool = False) -> IndexReport:
         """Index files and folders into the server library (see the module docstring)."""
-        gen = self.iter_index(paths, cancel, force=force)
-        while True:
-            try:
-                step = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(step)
+        return run_to_report(self.iter_index(paths, cancel, force=force), progress)
 
     def iter_index(self, paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None,
                    *, force: bool = False) -> Generator[IndexProgress, None, IndexReport]:
@@ -156,6 +154,7 @@ class TeamLibrary:
         report = IndexReport()
         files, folders = expand(list(paths))
         targets = [(f, self.library_path(f)) for f in files]
+        fence = Fence(self.server, [rel for _, rel in targets])  # before the records are read
         records = self.server.all_docs()
         seen = {rel for _, rel in targets}
         prefixes = [self.library_path(d) for d in folders]
@@ -172,24 +171,26 @@ class TeamLibrary:
                 report.cancelled = True
                 break
             prog.current = rel
-            outcome = self._prepare(path, rel, records.get(doc_key(rel)), force, pending, loaders)
+            outcome = self._prepare(path, rel, records.get(doc_key(rel)), force, pending, loaders,
+                                    fence)
             if outcome is not None:
                 report.outcomes.append(outcome)
                 prog.files_done += 1
             else:
                 prog.chunks_total += len(pending[-1]["chunks"])
             if sum(len(p["chunks"]) for p in pending) >= EMBED_BATCH:
-                yield from self._flush(pending, report, prog, cancel)
+                yield from self._flush(pending, report, prog, cancel, fence)
             yield prog
         if not report.cancelled:
-            yield from self._flush(pending, report, prog, cancel)
+            yield from self._flush(pending, report, prog, cancel, fence)
         prog.stage, prog.current = "done", ""
         yield prog
         report.seconds = time.perf_counter() - t0
         return report
 
     def _prepare(self, path: Path, rel: str, rec: dict | None, force: bool, pending: list[dict],
-                 loaders) -> FileOutcome | None:
+                 loaders, fence: Fence) -> FileOutcome | None:
+        fail = partial(self._record_failure, rel, fence=fence)
         if not loaders.is_supported(path):
             return FileOutcome(rel, "skipped", f"unsupported file type {path.suffix or '(none)'}")
         try:
@@ -199,7 +200,7 @@ class TeamLibrary:
                 return FileOutcome(rel, "unchanged", chunks=int(rec.get("chunks", 0)))
             problem = loaders.precheck(path, st)
             if problem is not None:
-                return self._record_failure(rel, "failed", problem, st)
+                return fail("failed", problem, st)
             sha = file_sha256(path)
         except OSError as exc:
             return FileOutcome(rel, "failed", clean_reason(exc.strerror or str(exc)))
@@ -208,14 +209,14 @@ class TeamLibrary:
         try:
             doc = loaders.load_document(path)
         except UnsupportedFormat as exc:
-            return self._record_failure(rel, "skipped", str(exc), st, sha)
+            return fail("skipped", str(exc), st, sha)
         except LoadError as exc:
-            return self._record_failure(rel, "failed", str(exc), st, sha)
+            return fail("failed", str(exc), st, sha)
         except Exception as exc:  # noqa: BLE001 - a loader bug must not stop the batch
-            return self._record_failure(rel, "failed", f"could not read: {exc}", st, sha)
+            return fail("failed", f"could not read: {exc}", st, sha)
         title, chunks = chunk_pages(doc.pages, doc.title, self.embedder, self.chunking)
         if not chunks:
-            return self._record_failure(rel, "skipped", "no text to index", st, sha)
+            return fail("skipped", "no text to index", st, sha)
         pending.append({"rel": rel, "key": doc_key(rel), "title": doc.title, "sha": sha,
                         "size": st.st_size, "mtime": st.st_mtime, "chunks": chunks,
                         "texts": [embedding_text(title, c.text) for c in chunks]})
@@ -227,19 +228,30 @@ class TeamLibrary:
                 "status": status, "reason": reason, "chunks": int(chunks),
                 "gen": uuid.uuid4().hex[:16], "updated_at": time.time()}
 
-    def _record_failure(self, rel: str, status: str, reason: str, st, sha: str = "") -> FileOutcome:
+    def _record_failure(self, rel: str, status: str, reason: str, st, sha: str = "", *,
+                        fence: Fence) -> FileOutcome:
         reason = clean_reason(reason)
+        if fence.forgotten([rel]):
+            return FileOutcome(rel, "removed", FORGOTTEN_MEANWHILE)
         key = doc_key(rel)
+        rec = self._record(rel, status, sha=sha, size=st.st_size, mtime=st.st_mtime, reason=reason)
         self.server.delete_chunks_of([key])
-        self.server.put_docs({key: self._record(rel, status, sha=sha, size=st.st_size,
-                                                mtime=st.st_mtime, reason=reason)})
+        self.server.put_docs({key: rec})
         self.server.bump()
+        if fence.forgotten([rel]):  # a forget raced this write: it wins
+            withdraw(self.server, self.mirror, {key: rec["gen"]})
+            return FileOutcome(rel, "removed", FORGOTTEN_MEANWHILE)
         return FileOutcome(rel, status, reason)
 
     def _flush(self, pending: list[dict], report: IndexReport, prog: IndexProgress,
-               cancel: CancelToken | None) -> Generator[IndexProgress, None, None]:
+               cancel: CancelToken | None, fence: Fence) -> Generator[IndexProgress, None, None]:
         """Embed here, then: records `indexing` -> old chunks out -> new chunks in -> records
-        `indexed` -> version bumped. Each step is safe to repeat."""
+        `indexed` -> version bumped. Each step is safe to repeat. Documents a forget reached
+        since the run started are left out before, and withdrawn after (rag/server/team_forget.py)."""
+        dropped = fence.forgotten(p["rel"] for p in pending) if pending else set()
+        pending[:] = [p for p in pending if p["rel"] not in dropped]
+        report.outcomes += [FileOutcome(rel, "removed", FORGOTTEN_MEANWHILE) for rel in dropped]
+        prog.files_done += len(dropped)
         if not pending:
             return
         import numpy as np
@@ -270,11 +282,18 @@ class TeamLibrary:
                               for p in pending})
         self.server.delete_chunks_of(common)
         self.server.add_chunks(ids, allvec, metas, docs)
-        self.server.put_docs({p["key"]: self._record(p["rel"], "indexed", chunks=len(p["chunks"]),
-                                                     **common[p["key"]]) for p in pending})
+        done = {p["key"]: self._record(p["rel"], "indexed", chunks=len(p["chunks"]),
+                                       **common[p["key"]]) for p in pending}
+        self.server.put_docs(done)
         self.server.bump()
+        late = fence.forgotten(p["rel"] for p in pending)  # a forget that raced the commit
+        if late:
+            withdraw(self.server, self.mirror,
+                     {p["key"]: done[p["key"]]["gen"] for p in pending if p["rel"] in late})
         for p in pending:
-            report.outcomes.append(FileOutcome(p["rel"], "indexed", chunks=len(p["chunks"])))
+            report.outcomes.append(FileOutcome(p["rel"], "removed", FORGOTTEN_MEANWHILE)
+                                   if p["rel"] in late else
+                                   FileOutcome(p["rel"], "indexed", chunks=len(p["chunks"])))
             prog.files_done += 1
         prog.stage = "reading"
         pending.clear()
@@ -320,16 +339,24 @@ class TeamLibrary:
     # -- changes ---------------------------------------------------------------------------------
     def keys_for(self, paths: Iterable[str | os.PathLike]) -> dict[str, str]:
         """Server keys -> library paths of the documents at or under these paths."""
-        rels = [self._rel_of(p) for p in paths]
+        return self._keys_under([self._rel_of(p) for p in paths])
+
+    def _keys_under(self, rels: list[str]) -> dict[str, str]:
         return {k: str(r.get("path")) for k, r in self.server.all_docs().items()
                 if any(under(str(r.get("path", "")), rel) for rel in rels)}
 
     def forget_many(self, paths: Iterable[str | os.PathLike], **_ignored) -> int:
-        """Forget files or folders for every client: records marked, chunks out, records out."""
-        keys = list(self.keys_for(paths))
-        if keys:
-            self._forget_keys(keys)
-        return len(keys)
+        """Forget files or folders for every client: tombstones, records marked, chunks out,
+        records out. It also wins over index runs already going elsewhere (team_forget.py)."""
+        rels = [self._rel_of(p) for p in paths]
+
+        def forget() -> int:
+            keys = list(self._keys_under(rels))  # listed after the tombstones are on the server
+            if keys:
+                self._forget_keys(keys)
+            return len(keys)
+
+        return forget_fenced(self.server, rels, forget)
 
     def forget(self, path: str | os.PathLike) -> int:
         return self.forget_many([path])

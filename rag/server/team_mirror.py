@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from rag.base.paths import private_file
-from rag.store.manifest import ChunkRow
+from rag.store.chunk_index import ChunkIndex, chunk_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -25,34 +25,24 @@ CREATE TABLE IF NOT EXISTS docs (
     id INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, path TEXT NOT NULL, title TEXT NOT NULL,
     gen TEXT NOT NULL, chunks INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL,
-    doc_id INTEGER NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL, page INTEGER, start INTEGER NOT NULL, end INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, title, tokenize = 'porter unicode61 remove_diacritics 2'
-);
-"""
+""" + chunk_schema("docs")
 
 
-class Mirror:
-    """Same read methods as `Manifest` that `Retriever` uses (chunk_count, term_doc_counts,
-    keyword_search, fetch_chunks), over the server's chunks."""
+class Mirror(ChunkIndex):
+    """The chunk index `Retriever` reads (as the manifest is one), over the server's chunks."""
+
+    DOCS = "docs"
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        super().__init__(sqlite3.connect(str(self.path), check_same_thread=False,
+                                         isolation_level=None), threading.RLock())
         private_file(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA secure_delete=ON")  # forgotten text is zeroed here too
         self._db.executescript(SCHEMA)
-        self._df: dict[str, int] = {}
-        self._count: int | None = None
 
     # -- refresh ---------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -98,19 +88,18 @@ class Mirror:
             doc_id = cur.lastrowid
             for cid, meta, text in sorted(rows, key=lambda r: int(r[1].get("ordinal", 0))):
                 page = int(meta.get("page", -1))
-                c = self._db.execute(
-                    "INSERT INTO chunks(chunk_id, doc_id, ordinal, page, start, end) "
-                    "VALUES (?,?,?,?,?,?)", (cid, doc_id, int(meta.get("ordinal", 0)),
-                                             None if page < 0 else page,
-                                             int(meta.get("start", 0)), int(meta.get("end", 0))))
-                self._db.execute("INSERT INTO chunks_fts(rowid, text, title) VALUES (?,?,?)",
-                                 (c.lastrowid, text, title))
+                self._add_chunk({"chunk_id": cid, "doc_id": doc_id,
+                                 "ordinal": int(meta.get("ordinal", 0)),
+                                 "page": None if page < 0 else page,
+                                 "start": int(meta.get("start", 0)),
+                                 "end": int(meta.get("end", 0))}, text, title)
             self._changed()
 
     def _delete_key(self, key: str) -> None:
-        self._db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT c.rowid FROM chunks c "
-                         "JOIN docs d ON d.id = c.doc_id WHERE d.key = ?)", (key,))
-        self._db.execute("DELETE FROM docs WHERE key = ?", (key,))
+        row = self._db.execute("SELECT id FROM docs WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            self._delete_chunks(row[0])
+            self._db.execute("DELETE FROM docs WHERE id = ?", (row[0],))
 
     def remove(self, keys: list[str]) -> None:
         with self._lock, self._db:
@@ -122,15 +111,11 @@ class Mirror:
     def reset(self) -> None:
         with self._lock, self._db:
             self._db.execute("BEGIN")
-            for table in ("chunks_fts", "chunks", "docs", "meta"):
-                self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-            self._changed()
+            self._delete_all_chunks()
+            self._db.execute("DELETE FROM docs")
+            self._db.execute("DELETE FROM meta")
 
-    def _changed(self) -> None:
-        self._df.clear()
-        self._count = None
-
-    # -- what Retriever reads -----------------------------------------------------------------
+    # -- what the team library reads ----------------------------------------------------------
     def keys_for(self, doc_ids: list[int]) -> list[str]:
         if not doc_ids:
             return []
@@ -146,46 +131,6 @@ class Mirror:
             return [r[0] for r in self._db.execute(
                 "SELECT id FROM docs WHERE path = ? OR substr(path, 1, ?) = ?",
                 (rel, len(rel) + 1, rel + "/"))]
-
-    def chunk_count(self) -> int:
-        with self._lock:
-            if self._count is None:
-                self._count = int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-            return self._count
-
-    def term_doc_counts(self, terms: list[str]) -> dict[str, int]:
-        from rag.store.manifest import fts_term_counts
-
-        with self._lock:
-            return fts_term_counts(self._db, terms, self._df)
-
-    def keyword_search(self, match: str, k: int, doc_ids: list[int] | None = None
-                       ) -> list[tuple[str, float]]:
-        """FTS5 BM25, weighted and signed like the embedded library's (rag/store/manifest.py)."""
-        if not match or (doc_ids is not None and not doc_ids):
-            return []
-        from rag.store.keyword import bm25_sql
-
-        sql = bm25_sql(None if doc_ids is None else len(doc_ids))
-        args: list = [match, *(int(d) for d in doc_ids or ()), k]
-        with self._lock:
-            try:
-                rows = self._db.execute(sql, args).fetchall()
-            except sqlite3.OperationalError:
-                return []
-        return [(cid, -float(s)) for cid, s in rows]
-
-    def fetch_chunks(self, chunk_ids) -> dict[str, ChunkRow]:
-        ids = list(chunk_ids)
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT c.chunk_id, c.doc_id, d.path, c.page, c.start, c.end, f.text FROM chunks c "
-                "JOIN docs d ON d.id = c.doc_id JOIN chunks_fts f ON f.rowid = c.rowid "
-                f"WHERE c.chunk_id IN ({marks})", ids).fetchall()
-        return {r[0]: ChunkRow(*r) for r in rows}
 
     def close(self) -> None:
         with self._lock:

@@ -1,4 +1,5 @@
-"""The library's SQLite manifest: documents, chunk text and the FTS5 keyword index.
+"""The library's SQLite manifest: documents, and their chunks in the FTS5 keyword index
+(rag/store/chunk_index.py, shared with the team library's mirror).
 
 A document is marked `indexed` only after its vectors are in the store; anything left `indexing`
 by a crash is redone on the next open. Chunk text is stored here only (FTS5 content), so a
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.base.paths import private_file
-from rag.store.keyword import bm25_sql
+from rag.store.chunk_index import ChunkIndex, chunk_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -36,21 +37,8 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE INDEX IF NOT EXISTS documents_status ON documents(status);
 CREATE INDEX IF NOT EXISTS documents_size ON documents(size);
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY,
-    chunk_id TEXT UNIQUE NOT NULL,
-    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    page INTEGER,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, title, tokenize = 'porter unicode61 remove_diacritics 2'
-);
 CREATE TABLE IF NOT EXISTS tombstones (doc_id INTEGER PRIMARY KEY);
-"""
+""" + chunk_schema("documents")
 # Version 2 adds `chunks.hash` (SHA-256 of the embedding model id + the text it embedded), so an
 # edited document reuses the vectors of its unchanged chunks. Older rows keep an empty hash and are
 # embedded again when their document changes (nothing else differs).
@@ -82,29 +70,16 @@ class DocumentRecord:
                 "reason": self.reason, "chunks": self.chunks, "size": self.size}
 
 
-@dataclass
-class ChunkRow:
-    chunk_id: str
-    doc_id: int
-    path: str
-    page: int | None
-    start: int
-    end: int
-    text: str
-
-
-class Manifest:
+class Manifest(ChunkIndex):
     """Thread-safe wrapper over one SQLite file (WAL, one connection guarded by a lock)."""
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self._lock = threading.RLock()
-        self._df_cache: dict[str, int] = {}  # term -> chunks containing it; cleared on writes
-        self._chunk_count: int | None = None  # likewise
         if read_only:  # `hearth status`: works on a full disk or read-only media
-            self._db = _open_read_only(self.path)
+            super().__init__(_open_read_only(self.path), threading.RLock())
             return
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        super().__init__(sqlite3.connect(str(self.path), check_same_thread=False,
+                                         isolation_level=None), threading.RLock())
         private_file(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -221,30 +196,14 @@ class Manifest:
         with self._lock, self._tx():
             self._delete_chunks(doc_id)  # also clears the term-frequency cache
             for chunk_id, ordinal, page, start, end, text, *rest in rows:
-                cur = self._db.execute(
-                    "INSERT INTO chunks(chunk_id, doc_id, ordinal, page, start, end, hash) "
-                    "VALUES (?,?,?,?,?,?,?)",
-                    (chunk_id, doc_id, ordinal, page, start, end, rest[0] if rest else ""),
-                )
-                self._db.execute("INSERT INTO chunks_fts(rowid, text, title) VALUES (?,?,?)",
-                                 (cur.lastrowid, text, title))
+                self._add_chunk({"chunk_id": chunk_id, "doc_id": doc_id, "ordinal": ordinal,
+                                 "page": page, "start": start, "end": end,
+                                 "hash": rest[0] if rest else ""}, text, title)
             self._db.execute(
                 "UPDATE documents SET status=?, reason='', chunks=?, updated_at=? WHERE id=?",
                 (status, len(rows), time.time(), doc_id),
             )
             self._changed()
-
-    def _changed(self) -> None:
-        self._df_cache.clear()
-        self._chunk_count = None
-
-    def _delete_chunks(self, doc_id: int) -> None:
-        self._changed()
-        self._db.execute(
-            "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE doc_id = ?)",
-            (doc_id,),
-        )
-        self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
 
     def delete_document(self, doc_id: int) -> None:
         self.bury([doc_id], scrub=False)
@@ -300,48 +259,7 @@ class Manifest:
                     part))
         return out
 
-    def fetch_chunks(self, chunk_ids: Iterable[str]) -> dict[str, ChunkRow]:
-        ids = list(chunk_ids)
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT c.chunk_id, c.doc_id, d.path, c.page, c.start, c.end, f.text FROM chunks c "
-                "JOIN documents d ON d.id = c.doc_id JOIN chunks_fts f ON f.rowid = c.rowid "
-                f"WHERE c.chunk_id IN ({marks})", ids,
-            ).fetchall()
-        return {r[0]: ChunkRow(*r) for r in rows}
-
-    def term_doc_counts(self, terms: list[str]) -> dict[str, int]:
-        """How many chunks contain each term (stemmed like the index). Cached: the costly terms
-        are the common ones, and common terms recur across queries."""
-        with self._lock:
-            return fts_term_counts(self._db, terms, self._df_cache)
-
-    def keyword_search(self, match: str, k: int, doc_ids: list[int] | None = None
-                       ) -> list[tuple[str, float]]:
-        """FTS5 BM25 (lower bm25() is better; returned as a positive score)."""
-        if not match:
-            return []
-        if doc_ids is not None and not doc_ids:
-            return []
-        sql = bm25_sql(None if doc_ids is None else len(doc_ids))
-        args: list = [match, *(int(d) for d in doc_ids or ()), k]
-        with self._lock:
-            try:
-                rows = self._db.execute(sql, args).fetchall()
-            except sqlite3.OperationalError:
-                return []
-        return [(cid, -float(s)) for cid, s in rows]
-
     # -- housekeeping ----------------------------------------------------------------------------
-    def chunk_count(self) -> int:
-        with self._lock:
-            if self._chunk_count is None:
-                self._chunk_count = int(self._one("SELECT COUNT(*) FROM chunks", ())[0])
-            return self._chunk_count
-
     def counts(self) -> dict:
         with self._lock:
             by_status = dict(self._db.execute("SELECT status, COUNT(*) FROM documents GROUP BY status"))
@@ -358,10 +276,8 @@ class Manifest:
     def wipe(self) -> None:
         """Delete every row; the scrub flag set in the same transaction is cleared by the caller
         once the vectors are gone too."""
-        self._changed()
         with self._lock, self._tx():
-            self._db.execute("DELETE FROM chunks_fts")
-            self._db.execute("DELETE FROM chunks")
+            self._delete_all_chunks()
             self._db.execute("DELETE FROM documents")
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (SCRUB_PENDING,))
         self.compact()
@@ -422,21 +338,3 @@ class _Transaction:
     def __exit__(self, exc_type, exc, tb):
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
         return False
-
-
-def fts_term_counts(db: sqlite3.Connection, terms: list[str], cache: dict[str, int]
-                    ) -> dict[str, int]:
-    """Chunks of `chunks_fts` containing each term or phrase; `cache` keeps earlier counts.
-    Shared by the embedded manifest and the team library's local mirror (rag/server/team_mirror.py)."""
-    out: dict[str, int] = {}
-    for term in terms:
-        if term not in cache:
-            q = '"' + term.replace('"', '""') + '"'
-            try:
-                n = db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                               (q,)).fetchone()[0]
-            except sqlite3.OperationalError:
-                n = 0
-            cache[term] = int(n)
-        out[term] = cache[term]
-    return out
