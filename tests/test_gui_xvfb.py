@@ -15,7 +15,8 @@ import pytest
 XVFB = shutil.which("xvfb-run")
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ["tests/test_gui_polish.py", "tests/test_source_viewer.py", "tests/test_gui_ops.py",
-         "tests/test_gui_app.py"]
+         "tests/test_gui_app.py",
+         "tests/test_index_progress.py::test_window_shows_ocr_pages_and_the_done_notice"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     XVFB is None, reason="xvfb-run is not installed (make sysdeps installs xvfb best effort)")]
