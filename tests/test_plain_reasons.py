@@ -17,8 +17,8 @@ from rag.loaders import load_document, precheck
 from rag.loaders.base import _OS_REASONS
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [*sorted((ROOT / "rag" / "loaders").glob("*.py")), ROOT / "rag" / "indexer.py",
-           ROOT / "rag" / "ocr.py"]
+SOURCES = [*sorted((ROOT / "rag" / "loaders").glob("*.py")),  # the OCR among them
+           ROOT / "rag" / "ingest" / "indexer.py"]
 REASON_CALLS = {"LoadError", "UnsupportedFormat", "FileOutcome", "_mark"}
 STAND_IN = "PowerPoint file"  # for a name the AST can't resolve (a `kind` parameter)
 
