@@ -149,7 +149,8 @@ def test_reads_interleave_with_a_long_exclusive_job_but_writes_queue(qtbot, lane
     qtbot.waitUntil(lambda: len(log) > 2, timeout=5000)
     queued = lane.run("write 2", second_write, exclusive=True)
     read = lane.run("read", lambda _op: (log.append("read"), read_ran.set(), len(log))[-1])
-    qtbot.waitUntil(lambda: write.done and queued.done and read.done, timeout=5000)
+    # 30 queued steps: seconds when the machine is busy (a 5 s wait failed once at load 12)
+    qtbot.waitUntil(lambda: write.done and queued.done and read.done, timeout=30_000)
     assert log.index("read") < log.index("w29")  # the read did not wait for the whole write
     assert log.index("second-write") > log.index("w29")  # the second write did
 
