@@ -45,6 +45,13 @@ def library(tmp_path_factory, embedder):
         "More about garden tools: store the hose coiled and drain it before the first frost.",
     ], title="Manual")
     (docs / "notes.txt").write_text((BOILER + "\n\n") * 6)
+    # A firewall page that names UNROUTABLE_IPS once, and one that says "unroutable" and "IPs"
+    # often but never together.
+    make_pdf(docs / "firewall.pdf", [
+        "Interfaces: the variable UNROUTABLE_IPS holds the networks that are dropped on "
+        "the public interface.",
+        "Some IPs are unroutable: unroutable addresses and private IPs are filtered.",
+    ], title="Manual")
     lib = Library.open(root / "data", embedder=embedder)
     lib.index([docs])
     yield lib
@@ -123,3 +130,18 @@ def test_one_per_page_fills_k_from_deeper_candidates():
     picked = one_per_page([(f"c{i}", 1.0 - i / 100) for i in range(12)], 3,
                           lambda ids: {i: rows[i] for i in ids}, lambda row: row)
     assert [cid for cid, _, _ in picked] == ["c0", "c3", "c6"]
+
+
+def test_code_token_matches_as_a_phrase(library):
+    """`UNROUTABLE_IPS` is one name: the page with its words side by side comes first, not the
+    page that repeats them apart (keyword side; `code_phrases`, on since issue #29)."""
+    query = "what does UNROUTABLE_IPS contain"
+    saved = library.retrieval_config
+    library.retrieval_config = replace(saved, code_phrases=False)
+    try:
+        plain = library.search(query, k=3, mode="keyword")
+    finally:
+        library.retrieval_config = saved
+    assert (Path(plain[0].path).name, plain[0].page) == ("firewall.pdf", 2), _pages(plain)
+    hits = library.search(query, k=3, mode="keyword")
+    assert (Path(hits[0].path).name, hits[0].page) == ("firewall.pdf", 1), _pages(hits)
