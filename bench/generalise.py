@@ -38,9 +38,15 @@ def scifact_test(root: str | None) -> dict:
         return {"ndcg@10": round(evaluate(run, qrels, queries)["ndcg@10"], 4),
                 "source": "searched in this run"}
     try:
-        saved = json.loads(LATEST.read_text(encoding="utf-8"))["scifact"]["scores"]["test"]
-        return {"ndcg@10": round(saved["hybrid"]["ndcg@10"], 4),
-                "source": f"last saved run ({LATEST.name})"}
+        from dataclasses import asdict
+
+        from rag.retrieve.retrieval import RetrievalConfig
+
+        saved = json.loads(LATEST.read_text(encoding="utf-8"))["scifact"]
+        same = saved.get("retrieval_config") == asdict(RetrievalConfig())
+        return {"ndcg@10": round(saved["scores"]["test"]["hybrid"]["ndcg@10"], 4),
+                "source": f"last saved run ({LATEST.name}), "
+                          f"{'same' if same else 'OLDER'} retrieval settings"}
     except (OSError, KeyError, ValueError):
         return {"ndcg@10": None, "source": "no SciFact run (pass --scifact PATH)"}
 
@@ -90,7 +96,7 @@ def bench_generalise(dev_corpus: str | None, more_corpus: str, scifact: str | No
     """pdfqa-dev and pdfqa-more (both cached libraries), SciFact test, one table."""
     from bench.pdfqa import bench_pdfqa
 
-    dev = bench_pdfqa(dev_corpus, None, text=False, doc=doc)
+    dev = bench_pdfqa(dev_corpus, None, doc=doc)
     more = bench_pdfqa(more_corpus, str(MORE), text=False, doc=False)
     if "skipped" in dev or "skipped" in more:
         return {"dev": dev, "more": more, "skipped": dev.get("skipped") or more.get("skipped")}
