@@ -85,6 +85,11 @@ def _run_part(name: str, args) -> dict:
 
         return bench_scale(args.chunks, n_queries=args.queries)
     if name == "pdfqa":
+        if getattr(args, "more_corpus", None):  # issue 29: dev, tune, test and SciFact at once
+            from bench.generalise import bench_generalise
+
+            return bench_generalise(args.corpus, args.more_corpus, args.scifact,
+                                    doc=not args.no_doc)
         from bench.pdfqa import bench_pdfqa
 
         return bench_pdfqa(getattr(args, "corpus", None), getattr(args, "questions_file", None),
@@ -123,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions-file", default=None,
                         help="answers, pdfqa: questions.jsonl (default ../shared/data/pdfqa-dev; "
                              "pdfqa also takes bench/data/pdfqa-more, scored per split)")
+    parser.add_argument("--more-corpus", default=None, metavar="DIR",
+                        help="pdfqa: also score bench/data/pdfqa-more on DIR (its get-corpus.sh) "
+                             "and print dev / tune / test / SciFact (--scifact) in one table")
     parser.add_argument("--unanswerable", default=None, metavar="PATH",
                         help="answers: extra unanswerable questions, reported separately "
                              "(default bench/data/unanswerable.jsonl; '' to skip)")

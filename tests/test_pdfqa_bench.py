@@ -100,3 +100,25 @@ def test_small_real_run(tmp_path, monkeypatch):
     assert out["text"]["files"]["a.pdf"]["hearth (pdfium)"]["long_per_1000"] == 0
     table = render(out)
     assert "hybrid (default) | 1.000 | 1.000 | 1.000 | 1.000" in table
+
+
+def test_generalise_table_has_every_split_and_scifact(tmp_path):
+    """Issue 29: one table with pdfqa-dev, the tune and test splits and SciFact."""
+    from bench.generalise import BEGIN, END, render, rows, update_doc
+
+    m = {"hit@1": 0.5, "hit@3": 0.75, "hit@5": 1.0, "mrr@10": 0.625}
+    dev = {"scores": {mode: m for mode in ("hybrid", "dense", "keyword")}}
+    more = {"scores": {mode: {**m, "by_split": {"tune": m, "test": {**m, "hit@1": 0.25}},
+                              "latency": {"p50_ms": 42.0}} for mode in ("hybrid", "dense",
+                                                                       "keyword")}}
+    block = render(rows(dev, more), {"ndcg@10": 0.7464, "source": "searched in this run"})
+    line = next(x for x in block.splitlines() if x.startswith("| hybrid (default)"))
+    assert line == ("| hybrid (default) | 0.500 / 0.750 / 1.000 / 0.625 | 0.500 / 0.750 / "
+                    "1.000 / 0.625 | 0.250 / 0.750 / 1.000 / 0.625 | 42.0 ms |")
+    assert "SciFact test nDCG@10 (hybrid): 0.7464 (searched in this run)" in block
+    doc = tmp_path / "b.md"
+    doc.write_text(f"before\n{BEGIN}\nold\n{END}\nafter\n")
+    update_doc(block, doc)
+    text = doc.read_text()
+    assert text.startswith("before\n") and text.endswith("after\n") and "old" not in text
+    assert "| keyword |" in text
