@@ -68,7 +68,7 @@ def _metrics(questions: list[dict], ranks: dict[str, int | None]) -> dict:
 def score(questions: list[dict], results: dict[str, list[tuple[str, int | None]]]) -> dict:
     """hit@1/3/5 and MRR@10 over the answerable questions, plus the misses (no hit in top 5).
     When questions carry a `split` field (pdfqa-more: tune / test), the same figures per split
-    are under "by_split"."""
+    are under "by_split". The test split's misses are counted there, never listed by id."""
     answerable = [q for q in questions if q.get("answerable")]
     ranks: dict[str, int | None] = {}
     for q in answerable:
@@ -83,7 +83,8 @@ def score(questions: list[dict], results: dict[str, list[tuple[str, int | None]]
                       "rank": ranks[q["id"]],
                       "got": [f"{Path(p).name} p{pg}" for p, pg in results[q["id"]][:3]],
                       **({"split": q["split"]} if q.get("split") else {})}
-                     for q in answerable if not ranks[q["id"]] or ranks[q["id"]] > 5]
+                     for q in answerable if (not ranks[q["id"]] or ranks[q["id"]] > 5)
+                     and q.get("split") != "test"]  # never listed: nobody may tune on them
     return out
 
 
