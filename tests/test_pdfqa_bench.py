@@ -55,8 +55,10 @@ def test_scores_per_split_when_questions_carry_one():
     t = s["by_split"]["test"]
     assert t["questions"] == 2 and t["hit@1"] == 0.0 and t["hit@3"] == 0.5
     assert t["mrr@10"] == 0.25
-    assert s["misses"] == [{"id": "s2", "kind": "fact", "want": "a.pdf p10", "rank": None,
-                            "got": ["b.pdf p1"] * 3, "split": "test"}]
+    assert s["misses"] == []  # s2 missed, but a test question is never listed by id
+    tune_miss = score([{**tune, "id": "t2"}], {"t2": [("b.pdf", 1)] * 10})["misses"]
+    assert tune_miss == [{"id": "t2", "kind": "fact", "want": "a.pdf p10", "rank": None,
+                          "got": ["b.pdf p1"] * 3, "split": "tune"}]
     assert "by_split" not in score([Q], {"q1": [("a.pdf", 10)]})
     out = {"questions_file": "/d/pdfqa-more/questions.jsonl", "index": {},
            "scores": {m: s for m in ("dense", "keyword", "hybrid")}}
