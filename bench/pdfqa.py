@@ -250,6 +250,8 @@ def render(out: dict) -> str:
                      f"{s['mrr@10']:.3f} | {', '.join(m['id'] for m in s['misses']) or '—'} |")
         for split, m in s.get("by_split", {}).items():
             missed = ", ".join(x["id"] for x in s["misses"] if x.get("split") == split) or "—"
+            if split == "test":  # counted, never named
+                missed = f"{round(m['questions'] * (1 - m['hit@5']))} (not listed)"
             lines.append(f"| {name}, {split} split ({m['questions']}) | {m['hit@1']:.3f} | "
                          f"{m['hit@3']:.3f} | {m['hit@5']:.3f} | {m['mrr@10']:.3f} | {missed} |")
     b = idx.get("breakdown", {})

@@ -64,7 +64,7 @@ def test_scores_per_split_when_questions_carry_one():
            "scores": {m: s for m in ("dense", "keyword", "hybrid")}}
     table = render(out)
     assert "| pdfqa-more (3 answerable) |" in table
-    assert "| hybrid (default), test split (2) | 0.000 | 0.500 | 0.500 | 0.250 | s2 |" in table
+    assert "| hybrid (default), test split (2) | 0.000 | 0.500 | 0.500 | 0.250 | 1 (not listed) |" in table
     assert "| hybrid (default), tune split (1) | 1.000 | 1.000 | 1.000 | 1.000 | — |" in table
 
 def test_skips_cleanly_without_the_corpus(tmp_path):
