@@ -113,12 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=100, help="search: timed queries per size")
     parser.add_argument("--profile", action="store_true", help="indexing: cProfile one run")
     parser.add_argument("--no-variants", action="store_true",
-                        help="indexing: skip PyTorch / ONNX fp32 / ONNX int8 side by side")
+                        help="indexing: skip PyTorch / ONNX fp32 / mixed / int8 side by side")
     parser.add_argument("--no-speed", action="store_true",
                         help="indexing: only the per-variant first index and quality")
     parser.add_argument("--scifact-variants", default="",
                         help="indexing: score SciFact for these variants only (comma-separated; "
-                             "default all three: a PyTorch SciFact index takes ~20 min)")
+                             "default all four: a PyTorch SciFact index takes ~20 min)")
     parser.add_argument("--sweep", action="store_true",
                         help="indexing: also time ONNX batch sizes x thread counts")
     parser.add_argument("--no-doc", action="store_true", help="don't touch docs/benchmarks.md")

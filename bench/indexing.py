@@ -1,6 +1,7 @@
 """Indexing throughput: `Library.index` end to end vs the default embedder alone on the very
 same chunk texts, interleaved A/B so machine noise hits both; plus PDF pages/s and re-index cost;
-and (bench/embedders.py) PyTorch fp32 / ONNX fp32 / ONNX int8 side by side with their quality.
+and (bench/embedders.py) PyTorch fp32 / ONNX fp32 / ONNX mixed / ONNX int8 side by side with
+their quality.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def bench_indexing(scifact: str | Path | None = None, rounds: int = 2, profile: 
                    pdfs: int = 8, pages: int = 5, texts: int = 24, corpus: str | None = None,
                    variants: bool = True, do_sweep: bool = False, speed: bool = True,
                    scifact_variants: tuple[str, ...] | None = None) -> dict:
-    """The default embedder in `Library.index` vs alone; then, with `variants`, the three
+    """The default embedder in `Library.index` vs alone; then, with `variants`, the four
     embedders side by side on the pdfqa-dev chunks (`corpus`, else the doc set's), their
     first index of the manuals and their retrieval quality (pdfqa-dev; SciFact with `scifact`)."""
     out = _default_vs_raw(scifact, rounds, profile, pdfs, pages, texts) if speed else {}

@@ -120,7 +120,7 @@ def local_status(args) -> tuple[dict, str, str]:
     owed = forget_owed(data_dir)
     counts = {"documents": 0, "chunks": 0, "by_status": {}}
     model = None  # what this library's vectors were made with; None before the first index
-    made_by = None  # which embedder (torch, onnx-fp32, onnx-int8); None before the first index
+    made_by = None  # which embedder (torch, onnx-fp32, onnx-mixed, onnx-int8); None before the first index
     if (data_dir / MANIFEST_NAME).exists():  # read-only use: no writer lock needed
         manifest = Manifest(data_dir / MANIFEST_NAME, read_only=True)
         try:

@@ -1,11 +1,13 @@
-"""The bundled MiniLM on ONNX Runtime: PyTorch's vectors (fp32) or nearly (int8), faster.
+"""The bundled MiniLM on ONNX Runtime: PyTorch's vectors (fp32) or nearly (mixed, int8), faster.
 
 Why: indexing is embedding-bound (issue 28). ONNX Runtime runs the exported graph without
-PyTorch's per-op overhead, and the int8 graph does the matrix products in 8-bit integers. Texts of
-one call are sorted by length and batched, so a short chunk is never padded to a long one's
-length. A lone search query runs on its own one-thread session: it never waits behind an indexing
-batch nor for a busy second core (see `rag.embed.embeddings._one_thread_if` for the measurement).
-Batches go to the one-thread or the all-cores session, whichever has been faster lately.
+PyTorch's per-op overhead, and the quantized graphs do the matrix products in 8-bit integers
+("int8" all of them; "mixed", the default, all but the most sensitive: `rag.embed.onnx_build`).
+Texts of one call are sorted by length and batched, so a short chunk is never padded to a long
+one's length. A lone search query runs on its own one-thread session: it never waits behind an
+indexing batch nor for a busy second core (see `rag.embed.embeddings._one_thread_if` for the
+measurement). Batches go to the one-thread or the all-cores session, whichever has been faster
+lately.
 
 The graphs are built once into the models folder by `rag.embed.onnx_build` from the shipped weights.
 If onnxruntime is missing or the build fails, the embedder says so in plain words and runs
@@ -23,22 +25,25 @@ from pathlib import Path
 import numpy as np
 
 from rag.embed.embeddings import SentenceTransformerEmbedder
+from rag.embed.onnx_build import GRAPHS
 
 log = logging.getLogger(__name__)
 
-VARIANTS = ("onnx-int8", "onnx-fp32", "torch")
-# fp32, not int8: int8 scored SciFact test nDCG@10 0.7408 against PyTorch's 0.7464 (the issue
-# allows 0.005) though it is ~1.8x faster than fp32 (docs/benchmarks.md, issue 28). Choose
-# int8 with HEARTH_EMBEDDER=onnx-int8; a library made with it keeps using it.
-DEFAULT_VARIANT = "onnx-fp32"
+VARIANTS = ("onnx-mixed", "onnx-int8", "onnx-fp32", "torch")
+# mixed, not int8: int8 scored SciFact test nDCG@10 0.7408 against PyTorch's 0.7464 (the issue
+# allows 0.005); mixed keeps the score within it at nearly int8's speed (docs/benchmarks.md,
+# issue 28). Choose another with HEARTH_EMBEDDER; a library made with one keeps using it.
+DEFAULT_VARIANT = "onnx-mixed"
 FOLDER_ENV = "HEARTH_EMBEDDER_DIR"  # where the built graphs live (tests share one build)
 VARIANT_ENV = "HEARTH_EMBEDDER"  # choose a variant by hand (benchmarks, a user who must)
 BATCH = 32  # texts per run; measured with `python -m bench indexing` (docs/benchmarks.md)
 
 
 def family(variant: str | None) -> str:
-    """Vectors of one family are interchangeable (PyTorch and ONNX fp32 agree to cosine 0.999)."""
-    return "int8" if variant and variant.endswith("int8") else "fp32"
+    """Vectors of one family are interchangeable: PyTorch and ONNX fp32 agree to cosine 0.999
+    (both "fp32"); each quantized graph rounds differently and is a family of its own."""
+    kind = (variant or "torch").removeprefix("onnx-")
+    return "fp32" if kind in ("torch", "fp32") else kind
 
 
 def models_folder(data_dir: str | os.PathLike | None = None) -> Path:
@@ -82,11 +87,12 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
     def __init__(self, model_dir: str | Path | None = None, *, variant: str = DEFAULT_VARIANT,
                  folder: Path | None = None, onnx_file: Path | None = None,
                  threads: int | None = None, batch_size: int = BATCH) -> None:
-        """`variant`: "fp32" or "int8" (with or without "onnx-"); `onnx_file` runs that graph as
-        it is (the build's own check); otherwise the build in `folder` (made on first load)."""
+        """`variant`: a graph of `rag.embed.onnx_build.GRAPHS` ("fp32", "int8", "mixed"; with or
+        without "onnx-"); `onnx_file` runs that graph as it is (the build's own check);
+        otherwise the build in `folder` (made on first load)."""
         super().__init__(model_dir, batch_size=batch_size)
         kind = variant.removeprefix("onnx-")
-        if kind not in ("fp32", "int8"):
+        if kind not in GRAPHS:
             raise ValueError(f"unknown ONNX variant {variant!r}")
         self.kind = kind
         self.variant = f"onnx-{kind}"

@@ -1,9 +1,10 @@
 """Which embedder a library's vectors came from, and which one it is searched with.
 
 Why: PyTorch fp32 and ONNX fp32 give the same vectors (cosine >= 0.999, checked at build), so a
-library made by either is searched by either. The int8 graph's vectors differ a little more, so a
-library made with int8 is searched with int8, and one made with fp32 with fp32: the query vector
-then always comes from the same family as the stored ones. Choosing another by hand works, with a
+library made by either is searched by either. A quantized graph's vectors (mixed, int8) differ a
+little more, each in its own way, so a library made with one is searched with that one, and one
+made with fp32 with fp32: the query vector then always comes from the same family as the stored
+ones (a library made before the default changed keeps the variant that made it). Choosing another by hand works, with a
 notice that re-indexing re-embeds the library with it.
 """
 

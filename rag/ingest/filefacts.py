@@ -1,6 +1,7 @@
 """Small facts about files for the indexer: hashes, printable names, reasons fit to show.
 
-Kept apart from rag/ingest/indexer.py (which re-exports them) so that one stays about the pipeline.
+Kept apart from rag/ingest/indexer.py (which re-exports them) so that one stays about the pipeline;
+which files a run covers (`expand`) and their one spelling (`norm_path`) live here too.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 MAX_REASON = 300
@@ -56,3 +58,40 @@ def _size(path: Path) -> int:
 def shown_path(path: str) -> str:
     """A path fit to print and store in reports: undecodable bytes shown as \\xNN escapes."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def norm_path(path: str | Path) -> str:
+    """One spelling per file: absolute, symlinks resolved (the watcher sees real paths too)."""
+    return os.path.realpath(os.path.expanduser(os.fspath(path)))
+
+
+def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """(files to consider, folders walked); hidden files and folders are left out of walks.
+
+    Each file once, by its real path: one named twice, inside a folder also named, or reached
+    through a symlink too is listed at its first spelling only (a duplicate would put the same
+    chunk ids twice into one store upsert and fail the whole run)."""
+    files: list[Path] = []
+    folders: list[Path] = []
+    seen: set[str] = set()
+
+    def add(path: Path) -> None:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for raw in paths:
+        p = Path(norm_path(raw))
+        if p.is_dir():
+            if p in folders:
+                continue
+            folders.append(p)
+            for root, dirs, names in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for n in sorted(names):
+                    if not n.startswith("."):
+                        add(Path(root) / n)
+        else:
+            add(p)
+    return files, folders

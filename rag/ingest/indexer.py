@@ -11,7 +11,9 @@ embedding, chunks whose hash an `indexed` document already has take that vector 
 so an edit embeds only the chunks whose text changed, and a moved or copied file none.
 
 Files are read in a warm child process with a time and memory limit (`rag/loaders/worker.py`);
-cancel is checked between pages and between embedding batches of `CANCEL_BATCH` chunks.
+cancel is checked between pages and between embedding batches of `CANCEL_BATCH` chunks. While
+one window of chunks embeds on its own thread (`rag/ingest/embed_job.py`), the next files are read and
+chunked, so the embedder does not wait for a parse; only this generator writes (issue 28).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from rag.ingest.filefacts import (  # noqa: F401 - re-exported: other modules im
     _size,
     clean_reason,
     content_hash,
+    expand,
     file_sha256,
+    norm_path,
     shown_path,
 )
 from rag.ingest.jobprogress import JobProgress, embedder_cold
@@ -44,6 +48,7 @@ from rag.store.manifest import Manifest, storable
 FINAL = ("indexed", "skipped", "failed")
 EMBED_BATCH = 128
 CANCEL_BATCH = 16  # chunks per embedder call: a cancel waits for at most one of these
+WAIT_S = 0.05  # how often progress is reported while the last window finishes embedding
 BAD_NAME = "the file name is not valid UTF-8 text; rename the file to index it"
 
 
@@ -61,44 +66,9 @@ class _Pending:
     doc_id: int = 0  # given at commit time
 
 
-def norm_path(path: str | Path) -> str:
-    """One spelling per file: absolute, symlinks resolved (the watcher sees real paths too)."""
-    return os.path.realpath(os.path.expanduser(os.fspath(path)))
-
-
-def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
-    """(files to consider, folders walked); hidden files and folders are left out of walks.
-
-    Each file once, by its real path: one named twice, inside a folder also named, or reached
-    through a symlink too is listed at its first spelling only (a duplicate would put the same
-    chunk ids twice into one store upsert and fail the whole run)."""
-    files: list[Path] = []
-    folders: list[Path] = []
-    seen: set[str] = set()
-
-    def add(path: Path) -> None:
-        key = os.path.realpath(path)
-        if key not in seen:
-            seen.add(key)
-            files.append(path)
-
-    for raw in paths:
-        p = Path(norm_path(raw))
-        if p.is_dir():
-            if p in folders:
-                continue
-            folders.append(p)
-            for root, dirs, names in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for n in sorted(names):
-                    if not n.startswith("."):
-                        add(Path(root) / n)
-        else:
-            add(p)
-    return files, folders
-
-
 class Indexer:
+    overlap = True  # embed a window while the next files are read (issue 28; bench: off)
+
     def __init__(self, manifest: Manifest, store, embedder, write_lock,
                  chunking: ChunkingConfig | None = None, embed_batch: int = EMBED_BATCH,
                  isolate: bool | None = None, time_limit: float | None = None,
@@ -124,6 +94,8 @@ class Indexer:
         self.embedded = 0  # chunks sent to the embedder (the rest reused stored vectors)
         self.reused = 0
         self.force = False
+        self._window: tuple[list[_Pending], object] | None = None  # embedding meanwhile
+        self._committed = 0  # chunks committed in this run (progress)
 
     @property
     def store(self):
@@ -164,27 +136,36 @@ class Indexer:
                 job.add(str(path), _size(path))
         job.start()
         pending: list[_Pending] = []
-        for path in files:
-            if cancel is not None and cancel.cancelled:
-                report.cancelled = True
-                break
-            prog.current = shown_path(str(path))
-            prog.stage, prog.pages_done, prog.pages_total = "reading", 0, 0
-            outcome = yield from self._prepare_safely(path, loaders, pending, force, cancel)
-            if outcome is not None:
-                if outcome.status == "cancelled":
+        self._window, self._committed = None, 0
+        try:
+            for path in files:
+                if cancel is not None and cancel.cancelled:
                     report.cancelled = True
                     break
-                report.outcomes.append(outcome)
-                prog.files_done += 1
-                job.complete(str(path))
-            else:
-                prog.chunks_total += len(pending[-1].chunks)
-            if sum(len(p.chunks) for p in pending) >= self.embed_batch:
+                prog.current = shown_path(str(path))
+                prog.stage, prog.pages_done, prog.pages_total = "reading", 0, 0
+                outcome = yield from self._prepare_safely(path, loaders, pending, force, cancel)
+                if outcome is not None:
+                    if outcome.status == "cancelled":
+                        report.cancelled = True
+                        break
+                    report.outcomes.append(outcome)
+                    prog.files_done += 1
+                    job.complete(str(path))
+                else:
+                    prog.chunks_total += len(pending[-1].chunks)
+                if sum(len(p.chunks) for p in pending) >= self.embed_batch:
+                    yield from self._flush(pending, report, prog, cancel)
+                    if report.cancelled:
+                        break
+                yield prog
+            if not report.cancelled:
                 yield from self._flush(pending, report, prog, cancel)
-            yield prog
-        if not report.cancelled:
-            yield from self._flush(pending, report, prog, cancel)
+            yield from self._settle(report, prog)  # the last window (or, cancelled, its end)
+        finally:
+            if self._window is not None:  # stopped early: no embedding outlives the run
+                self._window[1].stop()
+                self._window = None
         if prune_folders:  # after the files: a file moved within them reuses its vectors
             self._prune_vanished(folders, report)
         prog.current = ""
@@ -290,7 +271,7 @@ class Indexer:
         key = str(path)
         return (yield from read_document(
             path, cancel, lambda stage, done, total: self.job.reading(key, stage, done, total),
-            self.job.tick, isolate=self.isolate, time_limit=self.time_limit,
+            self._tick, isolate=self.isolate, time_limit=self.time_limit,
             memory_limit=self.memory_limit))
 
     def _mark(self, spath: str, status: str, reason: str, st, sha: str = "") -> FileOutcome:
@@ -306,24 +287,30 @@ class Indexer:
 
     def _flush(self, pending: list[_Pending], report: IndexReport, prog: IndexProgress,
                cancel: CancelToken | None) -> Generator[IndexProgress, None, None]:
-        """Reuse stored vectors of unchanged chunks, embed the rest in batches of
-        CANCEL_BATCH (cancel is checked between them), then commit document by document.
-        A cancel here writes nothing: every queued document keeps its previous state."""
-        if not pending:
+        """Hand the queued documents to the embedder: the window in flight is finished and
+        committed first, then this one starts on its own thread (`rag.ingest.embed_job`) while the
+        next files are read; with `overlap` off it is finished here. Stored vectors of
+        unchanged chunks are reused, the rest embedded in batches of CANCEL_BATCH (cancel is
+        checked between them). A cancel writes nothing of an unfinished window: every document
+        in it keeps its previous state."""
+        yield from self._settle(report, prog)
+        if not pending or report.cancelled:
             return
-        import numpy as np
+        from rag.ingest.embed_job import EmbedJob
 
+        window = list(pending)
+        pending.clear()
         # a forced re-index (the user's "Re-index") embeds everything again
-        vectors: dict[str, np.ndarray] = {} if self.force else self._reusable(pending)
+        vectors: dict = {} if self.force else self._reusable(window)
         todo: dict[str, str] = {}  # hash -> text, each distinct text embedded once
-        for p in pending:
+        for p in window:
             for h, t in zip(p.hashes, p.texts, strict=True):
                 if h not in vectors:
                     todo.setdefault(h, t)
         # Shortest first: each embedder call then holds chunks of about one length, so short
         # chunks are not padded to a long neighbour's (the embedder sorts within a call too).
         need = sorted(todo, key=lambda h: len(todo[h]))
-        self.reused += sum(len(p.hashes) for p in pending) - len(need)
+        self.reused += sum(len(p.hashes) for p in window) - len(need)
         if need and embedder_cold(self.embedder):  # seconds on a cold start: say so, not "0 chunks"
             prog.stage = "loading the embedding model"
             yield prog
@@ -331,32 +318,58 @@ class Indexer:
             self.embedder.load()
             self.job.t0 += time.monotonic() - started  # a one-off: not part of the work rate
         prog.stage = "embedding"
-        self._credit(pending, vectors, prog)
+        self._window = (window, EmbedJob(self.embedder, need, [todo[h] for h in need], vectors,
+                                         CANCEL_BATCH, cancel).start())
+        self._credit()
         yield prog
-        for i in range(0, len(need), CANCEL_BATCH):
-            if cancel is not None and cancel.cancelled:
-                report.cancelled = True
-                pending.clear()
-                return
-            part = need[i:i + CANCEL_BATCH]
-            got = self.embedder.embed([todo[h] for h in part])
-            self.embedded += len(part)
-            vectors.update(zip(part, got, strict=True))
-            self._credit(pending, vectors, prog)
+        if not self.overlap:
+            yield from self._settle(report, prog)
+
+    def _settle(self, report: IndexReport, prog: IndexProgress
+                ) -> Generator[IndexProgress, None, None]:
+        """Wait for the window in flight (reporting its progress), then commit it, unless a
+        cancel cut it short: then nothing of it is written."""
+        if self._window is None:
+            return
+        window, ejob = self._window
+        while not ejob.wait(WAIT_S):
+            prog.stage = "embedding"
+            self._credit()
             yield prog
-        allvec = np.stack([vectors[h] for p in pending for h in p.hashes])
-        self._commit(pending, allvec)
-        for p in pending:
+        self._window = None
+        self.embedded += ejob.embedded
+        if ejob.error is not None:
+            raise ejob.error
+        if ejob.stopped:
+            report.cancelled = True
+            return
+        import numpy as np
+
+        self._credit((window, ejob))
+        allvec = np.stack([ejob.vectors[h] for p in window for h in p.hashes])
+        self._commit(window, allvec)
+        self._committed += sum(len(p.hashes) for p in window)
+        for p in window:
             report.outcomes.append(FileOutcome(p.path, "indexed", chunks=len(p.chunks)))
             prog.files_done += 1
             self.job.complete(p.path)
-        pending.clear()
 
-    def _credit(self, pending: list[_Pending], vectors: dict, prog: IndexProgress) -> None:
-        prog.chunks_done = prog.chunks_total - sum(
-            sum(1 for h in p.hashes if h not in vectors) for p in pending)
-        for p in pending:
-            self.job.embedded(p.path, sum(1 for h in p.hashes if h in vectors), len(p.hashes))
+    def _credit(self, flight: tuple | None = None) -> None:
+        """Chunks done = committed + embedded in the window in flight (never moving back)."""
+        window, ejob = flight or self._window or ((), None)
+        got = 0
+        for p in window:
+            n = sum(1 for h in p.hashes if h in ejob.vectors)
+            got += n
+            self.job.embedded(p.path, n, len(p.hashes))
+        prog = self.job.prog
+        prog.chunks_done = max(prog.chunks_done, self._committed + got)
+
+    def _tick(self) -> IndexProgress:
+        """The report while a file is read: the window embedding meanwhile moves it too."""
+        if self._window is not None:
+            self._credit()
+        return self.job.tick()
 
     def _reusable(self, pending: list[_Pending]) -> dict:
         """{hash: stored vector} for the queued chunks an indexed document already has."""
