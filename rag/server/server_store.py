@@ -241,12 +241,16 @@ class ServerCollections:
                 offset += GET_PAGE
 
     def put_docs(self, records: dict[str, dict]) -> None:
+        self._put_records(self.docs, records, "saving document records")
+
+    def _put_records(self, collection, records: dict[str, dict], doing: str) -> None:  # noqa: ANN001
+        """Records as metadata of one-number vectors (a collection that holds no text)."""
         keys = list(records)
-        with talking(self.cfg, "saving document records"):
+        with talking(self.cfg, doing):
             for i in range(0, len(keys), self.max_batch):
                 part = keys[i:i + self.max_batch]
-                self.docs.upsert(ids=part, embeddings=np.ones((len(part), 1), np.float32),
-                                 metadatas=[records[k] for k in part])
+                collection.upsert(ids=part, embeddings=np.ones((len(part), 1), np.float32),
+                                  metadatas=[records[k] for k in part])
 
     def get_docs(self, keys: list[str]) -> dict[str, dict]:
         """The records of these documents that exist now, by key."""
@@ -263,12 +267,7 @@ class ServerCollections:
         return self._get_by_ids(self.forgotten, list(dict.fromkeys(ids)), "checking forgets")
 
     def put_tombstones(self, stones: dict[str, dict]) -> None:
-        ids = list(stones)
-        with talking(self.cfg, "saving forgets"):
-            for i in range(0, len(ids), self.max_batch):
-                part = ids[i:i + self.max_batch]
-                self.forgotten.upsert(ids=part, embeddings=np.ones((len(part), 1), np.float32),
-                                      metadatas=[stones[k] for k in part])
+        self._put_records(self.forgotten, stones, "saving forgets")
 
     def _get_by_ids(self, coll, ids: list[str], doing: str) -> dict[str, dict]:
         out: dict[str, dict] = {}
