@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QBoxLayout, QDialog, QDialogButtonBox, QPushButton
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 def make_button(text: str, tip: str, slot: Callable, name: str = "") -> QPushButton:
@@ -15,6 +23,15 @@ def make_button(text: str, tip: str, slot: Callable, name: str = "") -> QPushBut
     b.setToolTip(tip)
     b.clicked.connect(slot)
     return b
+
+
+def headed_column(panel: QWidget, heading: str, margin: int) -> QVBoxLayout:
+    """A side panel's layout: one column, `margin` pixels all round, its heading (rich text)
+    on top."""
+    layout = QVBoxLayout(panel)
+    layout.setContentsMargins(margin, margin, margin, margin)
+    layout.addWidget(QLabel(heading))
+    return layout
 
 
 StandardButton = QDialogButtonBox.StandardButton

@@ -16,11 +16,10 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
-from app.gui.buttons import make_button
+from app.gui.buttons import headed_column, make_button
 from app.history import History
 
 
@@ -32,9 +31,7 @@ class HistoryPanel(QWidget):
     def __init__(self, history: History, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(QLabel("<b>Chats</b>"))
+        layout = headed_column(self, "<b>Chats</b>", 4)
         self.new_button = make_button("New chat", "Start a new chat (Ctrl+N)",
                                       self.new_chat_requested)
         layout.addWidget(self.new_button)

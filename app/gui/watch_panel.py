@@ -20,11 +20,10 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
-from app.gui.buttons import make_button
+from app.gui.buttons import headed_column, make_button
 from app.gui.ops import Operation
 from app.gui.watch_control import WatchControl
 
@@ -39,9 +38,7 @@ class WatchedFoldersView(QWidget):
     def __init__(self, control: WatchControl, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.control = control
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("<b>Watched folders</b> — kept in sync while Hearth runs"))
+        layout = headed_column(self, "<b>Watched folders</b> — kept in sync while Hearth runs", 0)
         self.list = QTreeWidget()
         self.list.setColumnCount(2)
         self.list.setHeaderLabels(["Folder", "State"])
