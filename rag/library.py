@@ -304,7 +304,7 @@ class Library(Forgetting):
         return sorted(ids)
 
     def search(self, query: str, k: int = 5, paths: Sequence[str | os.PathLike] | None = None,
-               mode: str | None = None) -> list[Hit]:
+               mode: str | None = None, one_page_once: bool | None = None) -> list[Hit]:
         reads = self._reading()
         doc_ids = self.doc_ids_for(paths) if paths else None
         if reads.chunk_count() == 0:
@@ -314,7 +314,8 @@ class Library(Forgetting):
             if store is None:  # full disk or read-only media and chroma can't open: words only
                 mode = "keyword"
             retriever = Retriever(reads, store, self.embedder, self.retrieval_config)
-            return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
+            return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode,
+                                    one_page_once=one_page_once)
 
     def _store_if_it_opens(self):
         try:

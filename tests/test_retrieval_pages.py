@@ -92,6 +92,17 @@ def test_one_result_per_page(library):
     assert len(hits) == 4
 
 
+def test_evidence_still_gets_every_chunk_of_a_page(library):
+    """The answer path asks for chunks (`one_page_once=False`): the evidence may need two of
+    one page, while a list of sources shows the page once."""
+    question = "how do I top up the boiler pressure"
+    sources = [p for p in _pages(library.search(question, k=4)) if p[0] == "heating.pdf"]
+    chunks = [p for p in _pages(library.search(question, k=4, one_page_once=False))
+              if p[0] == "heating.pdf"]
+    assert len(sources) == len(set(sources))
+    assert len(chunks) != len(set(chunks)), chunks
+
+
 def test_pageless_documents_are_not_collapsed(library):
     """A text file has no pages: its chunks stay separate results."""
     hits = library.search("boiler pressure filling loop", k=20)

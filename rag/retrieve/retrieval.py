@@ -94,8 +94,11 @@ class Retriever:
         return out
 
     def search(self, query: str, k: int = 5, doc_ids: list[int] | None = None,
-               mode: str | None = None) -> list[Hit]:
+               mode: str | None = None, one_page_once: bool | None = None) -> list[Hit]:
+        """The k best chunks; `one_page_once` (default: the config's `one_per_page`) keeps only
+        a page's best chunk: right for a list of sources, not for evidence (see answering)."""
         cfg = self.config
+        per_page = cfg.one_per_page if one_page_once is None else one_page_once
         mode = mode or cfg.mode
         query = query.strip()
         if not query:
@@ -143,7 +146,7 @@ class Retriever:
                                second_weight=cfg.second_chunk_weight,
                                floors=(0.0, 0.0) if cfg.normalise == "theoretical" else None,
                                window=cfg.evidence_window, ordinal_of=chunk_ordinal)
-        if cfg.one_per_page:
+        if per_page:
             picked = one_per_page(fused, k, self.manifest.fetch_chunks,
                                   lambda row: None if row.page is None else (row.doc_id, row.page))
         else:

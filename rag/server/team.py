@@ -307,13 +307,14 @@ class TeamLibrary:
         return sorted(ids)
 
     def search(self, query: str, k: int = 5, paths: Sequence[str | os.PathLike] | None = None,
-               mode: str | None = None) -> list[Hit]:
+               mode: str | None = None, one_page_once: bool | None = None) -> list[Hit]:
         self.refresh()
         doc_ids = self.doc_ids_for(paths) if paths else None
         if self.mirror.chunk_count() == 0:
             return []
         retriever = Retriever(self.mirror, self.store, self.embedder, self.retrieval_config)
-        return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode)
+        return retriever.search(query, k=k, doc_ids=doc_ids, mode=mode,
+                                one_page_once=one_page_once)
 
     def status(self) -> dict:
         records = self.server.all_docs()
