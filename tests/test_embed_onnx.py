@@ -122,14 +122,21 @@ def test_falls_back_to_pytorch_when_onnxruntime_is_missing(tmp_path, monkeypatch
     assert np.allclose(got, embedder.embed(["a query"]), atol=1e-5)
 
 
-def test_library_made_with_one_variant_reopens_with_the_other(built, tmp_path, monkeypatch):
-    from rag.library import Library
-
+def _libraries_use(built, monkeypatch, tmp_path):  # noqa: ANN001, ANN202
+    """New libraries take their ONNX graphs from the test build, with no variant forced;
+    returns that folder and an empty documents folder."""
     folder, _ = built
     monkeypatch.setenv("HEARTH_EMBEDDER_DIR", str(folder))
     monkeypatch.delenv("HEARTH_EMBEDDER", raising=False)
     docs = tmp_path / "docs"
     docs.mkdir()
+    return folder, docs
+
+
+def test_library_made_with_one_variant_reopens_with_the_other(built, tmp_path, monkeypatch):
+    from rag.library import Library
+
+    folder, docs = _libraries_use(built, monkeypatch, tmp_path)
     (docs / "bread.md").write_text("# Bread\n\nFeed the sourdough starter with flour and water.\n")
     (docs / "rocks.md").write_text("# Rocks\n\nBasalt columns form as thick lava flows cool.\n")
     data = tmp_path / "lib"
@@ -153,11 +160,7 @@ def test_libraries_of_the_older_variants_keep_theirs(tmp_path, monkeypatch, buil
     variant after the default changed: same family for queries and stored vectors, no notice."""
     from rag.library import Library
 
-    folder, _ = built
-    monkeypatch.setenv("HEARTH_EMBEDDER_DIR", str(folder))
-    monkeypatch.delenv("HEARTH_EMBEDDER", raising=False)
-    docs = tmp_path / "docs"
-    docs.mkdir()
+    folder, docs = _libraries_use(built, monkeypatch, tmp_path)
     (docs / "a.md").write_text("# Tea\n\nGreen tea is steeped at 80 degrees for two minutes.\n")
     for variant in ("onnx-fp32", "onnx-int8"):
         data = tmp_path / variant
@@ -173,11 +176,7 @@ def test_a_pytorch_library_is_searched_with_fp32_vectors(tmp_path, monkeypatch, 
     """Libraries indexed before issue 28 (PyTorch) keep their vectors' family."""
     from rag.library import Library
 
-    folder, _ = built
-    monkeypatch.setenv("HEARTH_EMBEDDER_DIR", str(folder))
-    monkeypatch.delenv("HEARTH_EMBEDDER", raising=False)
-    docs = tmp_path / "docs"
-    docs.mkdir()
+    folder, docs = _libraries_use(built, monkeypatch, tmp_path)
     (docs / "a.md").write_text("# Tea\n\nGreen tea is steeped at 80 degrees for two minutes.\n")
     with Library.open(tmp_path / "lib", embedder=embedder) as lib:
         lib.index([docs])
