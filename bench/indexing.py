@@ -30,8 +30,8 @@ def pipeline_texts(files: list[Path], embedder) -> tuple[list[str], float, int]:
         if f.suffix == ".pdf":
             pdf_s += time.perf_counter() - t0
             pdf_pages += len(doc.pages)
-        title, chunks = chunk_pages(doc.pages, doc.title, embedder, cfg)
-        texts.extend(embedding_text(title, c.text) for c in chunks)
+        title, chunks = chunk_pages(doc.pages, doc.title, embedder, cfg, outline=doc.outline)
+        texts.extend(embedding_text(title, c.text, c.heading) for c in chunks)
     return texts, pdf_s, pdf_pages
 
 

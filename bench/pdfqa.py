@@ -125,7 +125,7 @@ def parse_and_chunk(corpus: Path, embedder, chunking) -> dict:
         out["parse_s"] += time.perf_counter() - w0
         out["parse_cpu_s"] += time.process_time() - c0
         w0 = time.perf_counter()
-        _, chunks = chunk_pages(doc.pages, doc.title, embedder, chunking)
+        _, chunks = chunk_pages(doc.pages, doc.title, embedder, chunking, outline=doc.outline)
         out["chunk_s"] += time.perf_counter() - w0
         out["pages"] += len(doc.pages)
         out["chunks"] += len(chunks)
@@ -143,7 +143,8 @@ def open_library(corpus: Path, *, fresh: bool = False, embedder=None, base: Path
     from rag.ingest.chunking import ChunkingConfig
     from rag.library import Library
 
-    chunking = ChunkingConfig()
+    # HEARTH_BENCH_HEADINGS=0: the library without section headings, for a before/after
+    chunking = ChunkingConfig(headings=os.environ.get("HEARTH_BENCH_HEADINGS", "1") != "0")
     embedder = embedder or make_embedder()
     key = pipeline_key(corpus, chunking, f"{embedder.model_id}:{embedder_tag(embedder)}")
     lib_dir = (base or cache_dir()) / f"pdfqa-lib-{key}"

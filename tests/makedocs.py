@@ -41,6 +41,32 @@ def make_pdf(path: str | Path, pages: list[str], title: str | None = None) -> Pa
     return path
 
 
+def make_sectioned_pdf(path: str | Path, pages: list[list[tuple[str, int, str]]],
+                       title: str | None = None) -> Path:
+    """A real PDF with an outline (bookmarks): each page is a list of (heading, level, body)
+    blocks; a block with a heading starts a section there (its title is printed on the page
+    too, as a manual does). An empty heading continues the section before."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(auto=True, margin=15)
+    if title is not None:
+        pdf.set_title(_latin1(title))
+    for blocks in pages:
+        pdf.add_page()
+        for heading, level, body in blocks:
+            if heading:
+                pdf.set_font("Helvetica", style="B", size=13)
+                pdf.start_section(_latin1(heading), level=level)
+                pdf.multi_cell(0, 8, _latin1(heading), new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font("Helvetica", size=11)
+            if body:
+                pdf.multi_cell(0, 6, _latin1(body), new_x="LMARGIN", new_y="NEXT")
+    path = Path(path)
+    path.write_bytes(bytes(pdf.output()))
+    return path
+
+
 def _encrypt(path: Path, text: str, user_password: str, owner_password: str) -> Path:
     from pypdf import PdfReader, PdfWriter
 

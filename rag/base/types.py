@@ -13,11 +13,21 @@ class Page:
     text: str
 
 
+@dataclass(frozen=True)
+class Section:
+    """One entry of a document's outline (a PDF's bookmarks): where a heading begins."""
+
+    page: int  # 1-based page number
+    level: int  # 0 = top
+    title: str
+
+
 @dataclass
 class LoadedDocument:
     path: str
     title: str
     pages: list[Page]
+    outline: list[Section] = field(default_factory=list)
 
     @property
     def char_count(self) -> int:
@@ -33,6 +43,7 @@ class Chunk:
     start: int  # char offset within the page text
     end: int
     text: str
+    heading: str = ""  # the outline's section path in effect at this chunk, for the embedder
 
 
 @dataclass

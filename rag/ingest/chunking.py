@@ -6,10 +6,11 @@ tokenizer (title prefix included), never by characters. Boundaries prefer senten
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from rag.base.types import Chunk, Page
+from rag.base.types import Chunk, Page, Section
 
 SENTENCE_END = (".", "!", "?", ";", ":", "\n")
 
@@ -19,15 +20,18 @@ class ChunkingConfig:
     chunk_tokens: int = 200  # content word-pieces per chunk (before the title prefix)
     overlap_tokens: int = 40
     title_tokens: int = 24  # cap on the title prefix used for embedding
+    heading_tokens: int = 24  # cap on the section heading (from the outline) used for embedding
+    headings: bool = True  # embed each chunk with the outline's section path in effect there
     min_chunk_chars: int = 20
     # Hard cap whatever the tokenizer says: a 5 MB "word" is one [UNK] word-piece, and became
     # one 5 MB chunk that no prompt could hold. Real 200-piece chunks are ~1,000 characters.
     max_chunk_chars: int = 4000
 
 
-def embedding_text(title: str, text: str) -> str:
-    """What the embedder sees: the document title gives every chunk its context."""
-    return f"{title}\n{text}" if title else text
+def embedding_text(title: str, text: str, heading: str = "") -> str:
+    """What the embedder sees: the document title and the section heading give every chunk
+    its context (a chunk is a fifth of a page; its heading often names what it is about)."""
+    return "\n".join(part for part in (title, heading, text) if part)
 
 
 def clip_title(tokenizer, title: str, max_tokens: int) -> str:
@@ -38,14 +42,19 @@ def clip_title(tokenizer, title: str, max_tokens: int) -> str:
 
 
 def chunk_pages(pages: Iterable[Page], title: str, tokenizer, cfg: ChunkingConfig | None = None,
-                max_tokens: int | None = None) -> tuple[str, list[Chunk]]:
-    """Return (clipped title, chunks). `tokenizer` is an Embedder (count_tokens/token_offsets)."""
+                max_tokens: int | None = None, outline: list[Section] | None = None
+                ) -> tuple[str, list[Chunk]]:
+    """Return (clipped title, chunks). `tokenizer` is an Embedder (count_tokens/token_offsets).
+    With an `outline`, each chunk carries the section path in effect at its middle."""
     cfg = cfg or ChunkingConfig()
+    pages = list(pages)
     limit = max_tokens or getattr(tokenizer, "max_tokens", 256)
     title = clip_title(tokenizer, title.strip(), cfg.title_tokens) if title else ""
     title_cost = len(tokenizer.token_offsets(title + "\n")) if title else 0
-    # [CLS] + [SEP] + title prefix must all fit in the encoder's window.
-    budget = max(16, min(cfg.chunk_tokens, limit - 2 - title_cost))
+    outline = outline if cfg.headings else None
+    heading_cost = cfg.heading_tokens + 1 if outline else 0
+    # [CLS] + [SEP] + title and heading prefixes must all fit in the encoder's window.
+    budget = max(16, min(cfg.chunk_tokens, limit - 2 - title_cost - heading_cost))
     overlap = min(cfg.overlap_tokens, budget // 2)
     chunks: list[Chunk] = []
     for page in pages:
@@ -58,7 +67,59 @@ def chunk_pages(pages: Iterable[Page], title: str, tokenizer, cfg: ChunkingConfi
             lead = len(page.text[start:end]) - len(page.text[start:end].lstrip())
             s = start + lead
             chunks.append(Chunk(len(chunks), page.number, s, s + len(text), text))
+    if outline:
+        chunks = _with_headings(chunks, pages, outline, title, tokenizer, cfg.heading_tokens)
     return title, chunks
+
+
+_NUMBER = re.compile(r"^(?:[A-Z]|\d+)(?:\.\d+)*\.?\s+(?=\S)")  # "3.5.4. ", "A.1 ", "12 "
+HEADING_LEVELS = 2  # the innermost section and its parent: "Filtering / Interfaces"
+
+
+def _label(title: str) -> str:
+    return _NUMBER.sub("", " ".join(title.split()), count=1)
+
+
+def _offset(text: str, label: str) -> int:
+    """Where the heading starts on its page: a line beginning with it (after any section
+    number); the page's start when it can't be found."""
+    words = label.split()
+    if not words:
+        return 0
+    pattern = r"(?mi)^[^\S\n]*(?:[\w.]+[^\S\n]+)?" + r"\s+".join(map(re.escape, words[:12]))
+    found = re.search(pattern, text)
+    return found.start() if found else 0
+
+
+def _with_headings(chunks: list[Chunk], pages: list[Page], outline: list[Section],
+                   title: str, tokenizer, max_tokens: int) -> list[Chunk]:
+    texts = {p.number: p.text for p in pages if p.number is not None}
+    events = []
+    for order, sec in enumerate(outline):
+        label = _label(sec.title)
+        if not label or label.casefold() == title.casefold():
+            continue
+        events.append((sec.page, _offset(texts.get(sec.page, ""), label), order, sec.level, label))
+    events.sort()
+    open_: dict[int, str] = {}
+    clipped: dict[str, str] = {}
+    i, out = 0, []
+    for c in chunks:
+        middle = (c.start + c.end) // 2
+        while i < len(events) and c.page is not None and (
+                events[i][0] < c.page or (events[i][0] == c.page and events[i][1] <= middle)):
+            _, _, _, level, label = events[i]
+            open_ = {k: v for k, v in open_.items() if k < level}
+            open_[level] = label
+            i += 1
+        path = [open_[k] for k in sorted(open_)][-HEADING_LEVELS:]
+        heading = " / ".join(path)
+        if heading and heading not in clipped:
+            fits = len(tokenizer.token_offsets(heading)) <= max_tokens
+            clipped[heading] = heading if fits else clip_title(tokenizer, path[-1], max_tokens)
+        heading = clipped.get(heading, "")
+        out.append(replace(c, heading=heading) if heading else c)
+    return out
 
 
 def _windows(text: str, tokenizer, budget: int, overlap: int) -> list[tuple[int, int]]:

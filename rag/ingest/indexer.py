@@ -254,10 +254,11 @@ class Indexer:
             return self._mark(spath, "failed", str(exc), st, sha)
         except Exception as exc:  # a loader bug must not stop the batch
             return self._mark(spath, "failed", f"could not read: {exc}", st, sha)
-        title, chunks = chunk_pages(doc.pages, doc.title, self.embedder, self.chunking)
+        title, chunks = chunk_pages(doc.pages, doc.title, self.embedder, self.chunking,
+                                    outline=doc.outline)
         if not chunks:
             return self._mark(spath, "skipped", "no text to index", st, sha)
-        texts = [embedding_text(title, c.text) for c in chunks]
+        texts = [embedding_text(title, c.text, c.heading) for c in chunks]
         model = self.embedder.model_id
         pending.append(_Pending(spath, doc.title, sha, st.st_size, st.st_mtime, chunks, texts,
                                 [content_hash(model, t) for t in texts], known=rec is not None))

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from rag.base.errors import LoadError
-from rag.base.types import LoadedDocument, Page
+from rag.base.types import LoadedDocument, Page, Section
 from rag.loaders.base import clean_text, page_step, register
 from rag.loaders.pdfium import PDFIUM_LOCK
 
@@ -88,8 +88,29 @@ def pdfium_text(raw: str) -> str:
     return _CONTROLS.sub(" ", text)
 
 
-def _pdfium_pages(path: Path) -> tuple[str, list[str | None]]:
-    """(title, raw text per page; None where PDFium failed on that page)."""
+OUTLINE_MAX = 5000  # bookmarks read per document: a hostile outline can hold millions
+
+
+def _outline(pdf) -> list[Section]:
+    """The bookmarks that point at a page, in document order. Why: a manual's section
+    titles say what a page is about in the words a user asks with (issue 29)."""
+    out: list[Section] = []
+    try:
+        for mark in pdf.get_toc(max_depth=8):
+            if len(out) >= OUTLINE_MAX:
+                break
+            dest = mark.get_dest()
+            index = dest.get_index() if dest is not None else None
+            title = " ".join((mark.get_title() or "").split())
+            if index is not None and title:
+                out.append(Section(page=index + 1, level=int(mark.level), title=title[:300]))
+    except Exception:  # a broken outline costs the headings, never the document
+        return []
+    return out
+
+
+def _pdfium_pages(path: Path) -> tuple[str, list[str | None], list[Section]]:
+    """(title, raw text per page; None where PDFium failed on that page, the outline)."""
     try:
         import pypdfium2 as pdfium
     except ImportError as exc:  # a broken install: pypdf alone still works
@@ -104,6 +125,7 @@ def _pdfium_pages(path: Path) -> tuple[str, list[str | None]]:
                 title = pdf.get_metadata_dict().get("Title")
             except Exception:
                 title = None
+            outline = _outline(pdf)
             texts: list[str | None] = []
             count = len(pdf)
             for index in range(count):
@@ -122,7 +144,7 @@ def _pdfium_pages(path: Path) -> tuple[str, list[str | None]]:
                     texts.append(None)
         finally:
             pdf.close()
-    return _clean_title(title, path), texts
+    return _clean_title(title, path), texts, outline
 
 
 @register(".pdf")
@@ -131,7 +153,7 @@ def load_pdf(path: Path) -> LoadedDocument:
 
     check_streams(path)  # a flate bomb is refused before PDFium unpacks it
     try:
-        title, raw_pages = _pdfium_pages(path)
+        title, raw_pages, outline = _pdfium_pages(path)
     except _UsePypdf:
         return _load_pypdf(path)
     if not raw_pages:
@@ -149,7 +171,9 @@ def load_pdf(path: Path) -> LoadedDocument:
                 failed.append(problem)
         if text:
             pages.append(Page(number=number, text=text))
-    return _finish(path, title, pages, failed, len(raw_pages))
+    doc = _finish(path, title, pages, failed, len(raw_pages))
+    doc.outline = outline
+    return doc
 
 
 def _running_key(line: str) -> str:

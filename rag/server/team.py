@@ -214,12 +214,13 @@ class TeamLibrary:
             return fail("failed", str(exc), st, sha)
         except Exception as exc:  # noqa: BLE001 - a loader bug must not stop the batch
             return fail("failed", f"could not read: {exc}", st, sha)
-        title, chunks = chunk_pages(doc.pages, doc.title, self.embedder, self.chunking)
+        title, chunks = chunk_pages(doc.pages, doc.title, self.embedder, self.chunking,
+                                    outline=doc.outline)
         if not chunks:
             return fail("skipped", "no text to index", st, sha)
         pending.append({"rel": rel, "key": doc_key(rel), "title": doc.title, "sha": sha,
                         "size": st.st_size, "mtime": st.st_mtime, "chunks": chunks,
-                        "texts": [embedding_text(title, c.text) for c in chunks]})
+                        "texts": [embedding_text(title, c.text, c.heading) for c in chunks]})
         return None
 
     def _record(self, rel: str, status: str, *, title: str = "", sha: str = "", size: int = 0,

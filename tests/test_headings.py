@@ -1,0 +1,88 @@
+"""A PDF's outline reaches the embedder (issue 29): each chunk is embedded with the section
+path in effect where it sits, so a passage whose own words never name its subject is found by
+its heading. Real PDFs with bookmarks (fpdf2), the real loader, real MiniLM, chroma and FTS5."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.ingest.chunking import ChunkingConfig, chunk_pages, embedding_text
+from rag.library import Library
+from rag.loaders import load_document
+from tests.makedocs import make_pdf, make_sectioned_pdf
+
+LONG = ("The kettle sits on its base and switches itself off when the water boils. Keep the "
+        "lid closed while it heats and never fill it past the maximum mark. ") * 5
+SAME = ("Fill it halfway with warm water and a cup of white vinegar, leave it for an hour, "
+        "then pour it away and rinse it three times with clean water.")
+
+
+def _kettle(path):
+    return make_sectioned_pdf(path, [
+        [("1 Kettle care", 0, LONG)],
+        [("", 0, "Look after it."), ("1.1 Descaling", 1, "Descaling removes the white crust. "
+                                     "Use vinegar or citric acid, never bleach. " * 3 + "Rinse.")],
+        [("", 0, "Do it every month where the water is hard.")],
+        [("2 Toaster", 0, "Empty the crumb tray every week.")],
+    ], title="Kitchen manual")
+
+
+def test_outline_is_read(tmp_path):
+    doc = load_document(_kettle(tmp_path / "kitchen.pdf"))
+    assert [(s.page, s.level, s.title) for s in doc.outline] == [
+        (1, 0, "1 Kettle care"), (2, 1, "1.1 Descaling"), (4, 0, "2 Toaster")]
+
+
+def test_a_pdf_without_bookmarks_has_no_outline(tmp_path):
+    doc = load_document(make_pdf(tmp_path / "plain.pdf", ["Just text."]))
+    assert doc.outline == []
+
+
+def test_chunks_carry_the_section_in_effect(tmp_path, embedder):
+    doc = load_document(_kettle(tmp_path / "kitchen.pdf"))
+    title, chunks = chunk_pages(doc.pages, doc.title, embedder, outline=doc.outline)
+    by_text = {c.text.split()[-1]: c for c in chunks}
+    assert chunks[0].heading == "Kettle care"  # section numbers are dropped
+    # the heading starts before the middle of the page's one chunk: that chunk is in it
+    assert by_text["Rinse."].heading == "Kettle care / Descaling"
+    assert by_text["hard."].heading == "Kettle care / Descaling"  # carried onto the next page
+    assert by_text["week."].heading == "Toaster"  # a new top section closes the ones inside
+    text = embedding_text(title, by_text["hard."].text, by_text["hard."].heading)
+    assert text.split("\n")[:2] == ["Kitchen manual", "Kettle care / Descaling"]
+    _, plain = chunk_pages(doc.pages, doc.title, embedder, ChunkingConfig(headings=False),
+                           outline=doc.outline)
+    assert [c.heading for c in plain] == [""] * len(plain)
+    assert [(c.page, c.start, c.end) for c in plain] == [(c.page, c.start, c.end) for c in chunks]
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("headings")
+    # Each section's second page says the very same words: only its heading tells them apart.
+    make_sectioned_pdf(root / "home.pdf", [
+        [("Washing the car", 0, "Use car shampoo and a soft sponge.")], [("", 0, SAME)],
+        [("Descaling the kettle", 0, "Hard water leaves scale inside.")], [("", 0, SAME)],
+        [("Cleaning the oven", 0, "Grease builds up on the door.")], [("", 0, SAME)],
+    ], title="Home care")
+    return root
+
+
+def _same_pages(tmp_path, docs, embedder, headings: bool) -> dict[int, float]:
+    """Cosine of the question to each section's second page (2, 4, 6)."""
+    lib = Library.open(tmp_path / f"lib-{headings}", embedder=embedder,
+                       chunking=ChunkingConfig(headings=headings))
+    try:
+        lib.index([docs])
+        hits = lib.search("How do I descale my kettle?", k=6, mode="dense")
+    finally:
+        lib.close()
+    return {h.page: h.similarity for h in hits if h.page in (2, 4, 6)}
+
+
+def test_the_heading_finds_a_passage_that_never_names_it(tmp_path, docs, embedder):
+    with_headings = _same_pages(tmp_path, docs, embedder, headings=True)
+    assert max(with_headings, key=with_headings.get) == 4
+    assert with_headings[4] > max(with_headings[2], with_headings[6]) + 0.05
+    # Without the headings the three pages are one vector: nothing can pick the kettle's.
+    plain = _same_pages(tmp_path, docs, embedder, headings=False)
+    assert len(plain) == 3 and max(plain.values()) - min(plain.values()) < 1e-4
