@@ -5,9 +5,15 @@ Both work on an existing index: no re-embedding, no new model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+
+# A line of a table of contents ("6.1.8 glp open tee . . . . . 140") or of a back-of-book index
+# ("tracking cumulative I/O, 50"; "is.na, 17, 42-45"): leaders or a comma, then page numbers.
+_ENTRY = re.compile(r"(?:(?:\.\s?){3,}|,)\s*(?:\d{1,4}|[ivxlc]{1,6})"
+                    r"(?:\s*[,\u2013-]\s*\d{1,4})*\s*$", re.IGNORECASE)
 
 
 def neighbour_ids(chunk_id: str, reach: int = 1) -> list[str]:
@@ -51,6 +57,20 @@ def with_context(dense: Sequence[tuple[str, float]], vec: np.ndarray,
     return sorted(rescored + list(dense[candidates:]), key=lambda kv: -kv[1])
 
 
+def feedback(vec: np.ndarray, top: list[str],
+             vectors: Callable[[list[str]], dict[str, np.ndarray]], weight: float) -> np.ndarray:
+    """The query vector moved towards the mean of its first dense hits (Rocchio's pseudo-
+    relevance feedback), unit length. Why: a paraphrased question and the manual share
+    little wording; the best hits carry the manual's own vocabulary for the topic, and a
+    second search with it finds the pages around them."""
+    got = vectors(top)
+    found = [got[c] for c in top if c in got]
+    if not found:
+        return vec
+    moved = vec + weight * np.mean(found, axis=0)
+    return (moved / (float(np.linalg.norm(moved)) or 1.0)).astype(vec.dtype)
+
+
 def one_per_page(fused: Sequence[tuple[str, float]], k: int,
                  rows_of: Callable[[Iterable[str]], dict], page_key: Callable[[object], object]
                  ) -> list[tuple[str, float, object]]:
@@ -81,3 +101,26 @@ def one_per_page(fused: Sequence[tuple[str, float]], k: int,
             if len(out) == k:
                 break
     return out
+
+
+def reference_list(text: str) -> bool:
+    """A chunk of a table of contents or an index: most of its lines end in a page reference.
+    Such a page names every topic and answers none."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    entries = sum(1 for line in lines if _ENTRY.search(line))
+    return entries >= 3 and entries >= 0.5 * len(lines)
+
+
+def demote_lists(fused: Sequence[tuple[str, float]], rows_of: Callable[[Iterable[str]], dict],
+                 factor: float, depth: int) -> list[tuple[str, float]]:
+    """Scale the score of the first `depth` candidates that are contents or index entries by
+    `factor`, best first again. Why: their page numbers and every section's name make them
+    match any question about the manual (pdfqa-more tune: an index page was the first hit for
+    "how do I confirm the setup works"), yet the page they point to is the answer."""
+    if factor >= 1.0 or not fused:
+        return list(fused)
+    head = list(fused[:depth])
+    rows = rows_of(cid for cid, _ in head)
+    scored = [(cid, score * factor if cid in rows and reference_list(rows[cid].text) else score)
+              for cid, score in head]
+    return sorted(scored, key=lambda kv: -kv[1]) + list(fused[depth:])
