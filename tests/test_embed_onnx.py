@@ -194,3 +194,33 @@ def test_batches_measure_one_thread_and_all_cores(built, embedder):
     got = emb.embed(TEXTS * 6)  # 18 batches: both measured, the slower re-tried once
     assert emb._speed[True] and emb._speed[False]
     assert np.min(np.sum(got * np.tile(embedder.embed(TEXTS), (6, 1)), axis=1)) >= 0.999
+
+
+def test_the_build_runs_in_a_child_and_torch_stays_out(tmp_path):
+    """The export needs PyTorch; it runs in a child, so Hearth's own process never loads it."""
+    import json
+    import subprocess
+
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from rag.embed.embed_onnx import ensure_built\n"
+        "from rag.embed.embeddings import bundled_model_dir\n"
+        "rec = ensure_built(Path(sys.argv[1]), bundled_model_dir())\n"
+        "print(json.dumps({'checked': rec['checked'], 'torch': 'torch' in sys.modules}))\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "minilm-onnx")],
+                         capture_output=True, text=True, timeout=600, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"checked": True, "torch": False}
+
+
+def test_a_failed_child_build_says_why(tmp_path):
+    from rag.embed import onnx_build
+    from rag.embed.embed_onnx import ensure_built
+
+    broken = tmp_path / "model"
+    shutil.copytree(bundled_model_dir(), broken)
+    (broken / "config.json").write_text("{ not json")
+    with pytest.raises(onnx_build.BuildFailed) as err:
+        ensure_built(tmp_path / "minilm-onnx", broken)
+    assert "Traceback" not in str(err.value) and str(err.value).strip()
+    assert onnx_build.current(tmp_path / "minilm-onnx", broken) is None

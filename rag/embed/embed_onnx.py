@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -76,8 +77,34 @@ def ensure_built(folder: Path, model_dir: Path) -> dict:
         if rec is None:
             log.warning("Building the fast (ONNX) embedder from the bundled model; this happens "
                         "once and takes under a minute.")
-            rec = onnx_build.build(folder, model_dir, lambda file, variant: OnnxEmbedder(
-                model_dir, variant=variant, onnx_file=file))
+            rec = _build_in_child(folder, model_dir)
+    return rec
+
+
+BUILD_TIMEOUT_S = 900
+
+
+def _build_in_child(folder: Path, model_dir: Path) -> dict:
+    """Build in a child process (`python -m rag.embed.embed_onnx`, also the frozen app's form).
+    Why: the export needs PyTorch, about 600 MiB that Hearth would otherwise hold for as long
+    as it runs (first index peak 920 MiB, later ones 320 MiB: docs/benchmarks.md)."""
+    import subprocess
+
+    from rag.embed import onnx_build
+
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding rag/
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "rag.embed.embed_onnx", str(folder),
+                               str(model_dir)], env=env, capture_output=True, text=True,
+                              timeout=BUILD_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise onnx_build.BuildFailed(f"the build process did not finish ({exc})") from exc
+    rec = onnx_build.current(folder, model_dir)
+    if rec is None:
+        lines = proc.stderr.strip().splitlines()
+        raise onnx_build.BuildFailed(lines[-1] if lines else f"exit status {proc.returncode}")
     return rec
 
 
@@ -266,3 +293,24 @@ def make_embedder(variant: str | None = None, *, data_dir: str | os.PathLike | N
     if variant == "torch":
         return SentenceTransformerEmbedder()
     return OnnxEmbedder(variant=variant, folder=models_folder(data_dir))
+
+
+def _build_main(argv: list[str]) -> int:
+    """The child of `_build_in_child`: build into FOLDER from MODEL_DIR; the reason on stderr."""
+    from rag.embed import onnx_build
+    from rag.offline.privacy import install_guard, set_offline_env
+
+    set_offline_env()
+    install_guard()
+    folder, model_dir = Path(argv[0]), Path(argv[1])
+    try:
+        onnx_build.build(folder, model_dir, lambda file, variant: OnnxEmbedder(
+            model_dir, variant=variant, onnx_file=file))
+    except onnx_build.BuildFailed as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_build_main(sys.argv[1:]))

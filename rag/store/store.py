@@ -300,7 +300,7 @@ def _rebuild_in_child(path: Path, meta: dict, ids: list[str], metas: list[dict],
 
     payload = pickle.dumps({"path": str(path), "meta": meta, "ids": ids, "metas": metas,
                             "vectors": vectors, "step": step, "collection": COLLECTION})
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding rag/
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [root, *filter(None, [os.environ.get("PYTHONPATH")])]), "ANONYMIZED_TELEMETRY": "False"}
     proc = subprocess.run([sys.executable, "-m", "rag.store.store_rebuild"], input=payload, env=env,
