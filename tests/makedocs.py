@@ -16,13 +16,18 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def _pdf_bytes(pages: list[str], title: str | None = None) -> bytes:
+def _fpdf(title: str | None):
     from fpdf import FPDF
 
     pdf = FPDF()
     pdf.set_auto_page_break(auto=True, margin=15)
     if title is not None:
         pdf.set_title(_latin1(title))
+    return pdf
+
+
+def _pdf_bytes(pages: list[str], title: str | None = None) -> bytes:
+    pdf = _fpdf(title)
     for text in pages:
         pdf.add_page()
         pdf.set_font("Helvetica", size=11)
@@ -46,12 +51,7 @@ def make_sectioned_pdf(path: str | Path, pages: list[list[tuple[str, int, str]]]
     """A real PDF with an outline (bookmarks): each page is a list of (heading, level, body)
     blocks; a block with a heading starts a section there (its title is printed on the page
     too, as a manual does). An empty heading continues the section before."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_auto_page_break(auto=True, margin=15)
-    if title is not None:
-        pdf.set_title(_latin1(title))
+    pdf = _fpdf(title)
     for blocks in pages:
         pdf.add_page()
         for heading, level, body in blocks:
