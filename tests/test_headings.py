@@ -86,3 +86,42 @@ def test_the_heading_finds_a_passage_that_never_names_it(tmp_path, docs, embedde
     # Without the headings the three pages are one vector: nothing can pick the kettle's.
     plain = _same_pages(tmp_path, docs, embedder, headings=False)
     assert len(plain) == 3 and max(plain.values()) - min(plain.values()) < 1e-4
+
+
+KETTLE = ("Fill it halfway with warm water and a cup of white vinegar, leave it for an hour, "
+          "then pour it away and rinse it three times with clean water. ") * 6
+OVEN = ("Spray the inside with the foam, close the door, wait twenty minutes and wipe the "
+        "grease away with a damp cloth, then dry it with a soft towel. ") * 6
+
+
+def test_markdown_headings_are_its_outline(tmp_path, embedder):
+    note = tmp_path / "care.md"
+    note.write_text(f"# Home care\n\n## Kitchen\n\n### Descaling the kettle\n\n{KETTLE}\n\n"
+                    f"```\n# not a heading: a shell comment\n```\n\n### Cleaning the oven\n\n"
+                    f"{OVEN}\n")
+    doc = load_document(note)
+    assert [(s.level, s.title) for s in doc.outline] == [
+        (0, "Home care"), (1, "Kitchen"), (2, "Descaling the kettle"), (2, "Cleaning the oven")]
+    title, chunks = chunk_pages(doc.pages, doc.title, embedder, outline=doc.outline)
+    assert title == "Home care" and len(chunks) >= 3
+    by_end = {c.text.split()[-1]: c.heading for c in chunks}
+    assert by_end["towel."] == "Kitchen / Cleaning the oven"
+    assert any(h == "Kitchen / Descaling the kettle" for h in by_end.values())
+
+
+def test_word_heading_styles_are_its_outline(tmp_path, embedder):
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Home care", level=0)
+    document.add_heading("Descaling the kettle", level=1)
+    document.add_paragraph(KETTLE)
+    document.add_heading("Cleaning the oven", level=1)
+    document.add_paragraph(OVEN)
+    document.save(tmp_path / "care.docx")
+    doc = load_document(tmp_path / "care.docx")
+    assert [(s.level, s.title) for s in doc.outline] == [
+        (0, "Home care"), (0, "Descaling the kettle"), (0, "Cleaning the oven")]
+    _, chunks = chunk_pages(doc.pages, doc.title, embedder, outline=doc.outline)
+    assert chunks[-1].heading == "Cleaning the oven"
+    assert chunks[0].heading in ("Home care", "Descaling the kettle")

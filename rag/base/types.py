@@ -17,7 +17,7 @@ class Page:
 class Section:
     """One entry of a document's outline (a PDF's bookmarks): where a heading begins."""
 
-    page: int  # 1-based page number
+    page: int  # 1-based page number; 0 for a document without pages (Markdown, Word)
     level: int  # 0 = top
     title: str
 

@@ -80,34 +80,41 @@ def _label(title: str) -> str:
     return _NUMBER.sub("", " ".join(title.split()), count=1)
 
 
-def _offset(text: str, label: str) -> int:
-    """Where the heading starts on its page: a line beginning with it (after any section
-    number); the page's start when it can't be found."""
+def _offset(text: str, label: str, start: int = 0) -> int:
+    """Where the heading starts in its page's text, at or after `start` (the heading before
+    it on the same page): a line beginning with it, after any Markdown marks or section
+    number; `start` when it can't be found."""
     words = label.split()
     if not words:
-        return 0
-    pattern = r"(?mi)^[^\S\n]*(?:[\w.]+[^\S\n]+)?" + r"\s+".join(map(re.escape, words[:12]))
-    found = re.search(pattern, text)
-    return found.start() if found else 0
+        return start
+    pattern = (r"(?mi)^[^\S\n]*(?:#{1,6}[^\S\n]*)?(?:[\w.]+[^\S\n]+)?"
+               + r"\s+".join(map(re.escape, words[:12])))
+    found = re.compile(pattern).search(text, start)
+    return found.start() if found else start
 
 
 def _with_headings(chunks: list[Chunk], pages: list[Page], outline: list[Section],
                    title: str, tokenizer, max_tokens: int) -> list[Chunk]:
-    texts = {p.number: p.text for p in pages if p.number is not None}
+    """Pages without numbers (a whole text file) are page 0 of the outline."""
+    texts = {p.number or 0: p.text for p in pages}
     events = []
+    last: dict[int, int] = {}  # the previous heading's offset on each page
     for order, sec in enumerate(outline):
         label = _label(sec.title)
         if not label or label.casefold() == title.casefold():
             continue
-        events.append((sec.page, _offset(texts.get(sec.page, ""), label), order, sec.level, label))
+        at = _offset(texts.get(sec.page, ""), label, last.get(sec.page, 0))
+        last[sec.page] = at
+        events.append((sec.page, at, order, sec.level, label))
     events.sort()
     open_: dict[int, str] = {}
     clipped: dict[str, str] = {}
     i, out = 0, []
     for c in chunks:
         middle = (c.start + c.end) // 2
-        while i < len(events) and c.page is not None and (
-                events[i][0] < c.page or (events[i][0] == c.page and events[i][1] <= middle)):
+        page = c.page or 0
+        while i < len(events) and (
+                events[i][0] < page or (events[i][0] == page and events[i][1] <= middle)):
             _, _, _, level, label = events[i]
             open_ = {k: v for k, v in open_.items() if k < level}
             open_[level] = label

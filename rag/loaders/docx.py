@@ -6,10 +6,11 @@ keep the context around it. Old binary .doc files are not supported (no pure-Pyt
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rag.base.errors import LoadError
-from rag.base.types import LoadedDocument, Page
+from rag.base.types import LoadedDocument, Page, Section
 from rag.loaders.base import clean_text, human_size, register
 
 # python-docx inflates every part of the package into memory and parses the XML ones into a
@@ -62,7 +63,22 @@ def _table_lines(table, depth: int = 0) -> list[str]:  # noqa: ANN001
     return lines
 
 
-def _blocks(document) -> list[str]:  # noqa: ANN001
+OUTLINE_MAX = 5000  # headings kept per document, as for a PDF's bookmarks
+
+
+def _heading_level(paragraph) -> int | None:  # noqa: ANN001
+    """0 for "Title" and "Heading 1", 1 for "Heading 2", ...; None for other paragraphs."""
+    try:
+        name = (paragraph.style.name or "") if paragraph.style is not None else ""
+    except Exception:  # a style part that python-docx can't resolve
+        return None
+    if name == "Title":
+        return 0
+    m = re.fullmatch(r"Heading ([1-9])", name)
+    return int(m.group(1)) - 1 if m else None
+
+
+def _blocks(document, outline: list[Section] | None = None) -> list[str]:  # noqa: ANN001
     blocks: list[str] = []
     for block in document.iter_inner_content():
         if hasattr(block, "rows"):  # a Table
@@ -73,6 +89,9 @@ def _blocks(document) -> list[str]:  # noqa: ANN001
             text = block.text.strip()
             if text:
                 blocks.append(text)
+                level = _heading_level(block) if outline is not None else None
+                if level is not None and len(outline) < OUTLINE_MAX:
+                    outline.append(Section(page=0, level=level, title=" ".join(text.split())))
     return blocks
 
 
@@ -91,7 +110,8 @@ def load_docx(path: Path) -> LoadedDocument:
             f"not a readable Word document (corrupt or password-protected?): {detail}"
         ) from exc
     try:
-        blocks = _blocks(document)
+        outline: list[Section] = []
+        blocks = _blocks(document, outline)
     except Exception as exc:
         raise LoadError(f"not a readable Word document: {exc}") from exc
     text = clean_text("\n\n".join(blocks), dehyphenate=False)
@@ -101,4 +121,5 @@ def load_docx(path: Path) -> LoadedDocument:
         title = (document.core_properties.title or "").strip()
     except Exception:
         title = ""
-    return LoadedDocument(path=str(path), title=title or path.stem, pages=[Page(None, text)])
+    return LoadedDocument(path=str(path), title=title or path.stem, pages=[Page(None, text)],
+                          outline=outline)

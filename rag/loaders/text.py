@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from rag.base.errors import LoadError
-from rag.base.types import LoadedDocument, Page
+from rag.base.types import LoadedDocument, Page, Section
 from rag.loaders.base import clean_plain_text, read_bytes, register
 
 TEXT_SUFFIXES = (".txt", ".text", ".log", ".csv", ".tsv", ".rst")
@@ -71,6 +71,8 @@ def decode_text(data: bytes) -> str:
 
 _ATX_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+OUTLINE_MAX = 5000  # headings kept per file, as for a PDF's bookmarks
 _FRONT_TITLE = re.compile(r"^title:\s*(.+?)\s*$", re.IGNORECASE)
 
 
@@ -104,6 +106,22 @@ def markdown_title(text: str) -> str | None:
     return None
 
 
+def markdown_outline(text: str) -> list[Section]:
+    """The `#` headings outside code fences, in order (page 0: a text file has no pages)."""
+    out: list[Section] = []
+    in_fence = False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            continue
+        m = None if in_fence else _ATX.match(line)
+        if m and m.group(2).strip():
+            out.append(Section(page=0, level=len(m.group(1)) - 1, title=m.group(2).strip()))
+            if len(out) >= OUTLINE_MAX:
+                break
+    return out
+
+
 def rst_title(text: str) -> str | None:
     """reStructuredText: the first line underlined with a run of one punctuation character."""
     lines = text.split("\n")
@@ -120,12 +138,13 @@ def rst_title(text: str) -> str | None:
     return None
 
 
-def _load(path: Path, title_of) -> LoadedDocument:  # noqa: ANN001
+def _load(path: Path, title_of, outline_of=None) -> LoadedDocument:  # noqa: ANN001
     text = clean_plain_text(decode_text(read_bytes(path)))
     if not text.strip():
         raise LoadError("empty file")
     title = (title_of(text) if title_of else None) or path.stem
-    return LoadedDocument(path=str(path), title=title, pages=[Page(number=None, text=text)])
+    return LoadedDocument(path=str(path), title=title, pages=[Page(number=None, text=text)],
+                          outline=outline_of(text) if outline_of else [])
 
 
 @register(*TEXT_SUFFIXES, text_like=True)
@@ -135,4 +154,4 @@ def load_text(path: Path) -> LoadedDocument:
 
 @register(*MARKDOWN_SUFFIXES, text_like=True)
 def load_markdown(path: Path) -> LoadedDocument:
-    return _load(path, markdown_title)
+    return _load(path, markdown_title, markdown_outline)
