@@ -125,3 +125,16 @@ def test_word_heading_styles_are_its_outline(tmp_path, embedder):
     _, chunks = chunk_pages(doc.pages, doc.title, embedder, outline=doc.outline)
     assert chunks[-1].heading == "Cleaning the oven"
     assert chunks[0].heading in ("Home care", "Descaling the kettle")
+
+
+def test_a_heading_that_is_the_title_is_not_embedded_twice(tmp_path, embedder):
+    """SciFact's abstracts are "# Title" + text: their vectors must not change."""
+    long_title = "12 " + " ".join(["Comparative outcomes of surgical intervention"] * 6)
+    note = tmp_path / "abstract.md"
+    note.write_text(f"# {long_title}\n\n{KETTLE}\n")
+    doc = load_document(note)
+    title, chunks = chunk_pages(doc.pages, doc.title, embedder, outline=doc.outline)
+    assert doc.outline and title != long_title  # clipped for embedding
+    assert all(c.heading == "" for c in chunks)
+    _, plain = chunk_pages(doc.pages, doc.title, embedder, ChunkingConfig(headings=False))
+    assert [(c.start, c.end) for c in plain] == [(c.start, c.end) for c in chunks]

@@ -49,6 +49,7 @@ def chunk_pages(pages: Iterable[Page], title: str, tokenizer, cfg: ChunkingConfi
     cfg = cfg or ChunkingConfig()
     pages = list(pages)
     limit = max_tokens or getattr(tokenizer, "max_tokens", 256)
+    whole_title = title.strip()
     title = clip_title(tokenizer, title.strip(), cfg.title_tokens) if title else ""
     title_cost = len(tokenizer.token_offsets(title + "\n")) if title else 0
     outline = outline if cfg.headings else None
@@ -68,7 +69,8 @@ def chunk_pages(pages: Iterable[Page], title: str, tokenizer, cfg: ChunkingConfi
             s = start + lead
             chunks.append(Chunk(len(chunks), page.number, s, s + len(text), text))
     if outline:
-        chunks = _with_headings(chunks, pages, outline, title, tokenizer, cfg.heading_tokens)
+        chunks = _with_headings(chunks, pages, outline, whole_title, tokenizer,
+                                cfg.heading_tokens)
     return title, chunks
 
 
@@ -99,9 +101,10 @@ def _with_headings(chunks: list[Chunk], pages: list[Page], outline: list[Section
     texts = {p.number or 0: p.text for p in pages}
     events = []
     last: dict[int, int] = {}  # the previous heading's offset on each page
+    own = {title.casefold(), _label(title).casefold()}  # the title is embedded already
     for order, sec in enumerate(outline):
         label = _label(sec.title)
-        if not label or label.casefold() == title.casefold():
+        if not label or label.casefold() in own:
             continue
         at = _offset(texts.get(sec.page, ""), label, last.get(sec.page, 0))
         last[sec.page] = at
