@@ -148,9 +148,10 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         # Pool threads sleep instead of spinning between ops: under a busy second core (the
         # file-reading child, another program) spinning cost 15 % (measured, int8, 2 threads).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # Batches change shape every call (length-sorted windows): a memory pattern per shape
-        # and an arena that never gives back held 820 MiB after 800 chunks; without the pattern
-        # and with the arena shrunk after each run, 390 MiB at the same speed (docs/benchmarks.md).
+        # Batches change shape every call (length-sorted windows), and a memory pattern is kept
+        # per shape: without them, 1,223 chunks at 16 a call peaked at 441 MiB, same speed.
+        # Shrinking the arena after each run saved 120 MiB more but cost 9-13 % of the speed
+        # at 16 a call, as the indexer calls: not done (docs/benchmarks.md, issue 28).
         opts.enable_mem_pattern = False
         opts.log_severity_level = 3
         return opts
@@ -267,22 +268,7 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
             ids[row, :len(e.ids)] = e.ids
             mask[row, :len(e.ids)] = 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        return np.asarray(session.run(None, feed, _shrink())[0], dtype=np.float32)
-
-
-_SHRINK = None
-
-
-def _shrink():
-    """Run options that hand the arena's unused memory back after each run."""
-    global _SHRINK
-    if _SHRINK is None:
-        import onnxruntime as ort
-
-        opts = ort.RunOptions()
-        opts.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        _SHRINK = opts
-    return _SHRINK
+        return np.asarray(session.run(None, feed)[0], dtype=np.float32)
 
 
 def make_embedder(variant: str | None = None, *, data_dir: str | os.PathLike | None = None
