@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+import zipfile
 from pathlib import Path
 
 
@@ -168,4 +169,52 @@ def make_html(path: str | Path, title: str, body_paragraphs: list[str]) -> Path:
 """
     path = Path(path)
     path.write_text(page, encoding="utf-8")
+    return path
+
+
+def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Sea Stories") -> Path:
+    """A valid EPUB 3: mimetype first (stored), container, OPF with a spine, XHTML chapters."""
+    items = "".join(f'<item id="c{i}" href="text/ch{i}.xhtml" media-type="application/xhtml+xml"/>'
+                    for i in range(len(chapters)))
+    spine = "".join(f'<itemref idref="c{i}"/>' for i in range(len(chapters)))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/container.xml",
+                   '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:'
+                   'opendocument:xmlns:container"><rootfiles><rootfile full-path="OEBPS/book.opf" '
+                   'media-type="application/oebps-package+xml"/></rootfiles></container>')
+        z.writestr("OEBPS/book.opf",
+                   '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0"'
+                   ' unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                   f'<dc:identifier id="id">x</dc:identifier><dc:title>{title}</dc:title>'
+                   f'<dc:language>en</dc:language></metadata><manifest>{items}</manifest>'
+                   f'<spine>{spine}</spine></package>', compress_type=zipfile.ZIP_DEFLATED)
+        for i, (head, body) in enumerate(chapters):
+            z.writestr(f"OEBPS/text/ch{i}.xhtml",
+                       '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head>'
+                       f'<title>{head}</title></head><body><h1>{head}</h1>{body}</body></html>',
+                       compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+def make_odt(path: Path, body: str, title: str = "Pump Manual") -> Path:
+    """A valid ODF text package: mimetype first (stored), manifest, content.xml, meta.xml."""
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+          'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"')
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.text",
+                   compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/manifest.xml",
+                   f'<?xml version="1.0"?><manifest:manifest {ns}><manifest:file-entry '
+                   'manifest:full-path="/" manifest:media-type="application/vnd.oasis.'
+                   'opendocument.text"/><manifest:file-entry manifest:full-path="content.xml" '
+                   'manifest:media-type="text/xml"/></manifest:manifest>')
+        z.writestr("content.xml", f'<?xml version="1.0"?><office:document-content {ns} '
+                   f'office:version="1.3"><office:body><office:text>{body}</office:text>'
+                   '</office:body></office:document-content>', compress_type=zipfile.ZIP_DEFLATED)
+        z.writestr("meta.xml", f'<?xml version="1.0"?><office:document-meta {ns}><office:meta>'
+                   f'<dc:title>{title}</dc:title></office:meta></office:document-meta>')
     return path

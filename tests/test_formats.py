@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from makedocs import make_pdf
+from makedocs import make_epub, make_odt, make_pdf
 
 from rag.base.errors import LoadError
 from rag.loaders import load_document
@@ -20,59 +20,11 @@ ROWS = [("Pump", "Flow rate", "Pressure"), ("A40", "12.5 L/min", "3 bar"),
         ("B72", "31 L/min", "6 bar"), ("C90", "55 L/min", "9 bar")]
 
 
-def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Sea Stories") -> Path:
-    """A valid EPUB 3: mimetype first (stored), container, OPF with a spine, XHTML chapters."""
-    items = "".join(f'<item id="c{i}" href="text/ch{i}.xhtml" media-type="application/xhtml+xml"/>'
-                    for i in range(len(chapters)))
-    spine = "".join(f'<itemref idref="c{i}"/>' for i in range(len(chapters)))
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
-        z.writestr("META-INF/container.xml",
-                   '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:'
-                   'opendocument:xmlns:container"><rootfiles><rootfile full-path="OEBPS/book.opf" '
-                   'media-type="application/oebps-package+xml"/></rootfiles></container>')
-        z.writestr("OEBPS/book.opf",
-                   '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0"'
-                   ' unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
-                   f'<dc:identifier id="id">x</dc:identifier><dc:title>{title}</dc:title>'
-                   f'<dc:language>en</dc:language></metadata><manifest>{items}</manifest>'
-                   f'<spine>{spine}</spine></package>', compress_type=zipfile.ZIP_DEFLATED)
-        for i, (head, body) in enumerate(chapters):
-            z.writestr(f"OEBPS/text/ch{i}.xhtml",
-                       '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head>'
-                       f'<title>{head}</title></head><body><h1>{head}</h1>{body}</body></html>',
-                       compress_type=zipfile.ZIP_DEFLATED)
-    return path
-
-
 def _odt_table(rows) -> str:
     cells = lambda row: "".join(  # noqa: E731
         f'<table:table-cell><text:p>{c}</text:p></table:table-cell>' for c in row)
     return "<table:table>" + "".join(f"<table:table-row>{cells(r)}</table:table-row>"
                                      for r in rows) + "</table:table>"
-
-
-def make_odt(path: Path, body: str, title: str = "Pump Manual") -> Path:
-    """A valid ODF text package: mimetype first (stored), manifest, content.xml, meta.xml."""
-    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
-          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-          'xmlns:dc="http://purl.org/dc/elements/1.1/" '
-          'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"')
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("mimetype", "application/vnd.oasis.opendocument.text",
-                   compress_type=zipfile.ZIP_STORED)
-        z.writestr("META-INF/manifest.xml",
-                   f'<?xml version="1.0"?><manifest:manifest {ns}><manifest:file-entry '
-                   'manifest:full-path="/" manifest:media-type="application/vnd.oasis.'
-                   'opendocument.text"/><manifest:file-entry manifest:full-path="content.xml" '
-                   'manifest:media-type="text/xml"/></manifest:manifest>')
-        z.writestr("content.xml", f'<?xml version="1.0"?><office:document-content {ns} '
-                   f'office:version="1.3"><office:body><office:text>{body}</office:text>'
-                   '</office:body></office:document-content>', compress_type=zipfile.ZIP_DEFLATED)
-        z.writestr("meta.xml", f'<?xml version="1.0"?><office:document-meta {ns}><office:meta>'
-                   f'<dc:title>{title}</dc:title></office:meta></office:document-meta>')
-    return path
 
 
 def make_pptx(path: Path) -> Path:

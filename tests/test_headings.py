@@ -9,7 +9,7 @@ import pytest
 from rag.ingest.chunking import ChunkingConfig, chunk_pages, embedding_text
 from rag.library import Library
 from rag.loaders import load_document
-from tests.makedocs import make_pdf, make_sectioned_pdf
+from tests.makedocs import make_epub, make_odt, make_pdf, make_sectioned_pdf
 
 LONG = ("The kettle sits on its base and switches itself off when the water boils. Keep the "
         "lid closed while it heats and never fill it past the maximum mark. ") * 5
@@ -138,3 +138,46 @@ def test_a_heading_that_is_the_title_is_not_embedded_twice(tmp_path, embedder):
     assert all(c.heading == "" for c in chunks)
     _, plain = chunk_pages(doc.pages, doc.title, embedder, ChunkingConfig(headings=False))
     assert [(c.start, c.end) for c in plain] == [(c.start, c.end) for c in chunks]
+
+
+def test_html_headings_are_its_outline(tmp_path, embedder):
+    page = tmp_path / "care.html"
+    page.write_text("<html><head><title>Home care</title><style>h2 {color: red}</style></head>"
+                    "<body><h1>Home care</h1><nav><h2>Menu</h2></nav><h2>Kitchen</h2>"
+                    f"<h3>Descaling the <em>kettle</em></h3><p>{KETTLE}</p>"
+                    f"<h3>Cleaning the oven</h3><p>{OVEN}</p></body></html>")
+    doc = load_document(page)
+    # headings inside navigation are not reading matter; inline markup is kept as words
+    assert [(s.page, s.level, s.title) for s in doc.outline] == [
+        (0, 0, "Home care"), (0, 1, "Kitchen"), (0, 2, "Descaling the kettle"),
+        (0, 2, "Cleaning the oven")]
+    _, chunks = chunk_pages(doc.pages, doc.title, embedder, outline=doc.outline)
+    assert chunks[-1].heading == "Kitchen / Cleaning the oven"
+    assert any(c.heading == "Kitchen / Descaling the kettle" for c in chunks)
+
+
+def test_epub_chapter_headings_are_its_outline(tmp_path, embedder):
+    book = make_epub(tmp_path / "care.epub", [
+        ("Kettle", f"<h2>Descaling</h2><p>{KETTLE}</p>"),
+        ("Oven", f"<h2>Cleaning</h2><p>{OVEN}</p>")], title="Home care")
+    doc = load_document(book)
+    assert [(s.page, s.level, s.title) for s in doc.outline] == [
+        (1, 0, "Kettle"), (1, 1, "Descaling"), (2, 0, "Oven"), (2, 1, "Cleaning")]
+    _, chunks = chunk_pages(doc.pages, doc.title, embedder, outline=doc.outline)
+    assert {c.page: c.heading for c in chunks} == {1: "Kettle / Descaling", 2: "Oven / Cleaning"}
+
+
+def test_odt_headings_are_its_outline(tmp_path, embedder):
+    body = (f'<text:h text:outline-level="1">Kettle</text:h>'
+            f'<text:h text:outline-level="2">Descaling</text:h><text:p>{KETTLE}</text:p>'
+            f'<text:h text:outline-level="1">Oven</text:h><text:p>{OVEN}</text:p>')
+    doc = load_document(make_odt(tmp_path / "care.odt", body, title="Home care"))
+    assert [(s.page, s.level, s.title) for s in doc.outline] == [
+        (1, 0, "Kettle"), (1, 1, "Descaling"), (2, 0, "Oven")]
+    _, chunks = chunk_pages(doc.pages, doc.title, embedder, outline=doc.outline)
+    assert {c.page: c.heading for c in chunks} == {1: "Kettle / Descaling", 2: "Oven"}
+    lone = load_document(make_odt(tmp_path / "one.odt", f'<text:h text:outline-level="2">'
+                                  f'Descaling</text:h><text:p>{KETTLE}</text:p>'))
+    assert [(s.page, s.title) for s in lone.outline] == [(0, "Descaling")]
+    _, chunks = chunk_pages(lone.pages, lone.title, embedder, outline=lone.outline)
+    assert chunks[0].heading == "Descaling"

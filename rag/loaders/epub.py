@@ -1,4 +1,5 @@
-"""E-books (.epub): each chapter (an item of the book's reading order) is a page.
+"""E-books (.epub): each chapter (an item of the book's reading order) is a page, and its
+headings are the book's outline.
 
 Why no e-book library: an EPUB is a zip of XHTML files plus a manifest (the OPF) that lists
 them in reading order; the standard library reads that, and Hearth's own HTML reader turns each
@@ -14,9 +15,9 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from rag.base.errors import LoadError
-from rag.base.types import LoadedDocument, Page
+from rag.base.types import LoadedDocument, Page, Section
 from rag.loaders.base import register
-from rag.loaders.html import html_to_text
+from rag.loaders.html import OUTLINE_MAX, outline_of, read_html
 from rag.loaders.package import open_package, read_part
 
 KIND = "e-book (EPUB)"
@@ -66,14 +67,16 @@ def load_epub(path: Path) -> LoadedDocument:
         if any(c in locked for c in chapters):
             raise LoadError("DRM-protected e-book; Hearth can't read it")
         pages: list[Page] = []
+        outline: list[Section] = []
         for number, name in enumerate(chapters, 1):
             if name not in zf.namelist():
                 continue  # a broken link in the manifest: skip that chapter, keep the book
-            _title, text = html_to_text(read_part(zf, name, KIND))
+            _title, text, headings = read_html(read_part(zf, name, KIND))
             if text.strip():
                 pages.append(Page(number=number, text=text))
+                outline += outline_of(headings, number)[:OUTLINE_MAX - len(outline)]
         title_el = opf.find(f".//{_DC}title")
     title = " ".join((title_el.text or "").split()) if title_el is not None else ""
     if not pages:
         raise LoadError("no text in this e-book")
-    return LoadedDocument(path=str(path), title=title or path.stem, pages=pages)
+    return LoadedDocument(path=str(path), title=title or path.stem, pages=pages, outline=outline)

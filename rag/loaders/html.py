@@ -1,4 +1,5 @@
-"""Saved web pages (.html/.htm): visible text with paragraph breaks, title from <title>.
+"""Saved web pages (.html/.htm): visible text with paragraph breaks, title from <title>, and
+the <h1>-<h6> headings as the page's outline (embedded with each chunk, as a PDF's bookmarks).
 
 Why html.parser: it is pure Python and only parses; nothing referenced by the page (images,
 scripts, stylesheets, iframes) is ever fetched or run. Why no tree: one pass over the tags keeps
@@ -13,7 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.base.errors import LoadError
-from rag.base.types import LoadedDocument, Page
+from rag.base.types import LoadedDocument, Page, Section
 from rag.loaders.base import clean_text, read_bytes, register
 from rag.loaders.text import BINARY_REASON
 
@@ -31,12 +32,15 @@ _BLOCKS = frozenset((
 ))
 # The only elements whose nesting we follow: the stack stays as shallow as these are.
 _TRACKED = _NOISE | {"pre", "title", "h1"}
+_HEADINGS = {f"h{n}": n - 1 for n in range(1, 7)}  # tag -> outline level (0 = top)
+OUTLINE_MAX = 5000  # headings kept per page, as for a PDF's bookmarks
 # Private-use characters mark breaks while HTML's own whitespace is collapsed.
 _PARA, _LINE, _CELL = "\ue000", "\ue001", "\ue002"
 
 
 class _TextExtractor(HTMLParser):
-    """Visible text with break marks, plus the first <title> and <h1> texts."""
+    """Visible text with break marks, the first <title> and <h1> texts, and every visible
+    heading as (level, text)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -47,6 +51,8 @@ class _TextExtractor(HTMLParser):
         self.title: list[str] = []
         self.h1: list[str] = []
         self._title_done = self._h1_done = False
+        self.headings: list[tuple[int, str]] = []
+        self._heading: tuple[str, list[str]] | None = None  # the open <hN> and its text
 
     def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001
         if tag == "br":
@@ -55,6 +61,8 @@ class _TextExtractor(HTMLParser):
             return
         if tag in _BLOCKS and not self.noise:
             self.out.append(_PARA)
+        if tag in _HEADINGS and not self.noise and self._heading is None:
+            self._heading = (tag, [])
         if tag in _TRACKED:
             self.stack.append(tag)
             self._count(tag, 1)
@@ -65,6 +73,11 @@ class _TextExtractor(HTMLParser):
             self.handle_endtag(tag)
 
     def handle_endtag(self, tag: str) -> None:
+        if self._heading is not None and self._heading[0] == tag:
+            words = " ".join("".join(self._heading[1]).split())
+            if words and len(self.headings) < OUTLINE_MAX:
+                self.headings.append((_HEADINGS[tag], words))
+            self._heading = None
         if self.open.get(tag):  # close it and anything left open inside it (each popped once)
             was_noise = self.noise
             while True:
@@ -98,6 +111,8 @@ class _TextExtractor(HTMLParser):
             self.h1.append(data)
         if not self.noise:
             self.out.append(data.replace("\n", _LINE) if self.pre else data)
+            if self._heading is not None:
+                self._heading[1].append(data)
 
 
 def _decode(data: bytes | str) -> str:
@@ -110,6 +125,12 @@ def _decode(data: bytes | str) -> str:
 
 def html_to_text(data: bytes | str) -> tuple[str | None, str]:
     """Return (title, text) for an HTML document given as bytes (charset sniffed) or str."""
+    title, text, _ = read_html(data)
+    return title, text
+
+
+def read_html(data: bytes | str) -> tuple[str | None, str, list[tuple[int, str]]]:
+    """(title, text, headings as (level, text)) of an HTML document."""
     parser = _TextExtractor()
     parser.feed(_decode(data))
     parser.close()
@@ -125,7 +146,11 @@ def html_to_text(data: bytes | str) -> tuple[str | None, str]:
     text = text.replace(_CELL, " | ")
     text = re.sub(rf"[ {_PARA}]*{_PARA}[ {_PARA}]*", "\n\n", text)
     text = text.replace(_LINE, "\n")
-    return title, clean_text(text, dehyphenate=False)
+    return title, clean_text(text, dehyphenate=False), parser.headings
+
+
+def outline_of(headings: list[tuple[int, str]], page: int) -> list[Section]:
+    return [Section(page=page, level=level, title=title) for level, title in headings]
 
 
 @register(".html", ".htm", ".xhtml", text_like=True)
@@ -134,9 +159,10 @@ def load_html(path: Path) -> LoadedDocument:
     if b"\x00" in data[:65536] and not data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
         raise LoadError(BINARY_REASON)
     try:
-        title, text = html_to_text(data)
+        title, text, headings = read_html(data)
     except Exception as exc:  # html.parser is forgiving; this is for truly broken input
         raise LoadError(f"not a readable HTML page: {exc}") from exc
     if not text.strip():
         raise LoadError("no text in this HTML page")
-    return LoadedDocument(path=str(path), title=title or path.stem, pages=[Page(None, text)])
+    return LoadedDocument(path=str(path), title=title or path.stem, pages=[Page(None, text)],
+                          outline=outline_of(headings, 0))

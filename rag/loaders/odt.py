@@ -1,5 +1,6 @@
 """OpenDocument text (.odt, LibreOffice Writer): paragraphs, lists and tables in document order;
-each part that starts with a top-level heading is a section, and a section is a page.
+each part that starts with a top-level heading is a section, and a section is a page. The
+headings (text:h, with their outline level) are the document's outline.
 
 Why no library: an .odt is a zip whose content.xml holds the text; the standard library reads
 it in one pass, with no dependency to keep up to date. Tables keep one row per line, cells
@@ -12,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from rag.base.errors import LoadError
-from rag.base.types import LoadedDocument
+from rag.base.types import LoadedDocument, Section
 from rag.loaders.base import clean_text, numbered_pages, register
 from rag.loaders.package import open_package, read_part
 
@@ -24,6 +25,7 @@ _DC = "{http://purl.org/dc/elements/1.1/}"
 _SKIP = {f"{_OFFICE}annotation", f"{_TEXT}note-citation", f"{_TEXT}tracked-changes",
          f"{_TEXT}sequence-decls", f"{_OFFICE}forms"}
 _MAX_DEPTH = 60
+OUTLINE_MAX = 5000  # headings kept per document, as for a PDF's bookmarks
 
 
 def _inline(el: ET.Element, depth: int = 0) -> str:
@@ -101,13 +103,18 @@ def load_odt(path: Path) -> LoadedDocument:
     blocks: list[tuple[int, str]] = []
     _blocks(body, blocks)
     sections: list[list[str]] = [[]]
+    heads: list[tuple[int, int, str]] = []  # (section, level, text)
     for level, text in blocks:
         if level == 1 and any(s.strip() for s in sections[-1]):
             sections.append([])
         if text.strip():
             sections[-1].append(text)
+            if level and len(heads) < OUTLINE_MAX:
+                heads.append((len(sections), level - 1, " ".join(text.split())))
     texts = [clean_text("\n\n".join(s), dehyphenate=False) for s in sections]
     pages = numbered_pages(texts, "no text in this document")
+    one = len(texts) == 1  # a lone section is the whole document: page 0 of the outline
+    outline = [Section(page=0 if one else n, level=lv, title=t) for n, lv, t in heads]
     title_el = meta.find(f".//{_DC}title") if meta is not None else None
     title = " ".join((title_el.text or "").split()) if title_el is not None else ""
-    return LoadedDocument(path=str(path), title=title or path.stem, pages=pages)
+    return LoadedDocument(path=str(path), title=title or path.stem, pages=pages, outline=outline)
