@@ -34,6 +34,7 @@ _BLOCKS = frozenset((
 _TRACKED = _NOISE | {"pre", "title", "h1"}
 _HEADINGS = {f"h{n}": n - 1 for n in range(1, 7)}  # tag -> outline level (0 = top)
 OUTLINE_MAX = 5000  # headings kept per page, as for a PDF's bookmarks
+HEADING_CHARS = 300  # of a heading's text: the embedder reads at most 24 word-pieces of it
 # Private-use characters mark breaks while HTML's own whitespace is collapsed.
 _PARA, _LINE, _CELL = "\ue000", "\ue001", "\ue002"
 
@@ -111,8 +112,8 @@ class _TextExtractor(HTMLParser):
             self.h1.append(data)
         if not self.noise:
             self.out.append(data.replace("\n", _LINE) if self.pre else data)
-            if self._heading is not None:
-                self._heading[1].append(data)
+            if self._heading is not None and sum(map(len, self._heading[1])) < HEADING_CHARS:
+                self._heading[1].append(data)  # an unclosed <h2> must not copy the whole page
 
 
 def _decode(data: bytes | str) -> str:
