@@ -30,7 +30,13 @@ from rag.embed.embed_variant import (
 )
 from rag.embed.embeddings import Embedder
 from rag.forgetting import CHROMA_DIR, MANIFEST_NAME, Forgetting, forget_owed
-from rag.ingest.chunking import ChunkingConfig
+from rag.ingest.chunking import (
+    CHUNKING_META,
+    ChunkingConfig,
+    chunking_notice,
+    chunking_version,
+    stamp_chunking,
+)
 from rag.ingest.indexer import expand, norm_path
 from rag.ingest.jobprogress import run_to_report
 from rag.retrieve.retrieval import RetrievalConfig, Retriever
@@ -75,6 +81,7 @@ class Library(Forgetting):
             self.retrieval_config = retrieval or RetrievalConfig()
             self.chunking = chunking or ChunkingConfig()
             if not self.read_only:
+                stamp_chunking(self._manifest, self.chunking)
                 self._writes = WriteQueue()
         except BaseException:
             self._store_lock.close()
@@ -231,8 +238,8 @@ class Library(Forgetting):
             self._queue().run_priority()  # the forget that asked for the way
         if merged.cancelled:
             self._remember_cancelled(paths)
-        elif force:
-            rerecord_after_force(self.manifest, self.embedder, merged)
+        elif force and rerecord_after_force(self.manifest, self.embedder, merged):
+            self.manifest.set_meta(CHUNKING_META, str(chunking_version(self.chunking)))
             self.embedder_notice = note_variant(self.manifest.get_meta(VARIANT_META),
                                                 self.embedder)
         return merged
@@ -326,6 +333,12 @@ class Library(Forgetting):
     def documents(self) -> list[DocumentRecord]:
         return self._reading().documents()
 
+    def notices(self) -> list[str]:
+        """What the user should know about how this library's vectors were made (plain words;
+        none when re-indexing would change nothing)."""
+        return [n for n in (getattr(self.embedder, "notice", "") or self.embedder_notice,
+                            chunking_notice(self._reading(), self.chunking)) if n]
+
     def status(self) -> dict:
         counts = self._reading().counts()
         return {
@@ -338,6 +351,7 @@ class Library(Forgetting):
             "embedder": getattr(self.embedder, "variant", "torch"),
             "vectors_made_by": self.reads.get_meta(VARIANT_META),
             "embedder_notice": getattr(self.embedder, "notice", "") or self.embedder_notice,
+            "chunking_notice": chunking_notice(self.reads, self.chunking),
             "forget_owed": forget_owed(self.data_dir),
         }
 

@@ -274,3 +274,32 @@ def test_a_long_step_shows_its_seconds_so_the_line_moves(window):
     panel._on_progress(None, IndexProgress(files_done=1, files_total=1, stage="done",
                                            fraction=1.0))
     assert "s on this step" not in panel.progress_label.text()  # the next step: a new clock
+
+
+def test_an_old_library_says_in_the_window_that_reindexing_helps(qtbot, tmp_path, embedder):
+    """A library indexed before section headings were embedded: the library panel says so, and
+    selecting everything and pressing Re-index (what the notice says to do) clears it."""
+    from test_headings import make_old_library
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(docs / "kettle.pdf", ["Descale the kettle every month with white vinegar."])
+    make_old_library(tmp_path / "data", docs, embedder)
+    w = create_window(tmp_path / "data", opener=lambda p, pg: None)
+    qtbot.addWidget(w)
+    w.show()
+    w.start()
+    panel = w.library
+    try:
+        qtbot.waitUntil(lambda: panel.notice_label.isVisible(), timeout=120_000)
+        assert "earlier Hearth" in panel.notice_label.text()
+        assert "Re-index" in panel.notice_label.text()
+        qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 1, timeout=60_000)
+        panel.tree.setFocus()
+        panel.tree.selectAll()
+        op = panel.reindex_selected()
+        assert op is not None
+        qtbot.waitUntil(lambda: op.done, timeout=120_000)
+        qtbot.waitUntil(lambda: not panel.notice_label.isVisible(), timeout=30_000)
+    finally:
+        w.close()

@@ -181,3 +181,73 @@ def test_odt_headings_are_its_outline(tmp_path, embedder):
     assert [(s.page, s.title) for s in lone.outline] == [(0, "Descaling")]
     _, chunks = chunk_pages(lone.pages, lone.title, embedder, outline=lone.outline)
     assert chunks[0].heading == "Descaling"
+
+
+def forget_the_record(data_dir) -> None:
+    """Make a library as the Hearth before headings left it: vectors, no chunking record."""
+    import sqlite3
+
+    from rag.forgetting import MANIFEST_NAME
+    from rag.ingest.chunking import CHUNKING_META
+
+    db = sqlite3.connect(data_dir / MANIFEST_NAME)
+    with db:
+        db.execute("DELETE FROM meta WHERE key = ?", (CHUNKING_META,))
+    db.close()
+
+
+def make_old_library(data_dir, docs, embedder) -> None:
+    lib = Library.open(data_dir, embedder=embedder)
+    try:
+        assert lib.index([docs]).count("indexed") == 1
+        assert lib.status()["chunking_notice"] == ""  # made with headings: nothing to say
+    finally:
+        lib.close()
+    forget_the_record(data_dir)
+
+
+def test_a_library_from_before_headings_says_that_reindexing_gives_them(tmp_path, embedder):
+    from argparse import Namespace
+
+    from app.cli.library import local_status
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _kettle(docs / "kitchen.pdf")
+    data = tmp_path / "data"
+    make_old_library(data, docs, embedder)
+    payload, _, details = local_status(Namespace(data_dir=str(data)))  # `hearth status`
+    assert "earlier Hearth" in payload["chunking_notice"] and "Note: " in details
+    lib = Library.open(data, embedder=embedder)
+    try:
+        notice = lib.status()["chunking_notice"]
+        assert "re-index" in notice and lib.notices() == [notice]
+        assert lib.index([docs]).count("unchanged") == 1  # unchanged files keep old vectors
+        assert lib.status()["chunking_notice"] == notice
+        assert lib.index([docs], force=True).count("indexed") == 1
+        assert lib.status()["chunking_notice"] == "" and lib.notices() == []
+    finally:
+        lib.close()
+    lib = Library.open(data, embedder=embedder)  # the record stays
+    try:
+        assert lib.status()["chunking_notice"] == ""
+    finally:
+        lib.close()
+
+
+def test_the_notice_follows_the_chunking_that_made_the_vectors(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _kettle(docs / "kitchen.pdf")
+    plain = ChunkingConfig(headings=False)
+    lib = Library.open(tmp_path / "data", embedder=embedder, chunking=plain)
+    try:
+        lib.index([docs])
+        assert lib.status()["chunking_notice"] == ""
+    finally:
+        lib.close()
+    lib = Library.open(tmp_path / "data", embedder=embedder)  # this Hearth's default: headings
+    try:
+        assert "earlier Hearth" in lib.status()["chunking_notice"]
+    finally:
+        lib.close()

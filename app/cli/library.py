@@ -42,12 +42,16 @@ def cmd_index(args) -> int:
         report = lib.index(args.paths, progress=bar.update, force=args.force)
         bar.close()
         # a fallback to PyTorch, or mixed vectors (an embedded library records which made them)
-        notice = "" if lib.on_server else lib.status()["embedder_notice"]
+        status = {} if lib.on_server else lib.status()
+        notice = status.get("embedder_notice", "")
+        older = status.get("chunking_notice", "")  # made before headings: --force gives them
         where = f" ({server_place(lib)})" if lib.on_server else ""
         detail = str if lib.on_server else with_detail  # a server's lines: the reason as recorded
     payload = report.to_json()
     if notice:
         payload["embedder_notice"] = notice
+    if older:
+        payload["chunking_notice"] = older
     if resumed is not None:
         payload["resumed"] = resumed.count("indexed")
     lines = [f"Indexed {payload['indexed']}, unchanged {payload['unchanged']}, "
@@ -55,7 +59,7 @@ def cmd_index(args) -> int:
              f"removed {payload['removed']} in {payload['seconds']:.1f} s{where}."]
     lines += [f"  {f['status']}: {f['path']} — {detail(f['reason'])}"
               for f in payload["files"] if f["status"] in ("skipped", "failed", "removed")]
-    lines += [f"Note: {notice}"] if notice else []
+    lines += [f"Note: {n}" for n in (notice, older) if n]
     emit(args, payload, "\n".join(lines))
     return 0
 
@@ -121,12 +125,16 @@ def local_status(args) -> tuple[dict, str, str]:
     counts = {"documents": 0, "chunks": 0, "by_status": {}}
     model = None  # what this library's vectors were made with; None before the first index
     made_by = None  # which embedder (torch, onnx-fp32, onnx-mixed, onnx-int8); None before the first index
+    older = ""  # made before section headings were embedded: re-indexing gives them
     if (data_dir / MANIFEST_NAME).exists():  # read-only use: no writer lock needed
+        from rag.ingest.chunking import ChunkingConfig, chunking_notice
+
         manifest = Manifest(data_dir / MANIFEST_NAME, read_only=True)
         try:
             counts = manifest.counts()
             model = manifest.get_meta("embedding_model")
             made_by = manifest.get_meta("embedder")
+            older = chunking_notice(manifest, ChunkingConfig())
         finally:
             manifest.close()
     from rag.base.settings import Settings
@@ -136,14 +144,15 @@ def local_status(args) -> tuple[dict, str, str]:
     payload = {"documents": counts["documents"], "chunks": counts["chunks"],
                "by_status": counts["by_status"], "data_dir": str(data_dir),
                "embedding_model": model, "embedder": made_by, "in_use_by": holder.get("owner"),
-               "forget_owed": owed, "settings_problems": problems}
+               "forget_owed": owed, "settings_problems": problems, "chunking_notice": older}
     shown = ("none yet (nothing indexed)" if not counts["chunks"]
              else "not recorded yet (noted at the next search or index)")  # older libraries
     details = (f"Embedding model: {model or shown}" + (f" ({made_by})" if made_by else "")
                + (f"\nA forget was cut short and is not finished yet: "
                   f"{holder.get('owner') or 'the next program that writes this library'}"
                   " will finish it." if owed else "")
-               + "".join(f"\nSettings: {p}" for p in problems))
+               + "".join(f"\nSettings: {p}" for p in problems)
+               + (f"\nNote: {older}" if older else ""))
     return payload, f"Library: {data_dir}", details
 
 def cmd_forget(args) -> int:

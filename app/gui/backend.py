@@ -41,6 +41,7 @@ class Backend(QObject):
     """Owns the two lanes, the Library (writer lane) and the chat model (model lane)."""
 
     library_opened = Signal(dict)  # lib.status()
+    library_notices = Signal(list)  # how the vectors were made, when re-indexing would help
     library_failed = Signal(str)
     documents_changed = Signal(list)  # list[DocumentRecord]
     model_loaded = Signal(str)  # model name
@@ -75,6 +76,7 @@ class Backend(QObject):
         self.model_name = ""
         self.library_paths: set[str] = set()  # GUI-thread copy, refreshed with the documents
         self.documents: list = []
+        self.notices: list[str] = []  # GUI-thread copy of lib.notices()
         self._last_refresh = 0.0
 
     # -- library -----------------------------------------------------------------------------
@@ -147,11 +149,19 @@ class Backend(QObject):
 
     def refresh_documents(self) -> Operation:
         self._last_refresh = time.monotonic()
-        op = self.reads.run("list documents", lambda _op: self._require_lib().documents())
+        def job(_op: Operation) -> tuple[list, list[str]]:
+            lib = self._require_lib()
+            return lib.documents(), getattr(lib, "notices", list)()
+
+        op = self.reads.run("list documents", job)
         op.succeeded.connect(self._set_documents)
         return op
 
-    def _set_documents(self, docs: list) -> None:
+    def _set_documents(self, result: tuple[list, list[str]]) -> None:
+        docs, notices = result
+        if notices != self.notices:
+            self.notices = list(notices)
+            self.library_notices.emit(self.notices)
         self.documents = list(docs)
         self.library_paths = {d.path for d in docs}
         self.documents_changed.emit(self.documents)

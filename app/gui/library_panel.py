@@ -68,6 +68,11 @@ class LibraryPanel(QWidget):
         self.counts_label.setAccessibleName("Library counts")
         self.counts_label.setWordWrap(True)
         layout.addWidget(self.counts_label)
+        self.notice_label = QLabel()  # how the vectors were made, when re-indexing would help
+        self.notice_label.setWordWrap(True)
+        self.notice_label.setAccessibleName("Library notices")
+        self.notice_label.setVisible(False)
+        layout.addWidget(self.notice_label)
 
         self.stack = QStackedWidget()
         self.empty_label = QLabel(  # the chat column says "Drop documents here": not twice
@@ -148,6 +153,7 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.watched)
 
         backend.documents_changed.connect(self.set_documents)
+        backend.library_notices.connect(self.set_notices)
         backend.indexing_started.connect(self.track)
         backend.library_failed.connect(lambda msg: self.counts_label.setText(f"⚠ {msg}"))
         self.tree.itemSelectionChanged.connect(self._update_buttons)
@@ -189,6 +195,10 @@ class LibraryPanel(QWidget):
                 parts.append(f"{by_status[key]} {key}")
         self.counts_label.setText(" · ".join(parts))
         self._update_buttons()
+
+    def set_notices(self, notices: list[str]) -> None:
+        self.notice_label.setText("<br>".join(f"ⓘ {html.escape(n)}" for n in notices))
+        self.notice_label.setVisible(bool(notices))
 
     def selected_paths(self) -> list[str]:
         return [i.data(0, Qt.ItemDataRole.UserRole) for i in self.tree.selectedItems()]

@@ -48,9 +48,11 @@ def record_variant(manifest, embedder) -> None:  # noqa: ANN001
         manifest.set_meta(VARIANT_META, getattr(embedder, "variant", "torch"))
 
 
-def rerecord_after_force(manifest, embedder, report) -> None:  # noqa: ANN001
+def rerecord_after_force(manifest, embedder, report) -> bool:  # noqa: ANN001
     """A forced re-index that re-embedded every indexed document makes this embedder the
-    library's maker (that is how the notice above is answered)."""
+    library's maker (that is how the notice above is answered). True when it did."""
     done = {o.path for o in report.outcomes if o.status == "indexed"}
-    if all(d.path in done for d in manifest.documents("indexed")):
-        manifest.set_meta(VARIANT_META, getattr(embedder, "variant", "torch"))
+    if not all(d.path in done for d in manifest.documents("indexed")):
+        return False
+    manifest.set_meta(VARIANT_META, getattr(embedder, "variant", "torch"))
+    return True

@@ -203,3 +203,40 @@ def _word_start(text: str, offsets: list, k: int, limit: int) -> int:
     while k < limit and k > 0 and offsets[k][0] == offsets[k - 1][1] and text[offsets[k][0] - 1:offsets[k][0]].isalnum():
         k += 1
     return k
+
+
+# Which chunking made a library's vectors (manifest meta). 1: title + text; 2: title + section
+# path + text (issue 29, session 12). The indexer skips unchanged files by their hash, so a
+# library made before keeps its vectors until it is re-indexed: the user is told, not surprised
+# by hours of re-embedding.
+CHUNKING_META = "chunking"
+CHUNKING_VERSION = 2
+
+
+def chunking_version(cfg: ChunkingConfig) -> int:
+    return CHUNKING_VERSION if cfg.headings else 1
+
+
+def stamp_chunking(manifest, cfg: ChunkingConfig) -> None:  # noqa: ANN001 - a Manifest
+    """A new library is made with this chunking; one with vectors and no record predates it."""
+    if manifest.get_meta(CHUNKING_META) is None:
+        version = chunking_version(cfg) if manifest.chunk_count() == 0 else 1
+        manifest.set_meta(CHUNKING_META, str(version))
+
+
+def made_with(manifest) -> int:  # noqa: ANN001
+    """The chunking version the library's vectors were made with (1 for an unrecorded library
+    that has vectors, this Hearth's for an empty one)."""
+    raw = manifest.get_meta(CHUNKING_META)
+    if raw is None:
+        return 1 if manifest.chunk_count() > 0 else CHUNKING_VERSION
+    return int(raw) if raw.isdigit() else 1
+
+
+def chunking_notice(manifest, cfg: ChunkingConfig) -> str:  # noqa: ANN001
+    """A plain notice when re-indexing would give the library what this Hearth embeds."""
+    if manifest.chunk_count() == 0 or made_with(manifest) >= chunking_version(cfg):
+        return ""
+    return ("This library was indexed by an earlier Hearth, before section headings were "
+            "read: re-index it (select all documents and press Re-index, or `hearth index "
+            "--force PATH`) and search will find passages by the section they are in.")
