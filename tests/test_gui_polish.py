@@ -278,7 +278,7 @@ def test_a_long_step_shows_its_seconds_so_the_line_moves(window):
 
 def test_an_old_library_says_in_the_window_that_reindexing_helps(qtbot, tmp_path, embedder):
     """A library indexed before section headings were embedded: the library panel says so, and
-    selecting everything and pressing Re-index (what the notice says to do) clears it."""
+    its link re-indexes every document, which clears it."""
     from test_headings import make_old_library
 
     docs = tmp_path / "docs"
@@ -293,13 +293,13 @@ def test_an_old_library_says_in_the_window_that_reindexing_helps(qtbot, tmp_path
     try:
         qtbot.waitUntil(lambda: panel.notice_label.isVisible(), timeout=120_000)
         assert "earlier Hearth" in panel.notice_label.text()
-        assert "Re-index" in panel.notice_label.text()
+        assert 'href="reindex">Re-index all documents' in panel.notice_label.text()
         qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 1, timeout=60_000)
-        panel.tree.setFocus()
-        panel.tree.selectAll()
-        op = panel.reindex_selected()
-        assert op is not None
-        qtbot.waitUntil(lambda: op.done, timeout=120_000)
+        started = []
+        w.backend.indexing_started.connect(started.append)
+        panel.notice_label.linkActivated.emit("reindex")  # what a click on the link sends
+        qtbot.waitUntil(lambda: bool(started) and started[0].done, timeout=120_000)
+        assert started[0].result.count("indexed") == 1
         qtbot.waitUntil(lambda: not panel.notice_label.isVisible(), timeout=30_000)
     finally:
         w.close()

@@ -218,10 +218,11 @@ def test_a_library_from_before_headings_says_that_reindexing_gives_them(tmp_path
     make_old_library(data, docs, embedder)
     payload, _, details = local_status(Namespace(data_dir=str(data)))  # `hearth status`
     assert "earlier Hearth" in payload["chunking_notice"] and "Note: " in details
+    assert "hearth index --force" in payload["chunking_notice"]
     lib = Library.open(data, embedder=embedder)
     try:
         notice = lib.status()["chunking_notice"]
-        assert "re-index" in notice and lib.notices() == [notice]
+        assert "re-indexing" in notice and lib.notices() == [notice]
         assert lib.index([docs]).count("unchanged") == 1  # unchanged files keep old vectors
         assert lib.status()["chunking_notice"] == notice
         assert lib.index([docs], force=True).count("indexed") == 1

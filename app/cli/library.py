@@ -45,6 +45,7 @@ def cmd_index(args) -> int:
         status = {} if lib.on_server else lib.status()
         notice = status.get("embedder_notice", "")
         older = status.get("chunking_notice", "")  # made before headings: --force gives them
+        older += " Run this again with --force." if older and not args.force else ""
         where = f" ({server_place(lib)})" if lib.on_server else ""
         detail = str if lib.on_server else with_detail  # a server's lines: the reason as recorded
     payload = report.to_json()
@@ -135,6 +136,7 @@ def local_status(args) -> tuple[dict, str, str]:
             model = manifest.get_meta("embedding_model")
             made_by = manifest.get_meta("embedder")
             older = chunking_notice(manifest, ChunkingConfig())
+            older += " Run `hearth index --force FOLDER` for its folders." if older else ""
         finally:
             manifest.close()
     from rag.base.settings import Settings

@@ -70,6 +70,9 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.counts_label)
         self.notice_label = QLabel()  # how the vectors were made, when re-indexing would help
         self.notice_label.setWordWrap(True)
+        self.notice_label.setTextFormat(Qt.TextFormat.RichText)
+        self.notice_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.notice_label.linkActivated.connect(lambda _link: self.reindex_all())
         self.notice_label.setAccessibleName("Library notices")
         self.notice_label.setVisible(False)
         layout.addWidget(self.notice_label)
@@ -197,7 +200,10 @@ class LibraryPanel(QWidget):
         self._update_buttons()
 
     def set_notices(self, notices: list[str]) -> None:
-        self.notice_label.setText("<br>".join(f"ⓘ {html.escape(n)}" for n in notices))
+        """Each notice is answered by re-indexing everything: one link does it."""
+        text = "<br>".join(f"<b>Note:</b> {html.escape(n)}" for n in notices)
+        self.notice_label.setText(f'{text} <a href="reindex">Re-index all documents</a>'
+                                  if notices else "")
         self.notice_label.setVisible(bool(notices))
 
     def selected_paths(self) -> list[str]:
@@ -259,6 +265,10 @@ class LibraryPanel(QWidget):
 
     def reindex_selected(self) -> Operation | None:
         paths = self.selected_paths()
+        return self.backend.reindex(paths) if paths else None
+
+    def reindex_all(self) -> Operation | None:
+        paths = [d.path for d in self.backend.documents]
         return self.backend.reindex(paths) if paths else None
 
     # -- progress --------------------------------------------------------------------------

@@ -238,5 +238,4 @@ def chunking_notice(manifest, cfg: ChunkingConfig) -> str:  # noqa: ANN001
     if manifest.chunk_count() == 0 or made_with(manifest) >= chunking_version(cfg):
         return ""
     return ("This library was indexed by an earlier Hearth, before section headings were "
-            "read: re-index it (select all documents and press Re-index, or `hearth index "
-            "--force PATH`) and search will find passages by the section they are in.")
+            "read: re-indexing it lets search find passages by the section they are in.")
