@@ -82,14 +82,9 @@ def run_config(lib, model, questions: list[dict], *, router=None, max_tokens: in
 
 
 def model_input(ans) -> str:
-    """The passage text the model read, rebuilt as `answer_stream` builds its prompt ("" when
-    it was declined before the model was asked): the answer can only be as right as this."""
-    from rag.answering.prompts import passage_text, prompt_passages
-
-    used = ans.timings.get("sources_used")
-    if not used or not ans.evidence:
-        return ""
-    return passage_text(prompt_passages(ans.evidence)[:used])
+    """The passage text the model read (its prompt's passages; "" when it was declined before
+    the model was asked): the answer can only be as right as this."""
+    return ans.read
 
 
 def shown_as_checked(ans) -> bool:

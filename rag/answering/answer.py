@@ -65,6 +65,7 @@ class Answer:
     fallback: str = ""  # why the evidence replaced the model's text ("" = it didn't)
     declined: bool = False  # the answer says the documents don't cover the question
     confirmation: dict = field(default_factory=dict)  # the question check (rag/answering/confirm.py)
+    read: str = ""  # the passage text the model read (its prompt's passages)
 
     @property
     def verdict(self) -> str:
@@ -298,7 +299,7 @@ def answer_stream(library, model, question: str, *, k: int = 5,
                  grounded=bool(evidence) and not checked.declined, cancelled=cancelled,
                  evidence=evidence, claims=checked.claims, raw_answer=raw,
                  fallback=checked.fallback, declined=checked.declined,
-                 confirmation=confirmation.to_json() if confirmation else {})
+                 confirmation=confirmation.to_json() if confirmation else {}, read=prefer)
     yield AnswerEvent("done", answer=ans)
     return ans
 
