@@ -235,7 +235,7 @@ def made_with(manifest) -> int:  # noqa: ANN001
 
 def chunking_notice(manifest, cfg: ChunkingConfig) -> str:  # noqa: ANN001
     """A plain notice when re-indexing would give the library what this Hearth embeds."""
-    if manifest.chunk_count() == 0 or made_with(manifest) >= chunking_version(cfg):
-        return ""
+    if made_with(manifest) >= chunking_version(cfg) or manifest.chunk_count() == 0:
+        return ""  # the record first: counting a big library's chunks is the slow part
     return ("This library was indexed by an earlier Hearth, before section headings were "
             "read: re-indexing it lets search find passages by the section they are in.")
