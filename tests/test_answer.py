@@ -53,6 +53,8 @@ def test_streams_tokens_and_gives_the_right_page_as_source_1(lib, chat_model):
     cited = {n for c in final.claims if c.supported for n in c.sources}
     assert {s.n for s in final.sources if s.cited} == cited
     assert final.model == chat_model.name
+    # what the model read: the best passage's focus, which holds the fact asked for
+    assert final.read == final.evidence[0].focus and "4.24 light-years" in final.read
     for key in ("retrieval_s", "evidence_s", "prompt_s", "first_token_s", "generation_s",
                 "question_to_first_token_s", "prompt_tokens"):
         assert key in final.timings
@@ -82,6 +84,7 @@ def test_a_name_no_document_mentions_is_declined_before_the_model(lib):
     final = events[-1].answer
     assert events[0].kind == "evidence" and events[0].evidence  # the closest passages, shown
     assert final.declined and not final.grounded and "“Wolf-Rayet”" in final.answer
+    assert final.read == ""  # the model read nothing
 
 
 def test_a_question_no_passage_is_about_is_declined_before_the_model(lib):

@@ -77,17 +77,20 @@ PAGE = ("Missing values are marked NA in R. Notice that the logical expression x
 
 def _dev_answer(text: str, supported: bool | None, *, focus: str = "", fallback: str = "",
                 declined: bool = False, asked: bool = True):
-    """An answer as `answer_stream` returns it: one passage, the model read its focus."""
+    """An answer as `answer_stream` returns it: one passage, the model read its focus (the
+    prompt's passages, built by the same functions; nothing when it was not asked)."""
     from rag.answering.answer import Answer
     from rag.answering.evidence import Evidence
+    from rag.answering.prompts import passage_text, prompt_passages
     from rag.answering.verify import Claim
 
     evidence = [Evidence(1, "/docs/R-intro.pdf", 17, PAGE, 1.5, focus=focus),
                 Evidence(2, "/docs/R-intro.pdf", 18, "Use is.na(x) to test.", 1.0)]
     claims = [] if supported is None else [Claim(text, [1], supported)]
     timings = {"sources_used": 1, "prompt_tokens": 90} if asked else {}
+    read = passage_text(prompt_passages(evidence)[:1]) if asked else ""
     return Answer("How do I find the missing values?", text, evidence=evidence, claims=claims,
-                  fallback=fallback, declined=declined, timings=timings)
+                  fallback=fallback, declined=declined, timings=timings, read=read)
 
 
 def test_trust_scoring_separates_checked_wrong_answers_from_marked_ones():
