@@ -336,8 +336,12 @@ class Library(Forgetting):
     def notices(self) -> list[str]:
         """What the user should know about how this library's vectors were made (plain words;
         none when re-indexing would change nothing)."""
-        return [n for n in (getattr(self.embedder, "notice", "") or self.embedder_notice,
+        return [n for n in (self._embedder_notice(),
                             chunking_notice(self._reading(), self.chunking)) if n]
+
+    def _embedder_notice(self) -> str:
+        """A fallback to PyTorch, else vectors of another embedder family ("" for neither)."""
+        return getattr(self.embedder, "notice", "") or self.embedder_notice
 
     def status(self) -> dict:
         counts = self._reading().counts()
@@ -350,7 +354,7 @@ class Library(Forgetting):
             "embedding_dim": self.embedder.dim,
             "embedder": getattr(self.embedder, "variant", "torch"),
             "vectors_made_by": self.reads.get_meta(VARIANT_META),
-            "embedder_notice": getattr(self.embedder, "notice", "") or self.embedder_notice,
+            "embedder_notice": self._embedder_notice(),
             "chunking_notice": chunking_notice(self.reads, self.chunking),
             "forget_owed": forget_owed(self.data_dir),
         }
