@@ -64,14 +64,15 @@ def embed_speed(embedders: dict, texts: list[str], rounds: int = 2) -> dict:
 
 
 def thread_rows(variant: str = "onnx-mixed") -> dict:
-    """The same graph held to one thread and to two: the measurement behind the automatic pick."""
+    """The same graph on one one-thread session and on two side by side: the measurement behind
+    one session per core."""
     from rag.embed.embed_onnx import OnnxEmbedder, models_folder
 
     out = {}
     for th in (1, 2):
         emb = OnnxEmbedder(variant=variant, folder=models_folder(), threads=th)
         emb.embed(["warm up", "warm up the batch path"])
-        out[f"{variant} ({th} thread{'s' if th > 1 else ''})"] = emb
+        out[f"{variant} ({th} worker{'s' if th > 1 else ''})"] = emb
     return out
 
 
@@ -92,10 +93,10 @@ def query_latency(embedders: dict, n: int = 60) -> dict:
     return out
 
 
-def sweep(texts: list[str], variants=("onnx-fp32", "onnx-int8"), batches=(8, 16, 32, 64),
+def sweep(texts: list[str], variants=("onnx-mixed", "onnx-int8"), batches=(1, 2, 4, 8, 16),
           threads=(1, 2)) -> dict:
-    """chunks/s of one embed() call over all texts for batch size x thread count (the choice of
-    BATCH and of the thread count is this measurement)."""
+    """chunks/s of one embed() call over all texts for texts per run x one-thread sessions side
+    by side (the choice of RUN_TEXTS and of one session per core is this measurement)."""
     from rag.embed.embed_onnx import OnnxEmbedder, models_folder
 
     out: dict = {}

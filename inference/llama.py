@@ -18,6 +18,7 @@ from pathlib import Path
 
 from inference.base import ModelError
 from inference.gguf_info import GGUFInfo, read_gguf_info
+from rag.base.cores import physical_cores
 
 # Logit bonus for the tokens of the passages a grounded answer must come from. Measured on the
 # pdfqa-dev questions with Qwen2.5-Coder-0.5B (docs/benchmarks.md): the model copies the exact
@@ -43,17 +44,6 @@ class GenerationStats:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def physical_cores() -> int:
-    """CPU threads for generation: physical cores (hyper-threads slow llama.cpp down)."""
-    try:
-        import psutil
-
-        n = psutil.cpu_count(logical=False)
-    except Exception:  # psutil missing or unsupported platform
-        n = None
-    return max(1, n or os.cpu_count() or 1)
 
 
 def gpu_offload_supported() -> bool:

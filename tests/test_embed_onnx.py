@@ -78,9 +78,9 @@ def test_onnx_vectors_match_pytorch(built, embedder):
     # fp32 for the most sensitive matrices brings the vectors closer to PyTorch's than int8
     assert np.mean(np.sum(gotm * ref, axis=1)) > np.mean(np.sum(got8 * ref, axis=1))
     assert mixed.variant == "onnx-mixed"
-    # A lone query takes the one-thread session and gives the batch's vector.
+    # A lone query takes the first one-thread session and gives the batch's vector.
     one = fp32.embed([TEXTS[0]])
-    assert fp32._query.get_session_options().intra_op_num_threads == 1
+    assert fp32._model.get_session_options().intra_op_num_threads == 1
     assert np.allclose(one[0], got32[0], atol=1e-5)
     assert fp32.count_tokens(TEXTS[0]) == embedder.count_tokens(TEXTS[0])
     assert fp32.embed([]).shape == (0, 384) and fp32.variant == "onnx-fp32"
@@ -187,13 +187,20 @@ def test_a_pytorch_library_is_searched_with_fp32_vectors(tmp_path, monkeypatch, 
         assert lib.search("how hot for green tea", k=1)[0].path.endswith("a.md")
 
 
-def test_batches_measure_one_thread_and_all_cores(built, embedder):
-    """Batches try both sessions and keep using the faster; the vectors are the same either way."""
+def test_texts_are_spread_over_one_thread_sessions_in_order(built, embedder):
+    """Each text runs alone on one of the workers; every vector lands on its own text's row."""
     folder, _ = built
-    emb = OnnxEmbedder(variant="fp32", folder=folder, batch_size=2)
-    got = emb.embed(TEXTS * 6)  # 18 batches: both measured, the slower re-tried once
-    assert emb._speed[True] and emb._speed[False]
-    assert np.min(np.sum(got * np.tile(embedder.embed(TEXTS), (6, 1)), axis=1)) >= 0.999
+    emb = OnnxEmbedder(variant="fp32", folder=folder, threads=3)
+    texts = [f"copy {i}: {t}" for i in range(6) for t in TEXTS]
+    got = emb.embed(texts)
+    assert len(emb._sessions()) == 3 and emb._pool is not None
+    want = embedder.embed(texts)
+    assert np.min(np.sum(got * want, axis=1)) >= 0.999
+    assert np.array_equal(np.argmax(got @ want.T, axis=1), np.arange(len(texts)))
+    pairs = OnnxEmbedder(variant="fp32", folder=folder, threads=2, batch_size=2)
+    assert np.min(np.sum(pairs.embed(texts) * want, axis=1)) >= 0.999  # runs of two, padded
+    emb.close()
+    assert emb._pool is None and emb._workers == []
 
 
 def test_the_build_runs_in_a_child_and_torch_stays_out(tmp_path):

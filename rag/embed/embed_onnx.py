@@ -3,11 +3,12 @@
 Why: indexing is embedding-bound (issue 28). ONNX Runtime runs the exported graph without
 PyTorch's per-op overhead, and the quantized graphs do the matrix products in 8-bit integers
 ("int8" all of them; "mixed", the default, all but the most sensitive: `rag.embed.onnx_build`).
-Texts of one call are sorted by length and batched, so a short chunk is never padded to a long
-one's length. A lone search query runs on its own one-thread session: it never waits behind an
-indexing batch nor for a busy second core (see `rag.embed.embeddings._one_thread_if` for the
-measurement). Batches go to the one-thread or the all-cores session, whichever has been faster
-lately.
+Each text runs alone (no padding at all) on one of a few one-thread sessions, one per core,
+all at once: on 2 cores that embeds 1.3-1.4x as many chunks a second as one two-thread session
+on batches of 16 (smaller runs keep the attention scores in the cache; no thread waits for
+another between operations), and a busy core slows only its own worker (docs/benchmarks.md,
+issue 28). A lone search query runs on the first of these sessions, as before on its own
+thread: it never waits behind an indexing batch.
 
 The graphs are built once into the models folder by `rag.embed.onnx_build` from the shipped weights.
 If onnxruntime is missing or the build fails, the embedder says so in plain words and runs
@@ -20,11 +21,12 @@ import logging
 import os
 import sys
 import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from rag.base.cores import physical_cores
 from rag.embed.embeddings import SentenceTransformerEmbedder
 from rag.embed.onnx_build import GRAPHS
 
@@ -37,7 +39,8 @@ VARIANTS = ("onnx-mixed", "onnx-int8", "onnx-fp32", "torch")
 DEFAULT_VARIANT = "onnx-mixed"
 FOLDER_ENV = "HEARTH_EMBEDDER_DIR"  # where the built graphs live (tests share one build)
 VARIANT_ENV = "HEARTH_EMBEDDER"  # choose a variant by hand (benchmarks, a user who must)
-BATCH = 32  # texts per run; measured with `python -m bench indexing` (docs/benchmarks.md)
+RUN_TEXTS = 1  # texts per run: 1, 2, 4, 8, 16 measured; fewer was faster (docs/benchmarks.md)
+WORKERS_MAX = 8  # one-thread sessions at most, however many cores (each holds the graph)
 
 
 def family(variant: str | None) -> str:
@@ -113,10 +116,11 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
 
     def __init__(self, model_dir: str | Path | None = None, *, variant: str = DEFAULT_VARIANT,
                  folder: Path | None = None, onnx_file: Path | None = None,
-                 threads: int | None = None, batch_size: int = BATCH) -> None:
+                 threads: int | None = None, batch_size: int = RUN_TEXTS) -> None:
         """`variant`: a graph of `rag.embed.onnx_build.GRAPHS` ("fp32", "int8", "mixed"; with or
         without "onnx-"); `onnx_file` runs that graph as it is (the build's own check);
-        otherwise the build in `folder` (made on first load)."""
+        otherwise the build in `folder` (made on first load). `threads`: how many one-thread
+        sessions embed a call's texts side by side (default: one per usable core)."""
         super().__init__(model_dir, batch_size=batch_size)
         kind = variant.removeprefix("onnx-")
         if kind not in GRAPHS:
@@ -125,29 +129,24 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         self.variant = f"onnx-{kind}"
         self.folder = folder or models_folder()
         self.onnx_file = Path(onnx_file) if onnx_file else None
-        self.threads = threads
+        self.threads = threads or min(physical_cores(), WORKERS_MAX)
         self.notice = ""
         self.build: dict = {}
         self._fallback: SentenceTransformerEmbedder | None = None
-        self._query = None
+        self._workers: list = []  # the sessions after the first (made on the first batch)
+        self._pool: ThreadPoolExecutor | None = None
         self._batch_tok = None
         self._qlock = threading.Lock()
-        self._speed: dict[bool, float | None] = {True: None, False: None}  # word-pieces/s
-        self._batches = 0
 
     # -- loading -------------------------------------------------------------------------------
-    def _options(self, threads: int | None):
+    def _options(self):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.inter_op_num_threads = 1
-        if threads:
-            opts.intra_op_num_threads = threads
-        # Pool threads sleep instead of spinning between ops: under a busy second core (the
-        # file-reading child, another program) spinning cost 15 % (measured, int8, 2 threads).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.intra_op_num_threads = 1  # the cores are used by running sessions side by side
         # Batches change shape every call (length-sorted windows), and a memory pattern is kept
         # per shape: without them, 1,223 chunks at 16 a call peaked at 441 MiB, same speed.
         # Shrinking the arena after each run saved 120 MiB more but cost 9-13 % of the speed
@@ -156,13 +155,13 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         opts.log_severity_level = 3
         return opts
 
-    def _session(self, path: Path, threads: int | None):
+    def _session(self, path: Path):
         import onnxruntime as ort
 
         from rag.offline.privacy import onnxruntime_telemetry_off
 
         onnxruntime_telemetry_off()  # its own switch too, beside ORT_DISABLE_TELEMETRY (PRIVACY.md)
-        return ort.InferenceSession(str(path), sess_options=self._options(threads),
+        return ort.InferenceSession(str(path), sess_options=self._options(),
                                     providers=["CPUExecutionProvider"])
 
     def load(self) -> None:
@@ -177,7 +176,7 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
                     path = self.folder / self.build[self.kind]
                 else:
                     path = self.onnx_file
-                self._model = self._session(path, self.threads)
+                self._model = self._session(path)
             except ImportError as exc:
                 self._fall_back(f"ONNX Runtime is not installed ({exc.name or exc})")
             except Exception as exc:  # noqa: BLE001 - any failure: PyTorch still answers
@@ -196,7 +195,9 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
 
     def close(self) -> None:
         """Drop the sessions (the build check runs each graph once, then lets it go)."""
-        self._model = self._query = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._model, self._workers, self._pool = None, [], None
 
     @property
     def batch_tokenizer(self):
@@ -210,13 +211,17 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
             self._batch_tok = tok
         return self._batch_tok
 
-    def _query_session(self):
-        """One thread, its own session: a query neither waits for a batch nor for a busy core."""
+    def _sessions(self) -> list:
+        """The first session (the one `load` made, which also embeds lone queries) and one more
+        per further worker, made on the first batch: a library that only searches holds one."""
         with self._qlock:
-            if self._query is None:
-                self._query = self._session(
-                    self.onnx_file or self.folder / self.build[self.kind], 1)
-            return self._query
+            if len(self._workers) + 1 < self.threads:
+                path = self.onnx_file or self.folder / self.build[self.kind]
+                self._workers += [self._session(path)
+                                  for _ in range(self.threads - 1 - len(self._workers))]
+                self._pool = self._pool or ThreadPoolExecutor(
+                    self.threads - 1, thread_name_prefix="hearth-embed-worker")
+            return [self._model, *self._workers]
 
     # -- embedding -----------------------------------------------------------------------------
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -226,38 +231,36 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         if self._fallback is not None:
             return self._fallback.embed(texts)
         encs = self.batch_tokenizer.encode_batch([t.strip() for t in texts])
-        if len(texts) == 1:
-            return self._run(self._query_session(), encs)
+        if len(texts) == 1:  # a query: on its own thread, beside any batch in flight
+            return self._run(self._model, encs)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))  # no padding waste
+        # longest first, so the workers finish together; runs of one length (no padding)
+        order = sorted(range(len(encs)), key=lambda i: -len(encs[i].ids))
+        runs = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         with self._encode_lock:
-            for start in range(0, len(order), self.batch_size):
-                part = [encs[i] for i in order[start:start + self.batch_size]]
-                one = self._pick()
-                t0 = time.perf_counter()
-                out[order[start:start + self.batch_size]] = self._run(
-                    self._query_session() if one else self._model, part)
-                self._learn(one, sum(len(e.ids) for e in part), time.perf_counter() - t0)
+            self._spread(runs, encs, out)
         return out
 
-    def _pick(self) -> bool:
-        """One thread or all for the next batch, by which has been faster lately (measured):
-        with the second core free, two threads win; when another program keeps it busy, the
-        two-thread pool waits for it and one thread wins (2.45x PyTorch against 1.8x under a
-        compile on this 2-core machine). Every 16th batch re-measures the other."""
-        if self.threads is not None:
-            return self.threads == 1
-        self._batches += 1
-        one, full = self._speed[True], self._speed[False]
-        if one is None or full is None:
-            return one is None
-        best = one >= full
-        return (not best) if self._batches % 16 == 0 else best
+    def _spread(self, runs: list[list[int]], encs, out: np.ndarray) -> None:  # noqa: ANN001
+        """Each session takes the next run until none is left; this thread works too."""
+        sessions = self._sessions()[:len(runs)]
+        todo = iter(runs)
+        take = threading.Lock()
 
-    def _learn(self, one: bool, tokens: int, seconds: float) -> None:
-        rate = tokens / max(seconds, 1e-6)
-        old = self._speed[one]
-        self._speed[one] = rate if old is None else 0.7 * old + 0.3 * rate
+        def work(session) -> None:  # noqa: ANN001
+            while True:
+                with take:
+                    run = next(todo, None)
+                if run is None:
+                    return
+                out[run] = self._run(session, [encs[i] for i in run])
+
+        helpers = [self._pool.submit(work, s) for s in sessions[1:]] if self._pool else []
+        try:
+            work(sessions[0])
+        finally:
+            for f in helpers:
+                f.result()  # wait for every worker; re-raises a worker's error
 
     @staticmethod
     def _run(session, encs) -> np.ndarray:
