@@ -96,13 +96,23 @@ def pipeline_key(corpus: Path, chunking, embedder_id: str) -> str:
     import rag.loaders.pdf
 
     h = hashlib.sha256(json.dumps(asdict(chunking), sort_keys=True).encode())
-    h.update(embedder_id.encode())
+    h.update(embedder_id.encode() + embedder_code(embedder_id))
     for pdf in sorted(corpus.glob("*.pdf")):
         st = pdf.stat()
         h.update(f"{pdf.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     for mod in (rag.ingest.chunking, rag.ingest.indexer, rag.loaders.base, rag.loaders.pdf):
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()[:12]
+
+
+def embedder_code(embedder_id: str) -> bytes:
+    """The ONNX embedder's own code: how it runs the graph (texts per run) shifts the quantized
+    vectors a little, so a cached library made by older code is not reused."""
+    if embedder_id.endswith(":torch"):
+        return b""
+    import rag.embed.embed_onnx
+
+    return Path(rag.embed.embed_onnx.__file__).read_bytes()
 
 
 def embedder_tag(embedder) -> str:

@@ -66,9 +66,10 @@ def pipeline_key(chunking, embedder_id: str) -> str:
     """Changes to chunking settings or the code that shapes chunks invalidate the cached index."""
     import rag.ingest.chunking
     import rag.loaders.text
+    from bench.pdfqa import embedder_code
 
     h = hashlib.sha256(json.dumps(asdict(chunking), sort_keys=True).encode())
-    h.update(embedder_id.encode())
+    h.update(embedder_id.encode() + embedder_code(embedder_id))
     for mod in (rag.ingest.chunking, rag.loaders.text):
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()[:12]
