@@ -193,7 +193,8 @@ def test_texts_are_spread_over_one_thread_sessions_in_order(built, embedder):
     emb = OnnxEmbedder(variant="fp32", folder=folder, threads=3)
     texts = [f"copy {i}: {t}" for i in range(6) for t in TEXTS]
     got = emb.embed(texts)
-    assert len(emb._sessions()) == 3 and emb._pool is not None
+    sessions, pool = emb._sessions()
+    assert len(sessions) == 3 and pool is not None and pool is emb._pool
     want = embedder.embed(texts)
     assert np.min(np.sum(got * want, axis=1)) >= 0.999
     assert np.array_equal(np.argmax(got @ want.T, axis=1), np.arange(len(texts)))
@@ -201,6 +202,29 @@ def test_texts_are_spread_over_one_thread_sessions_in_order(built, embedder):
     assert np.min(np.sum(pairs.embed(texts) * want, axis=1)) >= 0.999  # runs of two, padded
     emb.close()
     assert emb._pool is None and emb._workers == []
+
+
+def test_a_failed_run_stops_the_other_workers_and_is_raised(built, monkeypatch):
+    """Fault injection on the real sessions: the third run fails; the caller gets that error
+    once every worker has stopped, the rest of the texts are not run, and the next call works."""
+    folder, _ = built
+    emb = OnnxEmbedder(variant="fp32", folder=folder, threads=2)
+    real = OnnxEmbedder._run
+    calls: list[int] = []
+
+    def failing(session, encs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the disk is on fire")
+        return real(session, encs)
+
+    texts = [f"copy {i}: {t}" for i in range(6) for t in TEXTS]
+    monkeypatch.setattr(OnnxEmbedder, "_run", staticmethod(failing))
+    with pytest.raises(RuntimeError, match="on fire"):
+        emb.embed(texts)
+    assert len(calls) <= 4 < len(texts)  # at most the other worker's run in flight
+    monkeypatch.setattr(OnnxEmbedder, "_run", staticmethod(real))
+    assert emb.embed(texts).shape == (len(texts), 384)
 
 
 def test_the_build_runs_in_a_child_and_torch_stays_out(tmp_path):

@@ -6,8 +6,9 @@ import os
 
 
 def physical_cores() -> int:
-    """Physical cores this process may run on: hyper-threads share a core's vector units, so
-    a second thread on one slows llama.cpp and ONNX Runtime down rather than up."""
+    """Physical cores, at most as many as the CPUs this process may run on (an approximation:
+    a container's CPU quota is not seen): hyper-threads share a core's vector units, so a
+    second thread on one slows llama.cpp and ONNX Runtime down rather than up."""
     try:
         import psutil
 

@@ -7,8 +7,8 @@ Each text runs alone (no padding at all) on one of a few one-thread sessions, on
 all at once: on 2 cores that embeds 1.3-1.4x as many chunks a second as one two-thread session
 on batches of 16 (smaller runs keep the attention scores in the cache; no thread waits for
 another between operations), and a busy core slows only its own worker (docs/benchmarks.md,
-issue 28). A lone search query runs on the first of these sessions, as before on its own
-thread: it never waits behind an indexing batch.
+issue 28). A lone search query runs on the caller's thread, on the first of these sessions
+(a session may run on several threads at once): it never waits behind an indexing batch.
 
 The graphs are built once into the models folder by `rag.embed.onnx_build` from the shipped weights.
 If onnxruntime is missing or the build fails, the embedder says so in plain words and runs
@@ -147,10 +147,9 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = 1  # the cores are used by running sessions side by side
-        # Batches change shape every call (length-sorted windows), and a memory pattern is kept
-        # per shape: without them, 1,223 chunks at 16 a call peaked at 441 MiB, same speed.
-        # Shrinking the arena after each run saved 120 MiB more but cost 9-13 % of the speed
-        # at 16 a call, as the indexer calls: not done (docs/benchmarks.md, issue 28).
+        # Every text has its own length, and a memory pattern would be kept per shape: without
+        # them (measured on 16-text batches) 1,223 chunks peaked at 441 MiB, same speed. Each
+        # worker has its own arena; indexing peaked at 270 MiB on 2 workers (docs/benchmarks.md).
         opts.enable_mem_pattern = False
         opts.log_severity_level = 3
         return opts
@@ -194,10 +193,12 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         self._model = self._fallback
 
     def close(self) -> None:
-        """Drop the sessions (the build check runs each graph once, then lets it go)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-        self._model, self._workers, self._pool = None, [], None
+        """Drop the sessions (the build check runs each graph once, then lets it go); a batch
+        in flight finishes first."""
+        with self._lock, self._encode_lock, self._qlock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            self._model, self._workers, self._pool = None, [], None
 
     @property
     def batch_tokenizer(self):
@@ -211,17 +212,23 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
             self._batch_tok = tok
         return self._batch_tok
 
-    def _sessions(self) -> list:
-        """The first session (the one `load` made, which also embeds lone queries) and one more
-        per further worker, made on the first batch: a library that only searches holds one."""
+    def _sessions(self) -> tuple[list, ThreadPoolExecutor | None]:
+        """The first session (the one `load` made, which also embeds lone queries), one more per
+        further worker, made on the first batch (a library that only searches holds one), and
+        the pool the further workers run on. A session that cannot be made (memory) leaves
+        fewer workers, not a broken embedder."""
         with self._qlock:
-            if len(self._workers) + 1 < self.threads:
-                path = self.onnx_file or self.folder / self.build[self.kind]
-                self._workers += [self._session(path)
-                                  for _ in range(self.threads - 1 - len(self._workers))]
-                self._pool = self._pool or ThreadPoolExecutor(
-                    self.threads - 1, thread_name_prefix="hearth-embed-worker")
-            return [self._model, *self._workers]
+            path = self.onnx_file or self.folder / self.build.get(self.kind, "")
+            while len(self._workers) + 1 < self.threads:
+                try:
+                    self._workers.append(self._session(path))
+                except Exception as exc:  # noqa: BLE001 - fewer workers still embed
+                    log.warning("embedding on %d thread(s): %s", len(self._workers) + 1, exc)
+                    self.threads = len(self._workers) + 1
+            if self._workers and self._pool is None:
+                self._pool = ThreadPoolExecutor(len(self._workers),
+                                                thread_name_prefix="hearth-embed-worker")
+            return [self._model, *self._workers], self._pool
 
     # -- embedding -----------------------------------------------------------------------------
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -234,7 +241,7 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         if len(texts) == 1:  # a query: on its own thread, beside any batch in flight
             return self._run(self._model, encs)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        # longest first, so the workers finish together; runs of one length (no padding)
+        # longest first, so the workers finish together (one text a run: no padding)
         order = sorted(range(len(encs)), key=lambda i: -len(encs[i].ids))
         runs = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         with self._encode_lock:
@@ -243,7 +250,8 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
 
     def _spread(self, runs: list[list[int]], encs, out: np.ndarray) -> None:  # noqa: ANN001
         """Each session takes the next run until none is left; this thread works too."""
-        sessions = self._sessions()[:len(runs)]
+        sessions, pool = self._sessions()
+        sessions = sessions[:len(runs)]
         todo = iter(runs)
         take = threading.Lock()
 
@@ -253,14 +261,22 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
                     run = next(todo, None)
                 if run is None:
                     return
-                out[run] = self._run(session, [encs[i] for i in run])
+                try:
+                    out[run] = self._run(session, [encs[i] for i in run])
+                except BaseException:
+                    with take:  # the others stop after the run they hold
+                        for _ in todo:
+                            pass
+                    raise
 
-        helpers = [self._pool.submit(work, s) for s in sessions[1:]] if self._pool else []
+        helpers = [pool.submit(work, s) for s in sessions[1:]] if pool else []
         try:
             work(sessions[0])
         finally:
-            for f in helpers:
-                f.result()  # wait for every worker; re-raises a worker's error
+            errors = [f.exception() for f in helpers]  # waits for every worker
+        for exc in errors:
+            if exc is not None:
+                raise exc
 
     @staticmethod
     def _run(session, encs) -> np.ndarray:
