@@ -10,8 +10,10 @@ the four real PDF manuals. Measured per configuration:
 - time from question to evidence and to first token (median, p90), prompt tokens.
 Trust (issue 26), because words that occur in a passage are not a right answer:
 - confidently wrong: answerable questions shown as checked (model-written, no fallback, no
-  decline, no claim marked unsupported) whose answer lacks every key: the user is misled;
-- answer precision: of the dev answers shown as checked, the share that hold a key;
+  decline, no claim marked unsupported) whose answer lacks every key, or shown as partly
+  checked whose cited sentences lack every key: the user is misled;
+- answer precision: of the dev answers shown as checked, the share that hold a key (and the
+  same over checked and partly checked answers, on the sentences they cite);
 - key in model input: the passages the model actually read (its prompt) hold a key;
 - unanswerable declined or unconfirmed: over bench/data/unanswerable.jsonl (a measurement set:
   never tune on it alone), the share not shown as checked; its `notes` questions run over a
@@ -95,12 +97,26 @@ def shown_as_checked(ans) -> bool:
     return ans.verdict == CHECKED and bool(ans.answer.strip())
 
 
+def vouched_text(ans) -> str:
+    """The sentences shown with a citation, as checked, in an answer shown as checked or partly
+    checked ("" otherwise): what the user is told to trust."""
+    from rag.answering.verify import CHECKED, PARTLY
+
+    if ans.verdict not in (CHECKED, PARTLY) or not ans.answer.strip():
+        return ""
+    return " ".join(c.text for c in ans.claims if c.supported)
+
+
 def score_row(q: dict, ans, t_evidence: float | None) -> dict:
     """One question's outcome: where the key is (evidence, prompt, answer) and how it is shown."""
     quotes = " ".join(e.quote for e in ans.evidence)
     wrote = not ans.fallback and not ans.declined
     checked = shown_as_checked(ans)
     right = bool(q["keys"]) and has_key(ans.answer, q["keys"])
+    # A partly checked answer vouches for its cited sentences: they must hold the key too.
+    vouched = vouched_text(ans)
+    partly = bool(vouched) and not checked
+    vouched_right = bool(vouched) and bool(q["keys"]) and has_key(vouched, q["keys"])
     by_n = {e.n: e for e in ans.evidence}
     cites = [by_n[n] for c in ans.claims if c.supported for n in c.sources if n in by_n]
     right_file = [e for e in cites if q["file"] and Path(e.path).name == q["file"]]
@@ -109,7 +125,10 @@ def score_row(q: dict, ans, t_evidence: float | None) -> dict:
         "key_in_evidence": bool(q["keys"]) and has_key(quotes, q["keys"]),
         "key_in_model_input": bool(q["keys"]) and has_key(model_input(ans), q["keys"]),
         "key_in_answer": wrote and right,
-        "checked": checked, "confidently_wrong": q["answerable"] and checked and not right,
+        "checked": checked, "partly": partly, "vouched": bool(vouched),
+        "vouched_right": vouched_right,
+        "confidently_wrong": q["answerable"] and ((checked and not right)
+                                                  or (partly and not vouched_right)),
         "wrote": wrote, "fallback": bool(ans.fallback), "declined": ans.declined,
         "empty": not ans.answer.strip(),
         "claims": len(ans.claims), "supported": sum(c.supported for c in ans.claims),
@@ -119,7 +138,7 @@ def score_row(q: dict, ans, t_evidence: float | None) -> dict:
         "verdict": ans.verdict, "verify_s": ans.timings.get("verify_s"),
         "confirmation": ans.confirmation or None,
         # right answers the question check marked (the price of its precision)
-        "right_but_unconfirmed": wrote and right and not checked,
+        "right_but_unconfirmed": wrote and right and not vouched_right,
         "raw_answer": ans.raw_answer[:300],
         **{k: q[k] for k in ("type", "corpus") if k in q},
     }
@@ -139,6 +158,7 @@ def summarise(rows: list[dict]) -> dict:
     claims = sum(r["claims"] for r in rows)
     cites = sum(r["cites"] for r in answerable)
     checked = [r for r in rows if r["checked"]]
+    vouched = [r for r in rows if r.get("vouched")]
     vt = [r["verify_s"] for r in rows if r.get("verify_s") is not None]
     return {
         "answerable": len(answerable), "unanswerable": len(unanswerable),
@@ -154,13 +174,20 @@ def summarise(rows: list[dict]) -> dict:
         "unanswerable_declined": len([r for r in unanswerable if r["declined"] or r["fallback"]]),
         "unanswerable_declined_by_model": len([r for r in unanswerable if r["declined"]]),
         "dev_unanswerable_declined_or_unconfirmed": len([r for r in unanswerable
-                                                         if not r["checked"]]),
+                                                         if not r.get("vouched")]),
         "confidently_wrong": rate([r for r in answerable if r["confidently_wrong"]], answerable),
         # an unanswerable question's checked answer holds no key: it counts against precision
         "answer_precision": rate([r for r in checked if r["answerable"] and r["key_in_answer"]],
                                  checked),
         "checked_answers": len(checked),
         "checked_and_right": len([r for r in checked if r["answerable"] and r["key_in_answer"]]),
+        # partly checked: the cited sentences vouched for (they must hold the key)
+        "partly_checked_answers": len([r for r in rows if r.get("partly")]),
+        "partly_checked_and_right": len([r for r in rows if r.get("partly")
+                                         and r["answerable"] and r.get("vouched_right")]),
+        # precision over every answer that vouches for a sentence (checked or partly)
+        "vouched_precision": rate([r for r in vouched if r["answerable"] and r["vouched_right"]],
+                                  vouched),
         "right_but_unconfirmed": len([r for r in answerable if r.get("right_but_unconfirmed")]),
         # the verdict shows this long after the last token (word checks + question check)
         "verdict_after_last_token_s_p50": round(statistics.median(vt), 3) if vt else None,
@@ -181,15 +208,15 @@ def summarise(rows: list[dict]) -> dict:
 
 def summarise_unanswerable(rows: list[dict]) -> dict:
     """The extra unanswerable set: the share not shown as checked, overall and per type."""
-    ok = [r for r in rows if not r["checked"]]
+    ok = [r for r in rows if not r.get("vouched")]
     by_type: dict[str, str] = {}
     for t in dict.fromkeys(r.get("type", "?") for r in rows):
         of = [r for r in rows if r.get("type", "?") == t]
-        by_type[t] = f"{sum(not r['checked'] for r in of)}/{len(of)}"
+        by_type[t] = f"{sum(not r.get('vouched') for r in of)}/{len(of)}"
     return {"n": len(rows), "declined_or_unconfirmed": rate(ok, rows), "by_type": by_type,
             "declined": len([r for r in rows if r["declined"]]),
             "fallback": len([r for r in rows if r["fallback"]]),
-            "shown_as_checked": [r["id"] for r in rows if r["checked"]]}
+            "shown_as_checked": [r["id"] for r in rows if r.get("vouched")]}
 
 
 def whole_chunk_baseline(lib, model, questions: list[dict]) -> dict:
@@ -289,11 +316,15 @@ END = "<!-- answers:end -->"
 
 def render(section: dict) -> str:
     """The answers table for docs/benchmarks.md."""
-    cols = [("confidently wrong (answerable, shown as checked, no key)", "confidently_wrong",
-             "≤ 0.10"),
+    cols = [("confidently wrong (answerable, shown as checked or partly checked, no key in "
+             "what is vouched for)", "confidently_wrong", "≤ 0.10"),
             ("answer precision (checked answers holding a key)", "answer_precision", "≥ 0.90"),
+            ("… with partly checked answers (their cited sentences holding a key)",
+             "vouched_precision", "≥ 0.90"),
             ("answers shown as checked / of them right", ("checked_answers",
                                                           "checked_and_right"), ""),
+            ("answers shown as partly checked / of them right",
+             ("partly_checked_answers", "partly_checked_and_right"), ""),
             ("right answers not confirmed (the checks' price)", "right_but_unconfirmed", ""),
             ("unanswerable set declined or not confirmed", "unanswerable_declined_or_unconfirmed",
              "≥ 0.90"),

@@ -123,6 +123,35 @@ def test_trust_scoring_separates_checked_wrong_answers_from_marked_ones():
     assert s["dev_unanswerable_declined_or_unconfirmed"] == 0
 
 
+def test_a_partly_checked_answer_vouches_for_its_cited_sentences():
+    """The key in an unbacked sentence does not make the backed one right: a partly checked
+    answer whose cited sentence lacks the key misleads like a checked wrong one, and a partly
+    checked answer to an unanswerable question is not "not confirmed"."""
+    from bench.answers import score_row, summarise, summarise_unanswerable
+    from rag.answering.answer import Answer
+    from rag.answering.verify import PARTLY, Claim
+
+    def partly(backed: str, unbacked: str) -> Answer:
+        base = _dev_answer(f"{backed} [1]. {unbacked}", True)
+        return Answer(base.question, base.answer, evidence=base.evidence,
+                      claims=[Claim(backed, [1], True), Claim(unbacked)],
+                      timings=base.timings, read=base.read)
+
+    q = {"id": "rint-02", "file": "R-intro.pdf", "answerable": True, "keys": ["is.na"]}
+    misled, right = partly("Use the NA value", "Or is.na(x)"), partly("Use is.na(x)", "Or NA")
+    assert misled.verdict == PARTLY and right.verdict == PARTLY
+    rows = [score_row(q, a, 0.1) for a in (misled, right)]
+    assert [r["partly"] for r in rows] == [True, True]
+    assert [r["confidently_wrong"] for r in rows] == [True, False]
+    assert [r["right_but_unconfirmed"] for r in rows] == [True, False]
+    s = summarise(rows)
+    assert s["partly_checked_answers"] == 2 and s["partly_checked_and_right"] == 1
+    assert s["vouched_precision"] == 0.5 and s["checked_answers"] == 0
+    un = {"id": "ua-01", "file": None, "answerable": False, "keys": [], "type": "general"}
+    u = summarise_unanswerable([score_row(un, partly("The capital is Sydney", "Or not"), 0.1)])
+    assert u["declined_or_unconfirmed"] == 0.0 and u["shown_as_checked"] == ["ua-01"]
+
+
 def test_unanswerable_set_summary_and_table_rows():
     from bench.answers import render, score_row, summarise, summarise_unanswerable
 
@@ -144,7 +173,8 @@ def test_unanswerable_set_summary_and_table_rows():
     table = render({"questions": 1, "unanswerable_questions": 4, "configs": {"qwen": {
         "summary": summary, "questions": dev,
         "unanswerable_set": {"summary": s, "questions": rows}}}})
-    assert "| confidently wrong (answerable, shown as checked, no key) | 1.0 | ≤ 0.10 |" in table
+    assert "| confidently wrong (answerable, shown as checked or partly checked, no key in what " \
+        "is vouched for) | 1.0 | ≤ 0.10 |" in table
     assert "| answer precision (checked answers holding a key) | 0.0 | ≥ 0.90 |" in table
     assert "| key in model input | 0.0 | ≥ 0.80 |" in table
     assert "| unanswerable set declined or not confirmed | 0.75 | ≥ 0.90 |" in table
