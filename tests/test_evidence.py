@@ -268,6 +268,24 @@ def test_a_quantity_the_passage_does_not_state_is_not_supported(embedder):
         assert checked.claims[0].supported and not checked.fallback, said
 
 
+def test_a_number_in_digits_is_backed_by_the_same_number_in_words(embedder):
+    """"5 seconds" for a page saying "five seconds" is the page's fact (seen with the real
+    Qwen-0.5B: the right short answer fell back to the passages); "10 seconds" is not."""
+    q = "How long should I hold the reset button on the boiler?"
+    ev = select_evidence(q, _hits(BOILER), embedder)
+    for said in ("5 seconds", "Five seconds."):
+        checked = verify(said, ev, q, embedder)
+        assert checked.claims[0].supported and not checked.fallback, said
+    for said in ("10 seconds", "Fifteen seconds."):
+        wrong = verify(said, ev, q, embedder)
+        assert not any(c.supported for c in wrong.claims) and wrong.fallback, said
+    page = "The archive holds at most four thousand files and twelve folders."
+    q2 = "How many folders can the archive hold?"
+    ev2 = select_evidence(q2, _hits(page), embedder)
+    assert verify("12 folders.", ev2, q2, embedder).claims[0].supported
+    assert not verify("20 folders.", ev2, q2, embedder).claims[0].supported
+
+
 def test_the_model_reads_the_best_sentence_first(embedder):
     """A passage quotes a lead-in before its best sentence; the model, which copies the first
     sentence it reads, is given the best sentence and the two after it."""

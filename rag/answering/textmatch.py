@@ -150,6 +150,17 @@ def _unit(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") else word  # rows = row
 
 
+def number_value(term: str) -> str | None:
+    """The number a token (or a number word's stem) stands for: "five" and "5" -> "5"."""
+    return _number(term) if term else None
+
+
+def numbers(text: str) -> set[str]:
+    """Every number `text` states, in digits, whether written as digits or as a word: an answer
+    saying "5 seconds" is backed by a page saying "five seconds"."""
+    return {v for v in map(_number, tokens(text)) if v is not None}
+
+
 def quantities(text: str, reach: int = 1) -> set[tuple[str, str]]:
     """(number, unit) pairs: "five years" -> ("5", "year"). With `reach` > 1 a number pairs with
     each of the next few content words ("between 1.0 and 1.5 bar" gives ("1.0", "bar") too), so

@@ -21,6 +21,8 @@ from rag.answering.textmatch import (
     identifiers,
     name_parts,
     normalise_space,
+    number_value,
+    numbers,
     quantities,
     stem,
     tokens,
@@ -169,10 +171,11 @@ def support(sentence: str, passage: str, sim: float, question_terms: set[str],
     if not terms:
         return 0.0
     have = set(content_terms(passage)) | name_parts(passage)
-    overlap = sum(t in have for t in terms) / len(terms)
+    stated = numbers(passage)  # "five" on the page backs "5" in the answer, and back
+    overlap = sum(t in have or number_value(t) in stated for t in terms) / len(terms)
     flat = normalise_space(passage)
     ids = [i for i in identifiers(sentence) if i not in question_terms]
-    if ids and not all(normalise_space(i) in flat for i in ids):
+    if ids and not all(normalise_space(i) in flat or number_value(i) in stated for i in ids):
         overlap *= 0.5  # a number or name the passage doesn't have: likely invented
     new = quantities(sentence) - question_quantities
     if new and new - quantities(passage, QUANTITY_REACH):
