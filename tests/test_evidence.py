@@ -286,6 +286,22 @@ def test_a_number_in_digits_is_backed_by_the_same_number_in_words(embedder):
     assert not verify("20 folders.", ev2, q2, embedder).claims[0].supported
 
 
+def test_naming_what_kind_of_thing_a_name_is_does_not_unback_it(embedder):
+    """"use the tracemem function" for a page that says "Calling tracemem on an object..."
+    (R-exts, the real Qwen-0.5B's answer to rext-06, which fell back before); the kind word
+    does not make an invented name backed."""
+    page = ("3.3.3 Tracing copies of an object. The third method of memory profiling involves "
+            "tracing copies made of a specific (presumably large) R object. Calling tracemem on "
+            "an object marks it so that a message is printed to standard output when the object "
+            "is copied via duplicate or coercion to another type.")
+    q = "How can I find out when a big data object is being silently duplicated?"
+    ev = select_evidence(q, _hits(page), embedder)
+    said = "To find out when a big data object is being silently duplicated, use the tracemem function."
+    assert verify(said, ev, q, embedder).claims[0].supported
+    invented = verify(said.replace("tracemem", "memprofile"), ev, q, embedder)
+    assert not any(c.supported for c in invented.claims)
+
+
 def test_the_model_reads_the_best_sentence_first(embedder):
     """A passage quotes a lead-in before its best sentence; the model, which copies the first
     sentence it reads, is given the best sentence and the two after it."""

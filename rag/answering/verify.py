@@ -41,6 +41,14 @@ _DECLINE = re.compile(
     re.I)
 _POLARITY = re.compile(r"\b(?:yes|no|not|never|cannot|can't|don't|doesn't|isn't|aren't|won't)\b")
 _YES_NO = frozenset({"yes", "no"})  # an answer's "Yes," is backed by what follows it, not by a "yes"
+# Words that only say what kind of thing a name is: "use the tracemem function" is backed by a
+# page saying "Calling tracemem on an object...", which never says "function". They count
+# only when nothing else in the sentence is new.
+KIND_WORDS = frozenset(stem(w) for w in """
+function functions command commands option options argument arguments parameter parameters
+variable variables setting settings field fields flag flags directive directives keyword
+keywords macro macros method methods switch switches
+""".split())
 ECHO_RUN = 4  # words in a row shared with the prompt's own text (and no passage): an echo
 LOOP_TIMES, LOOP_PERIOD = 3, 8  # up to 8 words said 3 times back to back: a loop
 # A section heading on its own ("1.2 Export to text files"): a title the model copied, not an
@@ -168,6 +176,7 @@ def support(sentence: str, passage: str, sim: float, question_terms: set[str],
     """0..1: how well `passage` backs `sentence` (words it shares, exact identifiers, meaning)."""
     terms = [t for t in content_terms(sentence) if t not in question_terms
              and t not in _YES_NO] or content_terms(sentence)
+    terms = [t for t in terms if t not in KIND_WORDS] or terms
     if not terms:
         return 0.0
     have = set(content_terms(passage)) | name_parts(passage)
