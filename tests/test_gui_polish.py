@@ -303,3 +303,37 @@ def test_an_old_library_says_in_the_window_that_reindexing_helps(qtbot, tmp_path
         qtbot.waitUntil(lambda: not panel.notice_label.isVisible(), timeout=30_000)
     finally:
         w.close()
+
+
+def test_file_dialogs_open_where_documents_were_last_taken_from(qtbot, tmp_path, monkeypatch):
+    """Not the folder Hearth was started in (the source tree under `make run`): first the
+    user's Documents or home, then the folder they last added from, also after a restart."""
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.chdir(tmp_path)  # started from some unrelated folder
+    docs = tmp_path / "papers"
+    docs.mkdir()
+    asked: list[str] = []
+
+    def choose(_parent, _title, start="", *_a, **_k):  # the OS dialog: the user picks `docs`
+        asked.append(start)
+        return str(docs)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", choose)
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames",
+                        lambda _p, _t, start="", *_a, **_k: (asked.append(start), ([], ""))[1])
+    data = tmp_path / "data"
+    w = create_window(data, opener=lambda p, pg: None)
+    qtbot.addWidget(w)
+    w.library.add_files_dialog()  # cancelled: nothing remembered
+    first = Path(asked[0])
+    assert first.is_dir() and first != tmp_path and first in (Path.home(), *Path.home().iterdir())
+    w.library.add_folder_dialog()  # the user picks `docs`
+    w.library.add_files_dialog()
+    assert asked[-1] == str(docs)
+    w.save_state()
+    w.close()
+    again = create_window(data, opener=lambda p, pg: None)
+    qtbot.addWidget(again)
+    again.library.add_files_dialog()
+    assert asked[-1] == str(docs)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui import folders
 from app.gui.backend import Backend
 from app.gui.buttons import make_button
 from app.gui.ops import Operation
@@ -228,12 +229,16 @@ class LibraryPanel(QWidget):
         return self.backend.index(paths)
 
     def add_files_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Add documents", "", SUPPORTED)
+        files, _ = QFileDialog.getOpenFileNames(self, "Add documents", folders.start_folder(),
+                                                SUPPORTED)
+        if files:
+            folders.picked(files[0])
         self.add_paths(files)
 
     def add_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder")
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder", folders.start_folder())
         if folder:
+            folders.picked(folder)
             self.add_paths([folder])
 
     def remove_selected(self, confirm: bool = True) -> Operation | None:

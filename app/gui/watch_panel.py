@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui import folders
 from app.gui.buttons import headed_column, make_button
 from app.gui.ops import Operation
 from app.gui.watch_control import WatchControl
@@ -140,7 +141,8 @@ class WatchedFoldersView(QWidget):
     # -- actions ---------------------------------------------------------------------------
     def add_folder(self, path: str | None = None) -> Operation | None:
         if path is None:
-            path = QFileDialog.getExistingDirectory(self, "Watch a folder")
+            path = QFileDialog.getExistingDirectory(self, "Watch a folder", folders.start_folder())
+            folders.picked(path)
         if not path:
             return None
         op = self.control.add(path)

@@ -13,6 +13,7 @@ from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QMessageBox
 
+from app.gui import folders
 from app.gui.backend import Backend
 from app.gui.chat_panel import ChatPanel, local_paths
 from app.gui.heartbeat import Heartbeat
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("Hearth")
         self.setAcceptDrops(True)
         self.state = QSettings(str(self.data_dir / GUI_STATE_FILE), QSettings.Format.IniFormat)
+        folders.keep_in(self.state)  # the file dialogs open where documents were last taken from
         self.backend = Backend(self.data_dir, settings or Settings.load(self.data_dir), self)
         self.backend.library_opened.connect(self._say_if_a_forget_is_owed)
         self.history = History.open(self.data_dir)
