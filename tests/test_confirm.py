@@ -10,7 +10,15 @@ from inference import answer_model
 from inference.models import load_model
 from rag.answering.confirm import GAIN_MIN, NOT_THE_ANSWER, confirm
 from rag.answering.prompts import build_evidence_messages
-from rag.answering.verify import CHECKED, UNCONFIRMED, Claim, Verified, not_the_answer, verdict
+from rag.answering.verify import (
+    CHECKED,
+    PARTLY,
+    UNCONFIRMED,
+    Claim,
+    Verified,
+    not_the_answer,
+    verdict,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -80,11 +88,72 @@ def test_right_answers_copied_from_the_passage_are_confirmed(writer):
     assert line.gain >= GAIN_MIN and isna.gain >= GAIN_MIN
 
 
+def test_a_short_answer_must_stand_beside_what_was_asked():
+    """The specifics of a short answer (its number or name) must be on the page in a sentence
+    or line that also holds a word of the question: a chapter number copied from a heading
+    gains like an answer (zsh manual, "14 Expansion", gain 1.01) but stands beside nothing asked.
+    """
+    from rag.answering.confirm import anchored
+
+    page = ("14 Expansion\n"
+            "The prompt string is first subjected to parameter expansion.\n"
+            "For example, the prompt '%10<...<%~%<<%# ' will print a truncated representation of "
+            "the current directory.")
+    q = "My prompt becomes too wide in deep folders. How can I cut the directory part down?"
+    assert not anchored("14 Expansion", q, page)
+    assert anchored("%10<...<%~%<<", q, page)
+    assert anchored("4095 bytes", LINE_QUESTION, LINE_PASSAGE)
+    assert anchored("Use is.na(x).", NA_QUESTION, NA_PASSAGE)
+    assert not anchored("17", NA_QUESTION, NA_PASSAGE + "\n17")  # a page number
+    # a sentence wrapped across lines is one sentence (R-exts: "...is limited to\n100 bytes.")
+    wrapped = "The length of a package's Title field is limited to\n100 bytes. Use title case."
+    assert anchored("100 bytes", "How long may a package title be?", wrapped)
+
+
+def test_a_long_answer_is_not_confirmed_by_its_gain_alone(writer):
+    """Long replies that restate the question around a detail gained 1.0-1.5 nats as often
+    when wrong as when right on manuals nobody tuned on; only short ones are confirmed so."""
+    line = check(writer, LINE_PASSAGE, LINE_QUESTION,
+                 "Yes, there is a maximum: the line length limit of 4095 bytes still applies "
+                 "when you type a single line at the R console.")
+    assert not line.confirmed and line.why == NOT_THE_ANSWER
+
+
 def test_the_passage_repeated_is_not_called_an_answer(writer):
     """A reply that is the passage again picks out nothing: marked without asking the model."""
     again = check(writer, NA_PASSAGE, NA_QUESTION, NA_PASSAGE)
     assert not again.confirmed and again.gain is None and again.repeated > 0.95
     assert "passage repeated" in again.why
+
+
+GARDEN = ("We planted the tomatoes on 12 May, two weeks after the last frost. The beans went in "
+          "on 20 May. Water the seedlings every morning until they flower.")
+TOMATOES = "We planted the tomatoes on 12 May, two weeks after the last frost."
+
+
+def test_a_copied_sentence_that_states_the_value_asked_for_is_confirmed(writer):
+    """Check 2 cannot tell a copied sentence from the page's gist (over a short note both
+    questions make the copy as likely); check 3 confirms the sentence that holds the question's
+    words and states the date asked for, and nothing for a question about something else."""
+    asked = check(writer, GARDEN, "When did we plant the tomatoes?", TOMATOES)
+    assert asked.confirmed and not asked.why, asked
+    other = check(writer, GARDEN, "When were the potatoes planted?", TOMATOES)
+    assert not other.confirmed and not other.kept and other.why == NOT_THE_ANSWER
+    # the model went on copying: only the sentence that answers keeps its citation
+    more = TOMATOES + " Water the seedlings every morning until they flower."
+    partly = check(writer, GARDEN, "When did we plant the tomatoes?", more)
+    assert not partly.confirmed and len(partly.kept) == 1
+    claims = [Claim(TOMATOES, [1], True, 0.9),
+              Claim("Water the seedlings every morning until they flower.", [1], True, 0.9)]
+    shown = not_the_answer(Verified("…", claims), partly.why, partly.kept)
+    assert verdict(shown.claims) == PARTLY
+    assert [c.supported for c in shown.claims] == [True, False]
+    assert shown.text.startswith("We planted the tomatoes on 12 May, two weeks after the last "
+                                 "frost [1].")
+    # no value asked for: the capital question gets nothing from check 3
+    capital = check(writer, STATES_PASSAGE, CAPITAL_QUESTION,
+                    "The capital of Australia is New South Wales.")
+    assert not capital.kept
 
 
 def test_an_unconfirmed_answer_keeps_its_words_but_no_citation_and_says_why():

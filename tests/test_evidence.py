@@ -143,6 +143,13 @@ def test_an_answer_that_only_restates_the_question_falls_back(embedder):
     back = verify("64-bit builds take more space, and why do they run slower [1]?", ev,
                   question, embedder)
     assert back.fallback == "the model only restated the question"
+    # glpk-25 (pdfqa-more): "decides" restates "decide" (the stems differ by a final "e")
+    mps = ("If the objective function section is missing, the following implicit rule is used: "
+           "the first row of N type is considered as a row of the objective function.")
+    q = "An MPS file has no objective section. How does GLPK decide which row is the objective?"
+    said = verify("GLPK decides which row is the objective [1].",
+                  select_evidence(q, _hits(mps), embedder), q, embedder)
+    assert said.fallback == "the model only restated the question"
 
 
 @pytest.mark.parametrize("output", [
@@ -223,6 +230,13 @@ def test_a_heading_or_a_loop_is_not_an_answer(embedder):
                   "Mac Roman [1].", ev, q, embedder)
     assert [c.text for c in kept.claims] == ["Use macintosh, the most portable name for Mac Roman."]
     assert kept.claims[0].supported and not kept.fallback
+    # A chapter number without a dot is a heading too ("14 Expansion", the zsh manual); a
+    # number with its unit is an answer.
+    from rag.answering.verify import heading
+
+    assert heading("14 Expansion") and heading("3 Installing R under Unix-alikes")
+    assert not heading("100 bytes") and not heading("65") and not heading("12 May")
+    assert not heading("2 GiB")
     # The same command twice is an answer, not a loop; so is a name said three times with
     # other words between (radm-03 of the dev set copied this sentence from the manual).
     from rag.answering.verify import loops

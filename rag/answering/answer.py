@@ -268,11 +268,13 @@ def answer_stream(library, model, question: str, *, k: int = 5,
         # Backed by the page's words; does it answer *this* question? (rag/answering/confirm.py)
         read = candidates[:plan.sources_used]
         said = history[-plan.history_used:] if plan.history_used else []
+        # The same passages with their line breaks: a heading or a page number is a line of its own
+        lines = "\n".join(hits[e.hit].text[e.start:e.end] for e in read if 0 <= e.hit < len(hits))
         confirmation = confirm(model, plan.messages,
                                lambda q: build_evidence_messages(q, read, said), raw, question,
-                               passage_text(read), cancel)
+                               passage_text(read), cancel, page=lines)
         if confirmation is not None and not confirmation.confirmed:
-            checked = not_the_answer(checked, confirmation.why)
+            checked = not_the_answer(checked, confirmation.why, confirmation.kept)
     t_verified = time.perf_counter()
     by_n = {e.n: e for e in evidence}
     cited = {n for c in checked.claims if c.supported for n in c.sources if n in by_n}

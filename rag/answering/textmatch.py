@@ -47,14 +47,15 @@ def is_identifier(token: str) -> bool:
         c in token for c in ".:$@_")
 
 
-def content_terms(text: str) -> list[str]:
-    """Stems of the words that carry meaning (no stop words, no 1-letter words), deduplicated."""
+def content_terms(text: str, stemmed: bool = True) -> list[str]:
+    """Stems (or, `stemmed=False`, the words themselves) of the words that carry meaning (no
+    stop words, no 1-letter words), deduplicated."""
     out: list[str] = []
     seen: set[str] = set()
     for tok in tokens(text):
         if tok in STOPWORDS or tok in EXTRA_STOP or (len(tok) < 2 and not tok.isdigit()):
             continue
-        s = stem(tok) if not is_identifier(tok) else tok
+        s = stem(tok) if stemmed and not is_identifier(tok) else tok
         if s not in seen:
             seen.add(s)
             out.append(s)

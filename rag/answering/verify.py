@@ -52,8 +52,12 @@ keywords macro macros method methods switch switches
 ECHO_RUN = 4  # words in a row shared with the prompt's own text (and no passage): an echo
 LOOP_TIMES, LOOP_PERIOD = 3, 8  # up to 8 words said 3 times back to back: a loop
 # A section heading on its own ("1.2 Export to text files"): a title the model copied, not an
-# answer (rdat-01 of the dev set). A number with a dot, a capitalised word, no full stop.
-_HEADING = re.compile(r"^(?:\d+(?:\.\d+)+|[A-Z]\.\d+(?:\.\d+)*)\s+[A-Z][a-z][^.!?]*$")
+# answer (rdat-01 of the dev set; "14 Expansion", a chapter of the zsh manual). A section
+# number, a capitalised word (after a plain number, a word of four letters or more that is not
+# a month: "12 May" and "2 GiB" are answers), no full stop.
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_HEADING = re.compile(r"^(?:(?:\d+(?:\.\d+)+|[A-Z]\.\d+(?:\.\d+)*)\s+[A-Z][a-z]"
+                      r"|\d+\s+(?!(?:" + _MONTHS + r")\b)[A-Z][a-z]{3,})[^.!?]*$")
 
 NOT_IN_DOCUMENTS = "I couldn't find an answer to this in your documents."
 NOT_FOUND_MARK = "not found in your documents"
@@ -61,8 +65,8 @@ NOT_FOUND_MARK = "not found in your documents"
 CHECKED, PARTLY, UNCONFIRMED = "checked", "partly checked", "not confirmed"
 VERDICT_NOTES = {
     CHECKED: "Checked: each sentence is backed by the passage it cites.",
-    PARTLY: "Partly checked: sentences marked \u201cnot found in your documents\u201d are not "
-            "backed by any passage.",
+    PARTLY: "Partly checked: the sentences that cite a passage are backed by it and answer your "
+            "question; the marked ones are not.",
     UNCONFIRMED: "Not confirmed: Hearth could not confirm an answer in your documents; read the "
                  "passages shown.",
 }
@@ -132,8 +136,9 @@ def restates(sentence: str, question: str, question_terms: set[str]) -> bool:
     """A sentence made only of the question's own words ("64-bit builds run slower than 32-bit
     builds" for "Why might a 64-bit build run slower…?") says nothing the user didn't: it is not
     an answer. A yes/no word the question lacks makes it one ("No, it does not assume…")."""
-    terms = set(content_terms(sentence))
-    if len(terms) < 2 or not terms <= question_terms:
+    # stems without a final "e": "decides" and "decide", "compiling" and "compile" are one word
+    terms = {t.rstrip("e") for t in content_terms(sentence)}
+    if len(terms) < 2 or not terms <= {t.rstrip("e") for t in question_terms}:
         return False
     said = set(_POLARITY.findall(sentence.lower())) - set(_POLARITY.findall(question.lower()))
     return not said
@@ -266,10 +271,13 @@ def verify(answer_text: str, evidence: list[Evidence], question: str, embedder,
     return Verified(fallback_text(evidence), claims, False, reason)
 
 
-def not_the_answer(checked: Verified, why: str) -> Verified:
+def not_the_answer(checked: Verified, why: str, kept: set[str] | frozenset = frozenset()
+                   ) -> Verified:
     """Every backed sentence marked `why`: its words are on the page, but a later check
-    (rag/answering/confirm.py) found it does not answer the question. No citation stays on it."""
-    claims = [replace(c, supported=False, sources=[], why=why) if c.supported else c
+    (rag/answering/confirm.py) found it does not answer the question. No citation stays on it,
+    except on the sentences in `kept` (normalised text), which that check confirmed alone."""
+    claims = [replace(c, supported=False, sources=[], why=why)
+              if c.supported and normalise_space(c.text) not in kept else c
               for c in checked.claims]
     return Verified(render(claims), claims, checked.declined, checked.fallback)
 
