@@ -110,13 +110,18 @@ def test_a_short_answer_must_stand_beside_what_was_asked():
     assert anchored("100 bytes", "How long may a package title be?", wrapped)
 
 
-def test_a_long_answer_is_not_confirmed_by_its_gain_alone(writer):
+def test_a_long_answer_is_not_confirmed_by_its_gain_alone():
     """Long replies that restate the question around a detail gained 1.0-1.5 nats as often
-    when wrong as when right on manuals nobody tuned on; only short ones are confirmed so."""
-    line = check(writer, LINE_PASSAGE, LINE_QUESTION,
-                 "Yes, there is a maximum: the line length limit of 4095 bytes still applies "
-                 "when you type a single line at the R console.")
-    assert not line.confirmed and line.why == NOT_THE_ANSWER
+    when wrong as when right on manuals nobody tuned on (glpk-07, 14 words, gain 1.36): the
+    gain confirms short answers only, and only where they stand beside what was asked."""
+    from rag.answering.confirm import gain_confirms
+
+    long = ("Yes, there is a maximum: the line length limit of 4095 bytes still applies when "
+            "you type a single line at the R console.")
+    assert not gain_confirms(1.5, long, LINE_QUESTION, LINE_PASSAGE)
+    assert gain_confirms(1.5, "4095 bytes", LINE_QUESTION, LINE_PASSAGE)
+    assert not gain_confirms(0.9, "4095 bytes", LINE_QUESTION, LINE_PASSAGE)
+    assert not gain_confirms(1.5, "2048 bytes", LINE_QUESTION, LINE_PASSAGE)  # not on the page
 
 
 def test_the_passage_repeated_is_not_called_an_answer(writer):

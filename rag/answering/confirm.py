@@ -39,13 +39,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag.answering.textmatch import (
-    content_terms,
+    MONTHS,
     identifiers,
+    loose_terms,
     name_parts,
     normalise_space,
     numbers,
     stem,
     tokens,
+    word_key,
 )
 from rag.answering.verify import heading, sentences, strip_citations
 
@@ -147,16 +149,22 @@ def confirm(model, messages: list[dict], build_neutral: Callable[[str], list[dic
                          cancel)
     if gain is None:
         return None
-    if gain >= GAIN_MIN and len(tokens(reply)) < QUOTE_MIN_WORDS and \
-            anchored(reply, question, page or passage):
+    if gain_confirms(gain, reply, question, page or passage):
         return Confirmation(True, "", time.perf_counter() - t0, gain, share)
     return _by_value(Confirmation(False, NOT_THE_ANSWER, 0.0, gain, share), reply, question, t0)
+
+
+def gain_confirms(gain: float, reply: str, question: str, page: str) -> bool:
+    """Check 2's verdict: enough gain, on a short answer whose specifics stand on the page
+    beside what was asked."""
+    return gain >= GAIN_MIN and len(tokens(reply)) < QUOTE_MIN_WORDS and \
+        anchored(reply, question, page)
 
 
 def _terms(text: str) -> set[str]:
     """Content words (stems without a final "e"), names, the words inside names (`pushBack`:
     push, back) and numbers."""
-    return {t.rstrip("e") for t in content_terms(text) + list(name_parts(text))} | \
+    return loose_terms(text) | {p.rstrip("e") for p in name_parts(text)} | \
         set(identifiers(text)) | numbers(text)
 
 
@@ -181,12 +189,12 @@ def _statements(page: str) -> list[str]:
 def anchored(reply: str, question: str, passage: str) -> bool:
     """Each of the reply's numbers and names (else one of the words the question lacks) is in a
     sentence or line of `passage` that also holds one of the question's words."""
-    asked = {t.rstrip("e") for t in content_terms(question)}
+    asked = loose_terms(question)
     units = [_terms(u) for u in _statements(passage)]
     specifics = set(identifiers(reply)) | numbers(reply)
     if specifics:  # every number and name
         return all(any(a in u and u & asked for u in units) for a in specifics)
-    words = {t.rstrip("e") for t in content_terms(reply)} - asked - {"yes", "no"}
+    words = loose_terms(reply) - asked - {"yes", "no"}
     return any(a in u and u & asked for a in words for u in units)  # some new word
 
 
@@ -209,17 +217,16 @@ _ASKS_VALUE = re.compile(
     r"high|tall|deep|heavy|soon|frequently)|\b(?:what|which)(?:\s+\w+){0,2}?\s+(?:"
     + _MEASURES + r"))\b", re.I)
 # Words that say when, or how often, without a digit ("may" is mostly the verb).
-_DATE_WORDS = frozenset("""
-january february march april june july august september october november december monday
-tuesday wednesday thursday friday saturday sunday yesterday today tomorrow noon midnight
-""".split())
+_DATE_WORDS = frozenset(MONTHS) - {"may"} | frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday yesterday today tomorrow noon "
+    "midnight".split())
 _OFTEN_WORDS = frozenset("once twice every daily weekly monthly yearly annually hourly nightly"
                          .split())
 
 
 def _words(text: str) -> set[str]:
-    """Each word and name once, stemmed the same way on both sides ("serviced", "service")."""
-    return {stem(t).rstrip("e") for t in tokens(text)}
+    """Each word and name once, matched loosely ("serviced", "service")."""
+    return {word_key(t) for t in tokens(text)}
 
 
 def value_sentences(reply: str, question: str) -> set[str]:
@@ -229,7 +236,7 @@ def value_sentences(reply: str, question: str) -> set[str]:
     if not asked:
         return set()
     rest = question.replace(asked.group(0).strip(" .?!:"), " ")
-    focus = _words(" ".join(content_terms(rest, stemmed=False)))
+    focus = loose_terms(rest)
     if not focus:
         return set()
     given = numbers(question)

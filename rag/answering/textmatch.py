@@ -47,15 +47,14 @@ def is_identifier(token: str) -> bool:
         c in token for c in ".:$@_")
 
 
-def content_terms(text: str, stemmed: bool = True) -> list[str]:
-    """Stems (or, `stemmed=False`, the words themselves) of the words that carry meaning (no
-    stop words, no 1-letter words), deduplicated."""
+def content_terms(text: str) -> list[str]:
+    """Stems of the words that carry meaning (no stop words, no 1-letter words), deduplicated."""
     out: list[str] = []
     seen: set[str] = set()
     for tok in tokens(text):
         if tok in STOPWORDS or tok in EXTRA_STOP or (len(tok) < 2 and not tok.isdigit()):
             continue
-        s = stem(tok) if stemmed and not is_identifier(tok) else tok
+        s = stem(tok) if not is_identifier(tok) else tok
         if s not in seen:
             seen.add(s)
             out.append(s)
@@ -102,8 +101,19 @@ _NEG_SKIP = frozenset("be been being is are was were do does did have has necess
                       "always also yet even then".split())
 
 
-def _key(word: str) -> str:
+def word_key(word: str) -> str:
+    """A word's stem without a final "e": "decides" and "decide", "compiling" and "compile",
+    "table" and "tables" are one word (stem() alone keeps them apart)."""
     return stem(word).rstrip("e")
+
+
+def loose_terms(text: str) -> set[str]:
+    """content_terms(text) matched the way word_key matches words."""
+    return {t.rstrip("e") for t in content_terms(text)}
+
+
+MONTHS = ("january february march april may june july august september october november "
+          "december").split()
 
 
 def negated_terms(text: str) -> set[str]:
@@ -117,7 +127,7 @@ def negated_terms(text: str) -> set[str]:
             if nxt in _NEG_SKIP or nxt.endswith("ly"):
                 continue
             if nxt not in STOPWORDS and not nxt.isdigit():
-                out.add(_key(nxt))
+                out.add(word_key(nxt))
             break
     return out
 
@@ -128,7 +138,7 @@ def contradicts(claim: str, passage_sentence: str) -> bool:
     denied = negated_terms(passage_sentence)
     if not denied:
         return False
-    said = {_key(t) for t in tokens(claim) if t.isalpha()} - negated_terms(claim)
+    said = {word_key(t) for t in tokens(claim) if t.isalpha()} - negated_terms(claim)
     return bool(denied & said)
 
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field, replace
 
 from rag.answering.evidence import Evidence
 from rag.answering.textmatch import (
+    MONTHS,
     QUANTITY_REACH,
     content_terms,
     contradicts,
     identifiers,
+    loose_terms,
     name_parts,
     normalise_space,
     number_value,
@@ -55,7 +57,7 @@ LOOP_TIMES, LOOP_PERIOD = 3, 8  # up to 8 words said 3 times back to back: a loo
 # answer (rdat-01 of the dev set; "14 Expansion", a chapter of the zsh manual). A section
 # number, a capitalised word (after a plain number, a word of four letters or more that is not
 # a month: "12 May" and "2 GiB" are answers), no full stop.
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_MONTHS = "|".join(m.capitalize() for m in MONTHS)
 _HEADING = re.compile(r"^(?:(?:\d+(?:\.\d+)+|[A-Z]\.\d+(?:\.\d+)*)\s+[A-Z][a-z]"
                       r"|\d+\s+(?!(?:" + _MONTHS + r")\b)[A-Z][a-z]{3,})[^.!?]*$")
 
@@ -136,8 +138,7 @@ def restates(sentence: str, question: str, question_terms: set[str]) -> bool:
     """A sentence made only of the question's own words ("64-bit builds run slower than 32-bit
     builds" for "Why might a 64-bit build run slower…?") says nothing the user didn't: it is not
     an answer. A yes/no word the question lacks makes it one ("No, it does not assume…")."""
-    # stems without a final "e": "decides" and "decide", "compiling" and "compile" are one word
-    terms = {t.rstrip("e") for t in content_terms(sentence)}
+    terms = loose_terms(sentence)  # "decides" restates "decide"
     if len(terms) < 2 or not terms <= {t.rstrip("e") for t in question_terms}:
         return False
     said = set(_POLARITY.findall(sentence.lower())) - set(_POLARITY.findall(question.lower()))
