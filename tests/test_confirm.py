@@ -108,6 +108,18 @@ def test_a_short_answer_must_stand_beside_what_was_asked():
     # a sentence wrapped across lines is one sentence (R-exts: "...is limited to\n100 bytes.")
     wrapped = "The length of a package's Title field is limited to\n100 bytes. Use title case."
     assert anchored("100 bytes", "How long may a package title be?", wrapped)
+    # an equation's or a section's number is a label, not a value (glpk manual, glpk-05: "1.1"
+    # for "How long may the names ... be?", gain 1.46)
+    glpk = ("GLPK assumes that MIP problem has the same formulation as ordinary (pure) LP "
+            "problem (1.1)\u2014(1.3), i.e. includes auxiliary and structural variables.\n"
+            "2.2.1 Problem segment\n"
+            "Symbolic names of the problem, rows and columns are 1 up to 255 characters long.")
+    names = "How long may the names I give to constraints and variables in a GLPK problem be?"
+    assert not anchored("1.1", names, glpk)
+    assert not anchored("2.2.1", names, glpk)
+    assert anchored("255", names, glpk)
+    assert anchored("version 1.1", "Which version of the problem format is read?",
+                    "The problem format read is version 1.1 (2010).")
 
 
 def test_a_long_answer_is_not_confirmed_by_its_gain_alone():

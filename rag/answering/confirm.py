@@ -20,7 +20,8 @@ called most of those answers too (docs/benchmarks.md). Three checks, in order:
    gained 1.0-1.5 as often as right ones. And a short answer's specifics (each of its numbers
    and names, else one of its new words) must stand on the page in a sentence or line that
    also holds a word of the question: "14 Expansion" copied from a chapter heading, or a page
-   number, gains like an answer but stands beside nothing that was asked.
+   number, gains like an answer but stands beside nothing that was asked. Nor does a label:
+   an equation's "(1.1)" or a section's "2.2.1" names a place in the manual, not a value.
 3. A value for a question that asks for one. Check 2 cannot confirm a copied sentence (after
    "What does the passage say?" the model copies the page's sentences just as readily), so
    "We planted the tomatoes on 12 May" for "When did we plant the tomatoes?" over a one-line
@@ -186,11 +187,16 @@ def _statements(page: str) -> list[str]:
     return [s for block in blocks for s in sentences(block)]
 
 
+# An equation's or a section's number: "(1.1)", "(2.3.4)", "2.2.1 Problem segment".
+_LABEL = re.compile(r"\(\d+(?:\.\d+)+\)|^\d+(?:\.\d+)+(?=\s+[A-Z])")
+
+
 def anchored(reply: str, question: str, passage: str) -> bool:
     """Each of the reply's numbers and names (else one of the words the question lacks) is in a
-    sentence or line of `passage` that also holds one of the question's words."""
+    sentence or line of `passage` that also holds one of the question's words; a number that
+    is only a label there (rag.answering.confirm._LABEL) stands for nothing."""
     asked = loose_terms(question)
-    units = [_terms(u) for u in _statements(passage)]
+    units = [_terms(_LABEL.sub(" ", u)) for u in _statements(passage)]
     specifics = set(identifiers(reply)) | numbers(reply)
     if specifics:  # every number and name
         return all(any(a in u and u & asked for u in units) for a in specifics)
