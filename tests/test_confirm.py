@@ -136,6 +136,58 @@ def test_a_long_answer_is_not_confirmed_by_its_gain_alone():
     assert not gain_confirms(1.5, "2048 bytes", LINE_QUESTION, LINE_PASSAGE)  # not on the page
 
 
+def test_a_reason_is_not_confirmed_by_the_gain():
+    """A question that only asks why wants a reason; a short reply naming something is not
+    one (rint-03: "Because matrix multiplication is the inverse of matrix multiplication",
+    gain 2.7). A why that also asks for a value ("Why, and by how much?") still can be."""
+    from rag.answering.confirm import anchored, gain_confirms, reason_only
+
+    page = ("Solving linear equations is the inverse of matrix multiplication. Numerically, it "
+            "is both inefficient and potentially unstable to compute x <- solve(A) %*% b "
+            "instead of solve(A,b).")
+    why = ("Why is it discouraged to get x from Ax = b by first inverting the matrix A and then "
+           "multiplying it by b?")
+    reply = "Because matrix multiplication is the inverse of matrix multiplication."
+    assert reason_only(why) and not gain_confirms(2.7, reply, why, page)
+    assert anchored(reply, why, page)  # only the kind of question stops it
+    assert not reason_only("Why, and by how much, do the symbols shrink?")
+    assert not reason_only("How do I find the missing values?")
+
+
+def test_asked_again_over_the_core_the_answer_must_stay_the_same():
+    """The answer must hold when the model reads only the core of the passage: the same
+    numbers and names (else the same new words), whatever else it writes around them."""
+    from rag.answering.confirm import same_answer
+
+    q = "Which environment variable sets the number of threads OpenBLAS uses?"
+    assert same_answer("OPENBLAS_NUM_THREADS", "For the second and third the number of "
+                       "threads is controlled by OPENBLAS_NUM_THREADS and OMP_NUM_THREADS.", q)
+    assert not same_answer("OMP_NUM_THREADS", "Set OPENBLAS_NUM_THREADS.", q)
+    enc = "Which encoding name should I give R for files from old Apple Macs?"
+    assert not same_answer("UTF-8", "I couldn't find an answer that your documents back up.",
+                           enc)
+    assert same_answer("100 bytes", "The title is limited to 100 bytes.", "How long may it be?")
+    assert not same_answer("100 bytes", "The title is limited to 65 bytes.", "How long?")
+    assert same_answer("Use the macintosh encoding.", "The encoding is macintosh.", enc)
+
+
+def test_an_answer_that_changes_when_asked_again_is_not_confirmed(writer):
+    """The real model's confirmed short answer loses its check when its second reading gives
+    another value, and keeps it when the second reading agrees (or there is none)."""
+    assert check(writer, LINE_PASSAGE, LINE_QUESTION, "4095 bytes").confirmed
+    read = [_Passage(LINE_PASSAGE)]
+
+    def asked(second):
+        return confirm(writer, build_evidence_messages(LINE_QUESTION, read, []),
+                       lambda q: build_evidence_messages(q, read, []), "4095 bytes",
+                       LINE_QUESTION, LINE_PASSAGE, again=lambda: second)
+
+    assert asked("The limit is 4095 bytes.").confirmed
+    assert asked(None).confirmed  # the core is all it read: nothing to ask again
+    changed = asked("Lines may be up to 1024 bytes long.")
+    assert not changed.confirmed and changed.why == NOT_THE_ANSWER
+
+
 def test_the_passage_repeated_is_not_called_an_answer(writer):
     """A reply that is the passage again picks out nothing: marked without asking the model."""
     again = check(writer, NA_PASSAGE, NA_QUESTION, NA_PASSAGE)

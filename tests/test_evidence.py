@@ -316,9 +316,10 @@ def test_naming_what_kind_of_thing_a_name_is_does_not_unback_it(embedder):
     assert not any(c.supported for c in invented.claims)
 
 
-def test_the_model_reads_the_best_sentence_first(embedder):
-    """A passage quotes a lead-in before its best sentence; the model, which copies the first
-    sentence it reads, is given the best sentence and the two after it."""
+def test_the_model_reads_around_the_best_sentence_not_the_whole_passage(embedder):
+    """A passage quotes a lead-in before its best sentence; the model reads the sentence before
+    the best one, the best one and the three after it (where manuals put the option, the number,
+    the code), and the core it is asked again over is the best sentence and the two after it."""
     page = ("Chapter 7: Reading data files. Data files come in many shapes and sizes, and most "
             "of them can be read with read.table. A spreadsheet export may have rows of "
             "different lengths when empty cells at the end of a row were dropped. To read such "
@@ -327,8 +328,11 @@ def test_the_model_reads_the_best_sentence_first(embedder):
     q = "My spreadsheet export has rows of different lengths. How do I read it?"
     ev = select_evidence(q, _hits(page), embedder)
     first = ev[0]
-    assert first.focus.startswith("A spreadsheet export may have rows") and first.focus in first.quote
-    assert "fill = TRUE" in first.focus and "Quotes around" not in first.focus
+    assert first.focus.startswith("Data files come in many shapes") and first.focus in first.quote
+    assert "fill = TRUE" in first.focus and "Comment lines" in first.focus
+    assert "Quotes around" not in first.focus
+    assert first.core.startswith("A spreadsheet export may have rows") and first.core in first.focus
+    assert "fill = TRUE" in first.core and "Comment lines" not in first.core
     from rag.answering.prompts import build_evidence_messages, prompt_passages
 
     user = build_evidence_messages(q, prompt_passages(ev), [])[-1]["content"]

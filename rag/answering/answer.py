@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.answering.budget import fit_prompt
 from rag.answering.confirm import confirm
@@ -33,6 +33,7 @@ MAX_QUESTION_CHARS = 2000  # ~500 tokens: with the passages and the answer it fi
 MAX_K = 50  # passages retrieved for one answer
 MAX_ANSWER_TOKENS = 32768
 MIN_SIMILARITY = 0.25  # below this cosine, MiniLM matches are noise, not evidence
+AGAIN_TOKENS = 48  # asked again, a short answer (fewer than 12 words) needs no more
 
 
 @dataclass
@@ -258,6 +259,8 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     cancelled = cancelled or bool(cancel is not None and cancel.cancelled)
     t_end = time.perf_counter()
     raw = guard.result()
+    raw_stats = getattr(model, "last_stats", None)  # before the check asks the model again
+    stats = raw_stats.to_dict() if hasattr(raw_stats, "to_dict") else dict(raw_stats or {})
     # After Stop, the GUI's library stand-in no longer runs calls: check by words alone.
     # Checked against every passage the user sees (the model read the best few of them).
     fixed = "\n".join(m["content"] for m in plan.messages if m.get("role") == "system")
@@ -270,9 +273,19 @@ def answer_stream(library, model, question: str, *, k: int = 5,
         said = history[-plan.history_used:] if plan.history_used else []
         # The same passages with their line breaks: a heading or a page number is a line of its own
         lines = "\n".join(hits[e.hit].text[e.start:e.end] for e in read if 0 <= e.hit < len(hits))
+        core = [replace(e, quote=e.core) if e.core else e for e in read]
+
+        def again() -> str | None:
+            """The model's answer over the core of what it read (None: the core is all of it)."""
+            if all(c.quote == e.quote for c, e in zip(core, read, strict=True)):
+                return None
+            return "".join(model.stream(build_evidence_messages(question, core, said),
+                                        max_tokens=AGAIN_TOKENS, temperature=temperature,
+                                        cancel=cancel, prefer=passage_text(core)))
+
         confirmation = confirm(model, plan.messages,
                                lambda q: build_evidence_messages(q, read, said), raw, question,
-                               passage_text(read), cancel, page=lines)
+                               passage_text(read), cancel, page=lines, again=again)
         if confirmation is not None and not confirmation.confirmed:
             checked = not_the_answer(checked, confirmation.why, confirmation.kept)
     t_verified = time.perf_counter()
@@ -280,8 +293,6 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     cited = {n for c in checked.claims if c.supported for n in c.sources if n in by_n}
     for s in sources:
         s.cited = s.n in cited
-    raw_stats = getattr(model, "last_stats", None)
-    stats = raw_stats.to_dict() if hasattr(raw_stats, "to_dict") else dict(raw_stats or {})
     first = first_token_at or t_end
     timings = {
         "retrieval_s": round(t_retrieved - t0, 4),

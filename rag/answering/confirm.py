@@ -22,6 +22,11 @@ called most of those answers too (docs/benchmarks.md). Three checks, in order:
    also holds a word of the question: "14 Expansion" copied from a chapter heading, or a page
    number, gains like an answer but stands beside nothing that was asked. Nor does a label:
    an equation's "(1.1)" or a section's "2.2.1" names a place in the manual, not a value.
+   A question that only asks *why* wants a reason, not a name or a number, so the gain does
+   not speak for its answer. Last, the answer must hold when asked again: the model reads the
+   narrower core of the passage (its best sentence and the two after it, without the lines
+   around it) and must give the same numbers and names (else the same new words). An answer
+   picked from a neighbouring line ("UTF-8" beside "macintosh") changes or goes.
 3. A value for a question that asks for one. Check 2 cannot confirm a copied sentence (after
    "What does the passage say?" the model copies the page's sentences just as readily), so
    "We planted the tomatoes on 12 May" for "When did we plant the tomatoes?" over a one-line
@@ -136,10 +141,12 @@ def question_gain(model, messages: list[dict], neutral: list[dict], reply: str,
 
 def confirm(model, messages: list[dict], build_neutral: Callable[[str], list[dict]],
             reply: str, question: str, passage: str,
-            cancel=None, page: str = "") -> Confirmation | None:  # noqa: ANN001
+            cancel=None, page: str = "",
+            again: Callable[[], str | None] | None = None) -> Confirmation | None:  # noqa: ANN001
     """The check for one answer; None when the model can't be asked (or it was stopped).
     `passage`: the text the model read; `page`: the same passages with their line breaks
-    (`passage` when not given), where the answer's specifics are looked for."""
+    (`passage` when not given), where the answer's specifics are looked for; `again`: the
+    model's answer over the narrower reading (None: it reads the same)."""
     t0 = time.perf_counter()
     share = passage_repeated(reply, passage)
     if is_quote(reply, passage):
@@ -151,15 +158,40 @@ def confirm(model, messages: list[dict], build_neutral: Callable[[str], list[dic
     if gain is None:
         return None
     if gain_confirms(gain, reply, question, page or passage):
-        return Confirmation(True, "", time.perf_counter() - t0, gain, share)
+        second = again() if again is not None else None
+        if cancel is not None and cancel.cancelled:
+            return None
+        if second is None or same_answer(reply, second, question):
+            return Confirmation(True, "", time.perf_counter() - t0, gain, share)
     return _by_value(Confirmation(False, NOT_THE_ANSWER, 0.0, gain, share), reply, question, t0)
 
 
 def gain_confirms(gain: float, reply: str, question: str, page: str) -> bool:
     """Check 2's verdict: enough gain, on a short answer whose specifics stand on the page
-    beside what was asked."""
+    beside what was asked, to a question that asks for more than a reason."""
     return gain >= GAIN_MIN and len(tokens(reply)) < QUOTE_MIN_WORDS and \
-        anchored(reply, question, page)
+        not reason_only(question) and anchored(reply, question, page)
+
+
+_WHY = re.compile(r"\bwhy\b", re.I)
+_OTHER_ASK = re.compile(r"\b(?:how|what|which|when|where|who|whom|whose)\b", re.I)
+
+
+def reason_only(question: str) -> bool:
+    """The question asks why and nothing else ("Why, and by how much?" asks for a value too)."""
+    return bool(_WHY.search(question)) and not _OTHER_ASK.search(question)
+
+
+def same_answer(first: str, second: str, question: str) -> bool:
+    """`second` gives `first`'s numbers and names (else its words the question lacks)."""
+    def specifics(text: str) -> set[str]:
+        return {i.lower() for i in identifiers(text)} | numbers(text)
+
+    mine = specifics(first)
+    if mine:
+        return mine <= specifics(second)
+    new = loose_terms(first) - loose_terms(question) - {"yes", "no"}
+    return bool(new) and new <= loose_terms(second)
 
 
 def _terms(text: str) -> set[str]:
