@@ -120,6 +120,13 @@ def test_a_short_answer_must_stand_beside_what_was_asked():
     assert anchored("255", names, glpk)
     assert anchored("version 1.1", "Which version of the problem format is read?",
                     "The problem format read is version 1.1 (2010).")
+    # a value for the other case answers nothing (our unanswerable ua-35: "1.5 bar", gain 3.3)
+    boiler = ("To reset the boiler, hold the RESET button for five seconds. The pressure gauge "
+              "should read between 1.0 and 1.5 bar when the system is cold.")
+    hot = "What pressure should the boiler gauge read when the system is hot?"
+    assert not anchored("1.5 bar", hot, boiler)
+    assert anchored("1.5 bar", hot.replace("hot", "cold"), boiler)
+    assert anchored("1.5 bar", "What pressure should the boiler gauge read?", boiler)
 
 
 def test_a_long_answer_is_not_confirmed_by_its_gain_alone():

@@ -21,7 +21,8 @@ called most of those answers too (docs/benchmarks.md). Three checks, in order:
    and names, else one of its new words) must stand on the page in a sentence or line that
    also holds a word of the question: "14 Expansion" copied from a chapter heading, or a page
    number, gains like an answer but stands beside nothing that was asked. Nor does a label:
-   an equation's "(1.1)" or a section's "2.2.1" names a place in the manual, not a value.
+   an equation's "(1.1)" or a section's "2.2.1" names a place in the manual, not a value;
+   nor a sentence about the other case ("1.5 bar when the system is cold" for "...when hot?").
    A question that only asks *why* wants a reason, not a name or a number, so the gain does
    not speak for its answer. Last, the answer must hold when asked again: the model reads the
    narrower core of the passage (its best sentence and the two after it, without the lines
@@ -219,16 +220,37 @@ def _statements(page: str) -> list[str]:
     return [s for block in blocks for s in sentences(block)]
 
 
+# Words whose opposite on the page means the page speaks of the other case: a value "when the
+# system is cold" does not answer "when it is hot".
+_OPPOSITES = (("hot", "cold"), ("warm", "cold"), ("before", "after"), ("minimum", "maximum"),
+              ("lower", "upper"), ("low", "high"), ("enable", "disable"),
+              ("enabled", "disabled"), ("input", "output"), ("start", "stop"),
+              ("increase", "decrease"), ("inside", "outside"), ("client", "server"),
+              ("older", "newer"), ("import", "export"), ("install", "uninstall"),
+              ("upload", "download"))
+_OTHER_CASE: dict[str, set[str]] = {}
+for _a, _b in _OPPOSITES:
+    _OTHER_CASE.setdefault(word_key(_a), set()).add(word_key(_b))
+    _OTHER_CASE.setdefault(word_key(_b), set()).add(word_key(_a))
+
+
+def other_case(asked: set[str], said: set[str]) -> bool:
+    """`said` (a sentence's words) has the opposite of an asked word and not the word itself."""
+    return any(a not in said and _OTHER_CASE.get(a, set()) & said for a in asked)
+
+
 # An equation's or a section's number: "(1.1)", "(2.3.4)", "2.2.1 Problem segment".
 _LABEL = re.compile(r"\(\d+(?:\.\d+)+\)|^\d+(?:\.\d+)+(?=\s+[A-Z])")
 
 
 def anchored(reply: str, question: str, passage: str) -> bool:
     """Each of the reply's numbers and names (else one of the words the question lacks) is in a
-    sentence or line of `passage` that also holds one of the question's words; a number that
-    is only a label there (rag.answering.confirm._LABEL) stands for nothing."""
+    sentence or line of `passage` that also holds one of the question's words and does not
+    speak of the other case ("cold" where "hot" was asked); a number that is only a label there
+    (rag.answering.confirm._LABEL) stands for nothing."""
     asked = loose_terms(question)
     units = [_terms(_LABEL.sub(" ", u)) for u in _statements(passage)]
+    units = [u for u in units if not other_case(asked, u)]
     specifics = set(identifiers(reply)) | numbers(reply)
     if specifics:  # every number and name
         return all(any(a in u and u & asked for u in units) for a in specifics)
