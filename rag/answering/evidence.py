@@ -27,7 +27,7 @@ MAX_QUOTE_CHARS = 480
 # What the model reads: the unit before the best one, the best one and the three after it
 # (docs/benchmarks.md, session 16: the key in the model's input 25 -> 30 of 44 on pdfqa-dev,
 # 28 -> 35 of 84 on the tune manuals). Its core, the best unit and the two after it, is what
-# the answer must also come from when asked again (rag.answering.confirm.says_again).
+# the answer must also come from when asked again (`again` in rag.answering.answer).
 FOCUS_BEFORE = 1
 FOCUS_AFTER = 3
 CORE_AFTER = 2

@@ -61,10 +61,10 @@ def prompt_passages(evidence: list, limit: int = PROMPT_CHARS,
                     count: int = PROMPT_PASSAGES) -> list:
     """The best passages, in order, within `limit` characters; the one that would overflow is
     cut at a sentence end (kept only if a useful part remains). The first is always kept.
-    Each passage is cut to its focus (the best-matching sentence and the two after it): the
-    model copies the first sentence it reads far more often than the right one, so the right
-    one goes first (pdfqa-dev, same evidence: key in written answers 14/36 -> 18/39, first
-    token 2.2 -> 1.6 s)."""
+    Each passage is cut to its focus (the sentence before the best-matching one, that one and
+    the three after it): a whole passage gives the small model too much to copy from (pdfqa-dev,
+    same evidence: key in written answers 14/36 -> 18/39 for the best sentence first, first
+    token 2.2 -> 1.6 s), the narrowest cut leaves out the key (docs/benchmarks.md, session 16)."""
     out, left = [], limit
     for e in evidence[:count]:
         e = replace(e, quote=e.focus) if e.focus else e
