@@ -159,6 +159,8 @@ def test_a_reason_is_not_confirmed_by_the_gain():
     assert anchored(reply, why, page)  # only the kind of question stops it
     assert not reason_only("Why, and by how much, do the symbols shrink?")
     assert not reason_only("How do I find the missing values?")
+    assert reason_only("Why does my loop stop when I press Esc?")  # "when" joins, not asks
+    assert not reason_only("Why is it off, and when would I turn it on?")
 
 
 def test_asked_again_over_the_core_the_answer_must_stay_the_same():
@@ -193,6 +195,21 @@ def test_an_answer_that_changes_when_asked_again_is_not_confirmed(writer):
     assert asked(None).confirmed  # the core is all it read: nothing to ask again
     changed = asked("Lines may be up to 1024 bytes long.")
     assert not changed.confirmed and changed.why == NOT_THE_ANSWER
+
+
+def test_the_second_reading_is_the_real_models_answer_over_the_core(writer):
+    """`answer_again` asks the real model over the passage's core (the best sentence and the
+    two after it) and nothing when the core is all the model read."""
+    from rag.answering.answer import answer_again
+    from rag.answering.evidence import Evidence
+
+    # the core here states another limit than the passage read: the answer comes from the core
+    core = "The line length limit of 8191 bytes applies to each line typed at the console."
+    read = [Evidence(1, "R-intro.pdf", 12, LINE_PASSAGE, 1.0, core=core)]
+    said = answer_again(writer, LINE_QUESTION, read, [])
+    assert said and "8191" in said and "4095" not in said, said
+    narrow = [Evidence(1, "R-intro.pdf", 12, LINE_PASSAGE, 1.0, core=LINE_PASSAGE)]
+    assert answer_again(writer, LINE_QUESTION, narrow, []) is None
 
 
 def test_the_passage_repeated_is_not_called_an_answer(writer):

@@ -185,6 +185,19 @@ class LoopGuard:
         return (self.text[: self.cut_at] if self.cut_at is not None else self.text).strip()
 
 
+def answer_again(model, question: str, read: list[Evidence], history: list[dict],
+                 temperature: float = 0.0, cancel: CancelToken | None = None) -> str | None:
+    """The model's answer over the core of the passages it read (`Evidence.core`: the best
+    sentence and the two after it), for the question check to compare (confirm.same_answer);
+    None when the core is all it read."""
+    core = [replace(e, quote=e.core) if e.core else e for e in read]
+    if all(c.quote == e.quote for c, e in zip(core, read, strict=True)):
+        return None
+    return "".join(model.stream(build_evidence_messages(question, core, history),
+                                max_tokens=AGAIN_TOKENS, temperature=temperature,
+                                cancel=cancel, prefer=passage_text(core)))
+
+
 def answer_stream(library, model, question: str, *, k: int = 5,
                   paths: Sequence[str] | None = None, history: list[dict] | None = None,
                   cancel: CancelToken | None = None, max_tokens: int = 512,
@@ -273,19 +286,11 @@ def answer_stream(library, model, question: str, *, k: int = 5,
         said = history[-plan.history_used:] if plan.history_used else []
         # The same passages with their line breaks: a heading or a page number is a line of its own
         lines = "\n".join(hits[e.hit].text[e.start:e.end] for e in read if 0 <= e.hit < len(hits))
-        core = [replace(e, quote=e.core) if e.core else e for e in read]
-
-        def again() -> str | None:
-            """The model's answer over the core of what it read (None: the core is all of it)."""
-            if all(c.quote == e.quote for c, e in zip(core, read, strict=True)):
-                return None
-            return "".join(model.stream(build_evidence_messages(question, core, said),
-                                        max_tokens=AGAIN_TOKENS, temperature=temperature,
-                                        cancel=cancel, prefer=passage_text(core)))
-
         confirmation = confirm(model, plan.messages,
                                lambda q: build_evidence_messages(q, read, said), raw, question,
-                               passage_text(read), cancel, page=lines, again=again)
+                               passage_text(read), cancel, page=lines,
+                               again=lambda: answer_again(model, question, read, said,
+                                                          temperature, cancel))
         if confirmation is not None and not confirmation.confirmed:
             checked = not_the_answer(checked, confirmation.why, confirmation.kept)
     t_verified = time.perf_counter()

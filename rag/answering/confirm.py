@@ -175,7 +175,9 @@ def gain_confirms(gain: float, reply: str, question: str, page: str) -> bool:
 
 
 _WHY = re.compile(r"\bwhy\b", re.I)
-_OTHER_ASK = re.compile(r"\b(?:how|what|which|when|where|who|whom|whose)\b", re.I)
+# Another ask beside the why; "when" only where it asks ("when would I...", not "when I run").
+_OTHER_ASK = re.compile(r"\b(?:how|what|which|where|who|whom|whose)\b|\bwhen\s+(?:do|does|did|"
+                        r"is|are|was|were|will|would|should|can|could|must|may|might)\b", re.I)
 
 
 def reason_only(question: str) -> bool:
@@ -183,14 +185,16 @@ def reason_only(question: str) -> bool:
     return bool(_WHY.search(question)) and not _OTHER_ASK.search(question)
 
 
+def _specifics(text: str) -> set[str]:
+    """Its numbers and names: what a short answer stands or falls by."""
+    return set(identifiers(text)) | numbers(text)
+
+
 def same_answer(first: str, second: str, question: str) -> bool:
     """`second` gives `first`'s numbers and names (else its words the question lacks)."""
-    def specifics(text: str) -> set[str]:
-        return {i.lower() for i in identifiers(text)} | numbers(text)
-
-    mine = specifics(first)
+    mine = {s.lower() for s in _specifics(first)}
     if mine:
-        return mine <= specifics(second)
+        return mine <= {s.lower() for s in _specifics(second)}
     new = loose_terms(first) - loose_terms(question) - {"yes", "no"}
     return bool(new) and new <= loose_terms(second)
 
@@ -251,7 +255,7 @@ def anchored(reply: str, question: str, passage: str) -> bool:
     asked = loose_terms(question)
     units = [_terms(_LABEL.sub(" ", u)) for u in _statements(passage)]
     units = [u for u in units if not other_case(asked, u)]
-    specifics = set(identifiers(reply)) | numbers(reply)
+    specifics = _specifics(reply)
     if specifics:  # every number and name
         return all(any(a in u and u & asked for u in units) for a in specifics)
     words = loose_terms(reply) - asked - {"yes", "no"}
