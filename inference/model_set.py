@@ -5,6 +5,11 @@ score spread) and before the prompt is built (the budget needs the chosen model'
 Models are loaded lazily and kept while memory allows: before a model loads, the least recently
 used ones are closed until the machine has room for it (a user may enable an 8B model beside a
 1B one). Like any `Llama`, they belong to the thread that calls this.
+
+Hearth's own pair (`pair`: both pinned Qwen models installed, nothing chosen) is a set too: the
+1.5B writes while this machine reads its prompt within the first-token budget, and the 0.5B
+checks every answer (`checker`), since the question check's threshold was set on the 0.5B's
+likelihoods (docs/benchmarks.md, session 17).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ PROMPT_GUESS = 300  # prompt tokens assumed before any answer was written (answe
 
 class ModelSet:
     def __init__(self, specs: list[str], settings=None, *, data_dir: Path | None = None,
-                 pinned: str | None = None, free_ram: Callable[[], int] | None = None) -> None:
+                 pinned: str | None = None, free_ram: Callable[[], int] | None = None,
+                 prefer_larger: bool = False, checker: str | None = None) -> None:
         from inference.gguf_info import read_gguf_info
         from inference.memory import free_ram_bytes
         from inference.models import resolve_spec
@@ -49,6 +55,22 @@ class ModelSet:
         self.prompt_tokens = PROMPT_GUESS  # the last answer's prompt size
         self._seen: dict[str, tuple] = {}  # each model's last reading already learnt from
         self.budget_s = FIRST_TOKEN_BUDGET_S
+        self.prefer_larger = prefer_larger  # the larger model writes while it is fast enough
+        self._checker = checker  # the model that checks every answer (None: its writer)
+
+    def checker(self, writer: object) -> object | None:
+        """The model whose likelihoods check `writer`'s answer (loaded on demand); None when
+        the writer checks its own."""
+        if self._checker is None or self._loaded.get(self._checker) is writer:
+            return None
+        return self.model(self._checker)
+
+    def usual(self) -> str:
+        """The model most questions will use (the one to warm first)."""
+        if self.pinned:
+            return self.pinned
+        pick = max if self.prefer_larger else min
+        return pick(self.options, key=lambda o: o.parameters).name
 
     def model(self, name: str):
         from inference.models import load_model
@@ -84,9 +106,12 @@ class ModelSet:
         """answer_stream's router hook: (model, reason) for this question."""
         self._learn()
         decision = route(question, self.options, scores=[h.similarity or h.score for h in hits],
-                         history_len=len(history), pinned=self.pinned)
+                         history_len=len(history), pinned=self.pinned,
+                         prefer_larger=self.prefer_larger)
         decision = within_budget(decision, self.options, self.rates, self.prompt_tokens,
                                  self.budget_s)
+        if self._checker and decision.model != self._checker:
+            decision.reason += f"; {self._checker} checks its answer"
         self.last_decision = decision
         return self.model(decision.model), decision.reason
 

@@ -40,8 +40,8 @@ def resolve_spec(spec: str | os.PathLike | None, data_dir: Path | None = None) -
 
     if text.lower() in ("qwen", "answer"):
         text = answer_model.ANSWER_NAME
-    if text.lower() == "judge":
-        text = answer_model.JUDGE.name
+    if text.lower() == "large":
+        text = answer_model.LARGE.name
     if pinned := answer_model.by_name(text):
         return answer_model.answer_model_path(data_dir, pinned), pinned.name
     path = Path(text).expanduser()

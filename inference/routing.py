@@ -3,7 +3,8 @@
 The rule (documented in docs/models.md) adds up difficulty points from cheap features:
 question length, question type (lookup vs. reasoning), several questions at once, how clearly
 retrieval found one best source (score spread), and how long the conversation is. Two points or
-more -> the largest enabled model; otherwise the smallest. A pinned model always wins.
+more -> the largest enabled model; otherwise the smallest. A pinned model always wins; with
+`prefer_larger` (Hearth's own pair of Qwen models) the larger one writes every answer.
 `within_budget` then keeps the small model when this machine's measured speed says the large
 one would not start answering within FIRST_TOKEN_BUDGET_S.
 """
@@ -87,6 +88,7 @@ def route(
     scores: Sequence[float] = (),
     history_len: int = 0,
     pinned: str | None = None,
+    prefer_larger: bool = False,
 ) -> RouteDecision:
     """Pick a model name from `models` for this question (see module docstring)."""
     if not models:
@@ -99,6 +101,9 @@ def route(
     ordered = sorted(models, key=lambda m: m.parameters)
     small, large = ordered[0], ordered[-1]
     points, why = difficulty(f)
+    if prefer_larger:
+        return RouteDecision(large.name, f"larger model ({large.name}): it picks the answer "
+                             "out of the passage more often", points, f)
     if points >= HARD_THRESHOLD:
         return RouteDecision(large.name, f"larger model ({large.name}): " + "; ".join(why),
                              points, f)

@@ -1,33 +1,10 @@
-"""Reading a model's token probabilities, without sampling: the judge's yes/no and the question
-check's per-token log-probabilities (rag/answering/confirm.py). Both reuse the prompt already in the
-model's cache and read llama.cpp's logits rows directly."""
+"""Reading a model's token probabilities, without sampling: the question check's per-token
+log-probabilities (rag/answering/confirm.py). It reuses the prompt already in the model's cache
+and reads llama.cpp's logits rows directly."""
 
 from __future__ import annotations
 
 from inference.base import ModelError
-
-
-def yes_probability(model, messages: list[dict]) -> float:  # noqa: ANN001 - LlamaChatModel
-    """P(Yes) / (P(Yes) + P(No)) for the model's next token after `messages`: a judge's
-    verdict read from its token probabilities, without sampling. The part of the prompt
-    already in the model's cache (a shared instruction) is not computed again."""
-    import math
-
-    import llama_cpp
-
-    tokens = model.prompt_tokens(messages)
-    if len(tokens) >= model.n_ctx:
-        raise ModelError(f"The question for the judge ({len(tokens)} tokens) does not fit "
-                         f"{model.name}'s context ({model.n_ctx} tokens).")
-    llm = model._llm
-    cached = llama_cpp.Llama.longest_token_prefix(llm.input_ids[:llm.n_tokens].tolist(),
-                                                  tokens)
-    llm.n_tokens = min(cached, len(tokens) - 1)  # eval() drops the cache past this point
-    llm.eval(tokens[llm.n_tokens:])
-    row = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
-    yes = max(row[i] for i in _verdict_tokens(model, ("Yes", " Yes", "yes", " yes")))
-    no = max(row[i] for i in _verdict_tokens(model, ("No", " No", "no", " no")))
-    return 1.0 / (1.0 + math.exp(max(-50.0, min(50.0, no - yes))))
 
 
 def reply_logprobs(model, messages: list[dict], reply: str,  # noqa: ANN001 - LlamaChatModel
@@ -75,7 +52,3 @@ def reply_logprobs(model, messages: list[dict], reply: str,  # noqa: ANN001 - Ll
             piece = llm.detokenize([token]).decode("utf-8", "replace")
             out.append((piece, float(row[token] - top - np.log(np.exp(row - top).sum()))))
     return out
-
-
-def _verdict_tokens(model, words: tuple[str, ...]) -> set[int]:  # noqa: ANN001
-    return {model._llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}

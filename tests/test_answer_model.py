@@ -1,6 +1,7 @@
-"""The pinned Qwen models: the answering model (Qwen2.5-Coder-0.5B-Instruct) and the judge
-(Qwen2.5-Coder-1.5B-Instruct), each joined from its installed parts, checked by SHA-256 before
-use, refused when tampered with; the first answers from evidence, the second gives a verdict.
+"""The pinned Qwen models: the answering model (Qwen2.5-Coder-0.5B-Instruct) and the larger
+one (Qwen2.5-Coder-1.5B-Instruct), each joined from its installed parts, checked by SHA-256
+before use, refused when tampered with; the first answers from evidence, and beside the second
+it checks the answers the second writes.
 
 One real smoke test each: the rest of the suite answers with the faster SmolLM2-135M, and
 `python -m bench answers` measures the models' quality and speed.
@@ -69,39 +70,37 @@ def test_joined_verified_answers_and_refused_once_tampered(tmp_path, embedder):
     assert_refused_once_tampered(path, 300_000_000, answer_model.ANSWER_NAME, tmp_path)
 
 
-JUDGE = answer_model.JUDGE
-needs_judge = pytest.mark.skipif(answer_model.part_files(JUDGE) is None,
-                                 reason="judge model packages not installed (make setup)")
+LARGE = answer_model.LARGE
+needs_large = pytest.mark.skipif(answer_model.part_files(LARGE) is None,
+                                 reason="larger model packages not installed (make setup)")
 
 
-def verdict(model, passage: str, question: str, answer: str) -> float:
-    return model.yes_probability([
-        {"role": "system", "content": "You check answers against a passage."},
-        {"role": "user", "content": f"Passage:\n{passage}\n\nQuestion: {question}\n"
-                                    f"Answer: {answer}\n\nDoes the passage state this answer to "
-                                    "the question? Reply Yes or No."}])
+@needs_parts
+@needs_large
+def test_the_pair_writes_with_the_larger_model_checks_with_the_smaller_and_refuses_tampering(
+        tmp_path, embedder, monkeypatch):
+    """The one real Qwen2.5-Coder-1.5B smoke test. With nothing chosen and both models
+    installed, the 1.5B (22 parts joined, SHA-256 checked) writes the answer and the 0.5B runs
+    its question check; a flipped byte in the 1.5B is refused."""
+    from inference.session import open_session
+    from rag.base.settings import Settings
 
-
-@needs_judge
-def test_the_judge_model_is_joined_verified_reads_a_verdict_and_is_refused_once_tampered(tmp_path):
-    """The one real Qwen2.5-Coder-1.5B smoke test: 22 parts joined, SHA-256 checked, a yes/no
-    verdict read from its token probabilities, and a flipped byte refused."""
-    path = answer_model.answer_model_path(tmp_path, JUDGE)
-    assert path.stat().st_size == JUDGE.size and path.name == JUDGE.file
-    passage = ("The Zephyr lighthouse was built in 1887 by engineer Marta Kowalski. Its lamp "
-               "burned whale oil until 1921, when the lighthouse was electrified.")
-    question = "Who built the Zephyr lighthouse?"
-    model = load_model(JUDGE.name, data_dir=tmp_path, n_ctx=1024)
-    try:
-        assert model.name == JUDGE.name
-        right = verdict(model, passage, question, "Marta Kowalski built it, in 1887.")
-        wrong = verdict(model, passage, question, "Gustave Eiffel built it, in 1921.")
-        again = verdict(model, passage, question, "Marta Kowalski built it, in 1887.")
-    finally:
-        model.close()
-    assert 0.0 <= wrong < 0.5 < right <= 1.0, (right, wrong)
-    assert abs(again - right) < 1e-3  # the shared prefix came from the cache: same verdict
-    assert_refused_once_tampered(path, 700_000_000, JUDGE.name, tmp_path)
+    monkeypatch.delenv("HEARTH_DEFAULT_MODEL", raising=False)  # the suite pins SmolLM2
+    with Library.open(tmp_path / "lib", embedder=embedder) as lib:
+        lib.index([build_corpus(tmp_path / "docs")])
+        model, router = open_session(Settings(n_ctx=2048), data_dir=tmp_path)
+        try:
+            assert router is model and router.usual() == LARGE.name
+            result = answer(lib, model, "How far away is Proxima Centauri?", max_tokens=48,
+                            router=router)
+        finally:
+            model.close()
+    assert result.model == LARGE.name and "larger model" in result.route_reason
+    assert "4.24" in result.answer
+    assert result.confirmation["checker"] == answer_model.ANSWER_NAME
+    path = answer_model.answer_model_path(tmp_path, LARGE)
+    assert path.stat().st_size == LARGE.size and path.name == LARGE.file
+    assert_refused_once_tampered(path, 700_000_000, LARGE.name, tmp_path)
 
 
 @needs_parts

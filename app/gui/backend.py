@@ -234,7 +234,8 @@ class Backend(QObject):
 
         Two or more enabled models -> one `ModelSet`, used as both the model and the router
         (it picks a model per question and loads it on first use, on this lane); `settings.model`
-        then pins one. Otherwise the single model `settings.model` (empty = bundled).
+        then pins one. With nothing chosen, Hearth's own pair when installed (the 1.5B writes,
+        the 0.5B checks: inference.session.pair). Otherwise the single model `settings.model`.
         """
         key = self._wanted_key()
         if self._model is not None and self._model_key == key:
@@ -251,9 +252,10 @@ class Backend(QObject):
         model, router = self._ensure_model(op)
         if router is None:
             return model.name
-        # Warm the model most questions will use: the pinned one, else the smallest.
-        first = router.pinned or min(router.options, key=lambda o: o.parameters).name
-        router.model(first)
+        # Warm the model most questions will use (the pinned one, else the one the router
+        # prefers) and the one that checks its answers, if another.
+        first = router.model(router.usual())
+        router.checker(first)
         names = ", ".join(o.name for o in router.options)
         return f"{router.pinned} (pinned)" if router.pinned else f"auto ({names})"
 
@@ -261,7 +263,7 @@ class Backend(QObject):
         from inference.session import routes
 
         s = self.settings
-        label = f"{len(s.enabled_models)} models" if routes(s) else s.model or "the bundled model"
+        label = f"{len(s.enabled_models)} models" if routes(s) else s.model or "the default model"
         self.model_loading.emit(label)
         op = self.model_lane.run("load model", self._load_job)
         op.succeeded.connect(self._on_model_loaded)

@@ -203,10 +203,12 @@ def answer_stream(library, model, question: str, *, k: int = 5,
                   cancel: CancelToken | None = None, max_tokens: int = 512,
                   temperature: float = 0.0,
                   router: Callable[[str, list[Hit], list[dict]], tuple[object, str]] | None = None,
-                  max_passages: int = 4,
+                  max_passages: int = 4, checker: object | None = None,
                   ) -> Generator[AnswerEvent, None, Answer]:
     """Yield `evidence` and `sources` (before any model work), then `token` deltas, then `done`
-    with the final, verified `Answer` (also returned)."""
+    with the final, verified `Answer` (also returned). `checker`: the model whose likelihoods
+    run the question check and its second reading (None: the writer's own; a router's `checker`
+    when it names one: the check's threshold was set on the 0.5B's likelihoods)."""
     problem = question_problem(question)
     if problem:
         raise HearthError(problem)
@@ -248,6 +250,9 @@ def answer_stream(library, model, question: str, *, k: int = 5,
     route_reason = ""
     if router is not None:
         model, route_reason = router(question, hits, history)
+        if checker is None:
+            checker = router.checker(model) if hasattr(router, "checker") else None
+    checker = model if checker is None else checker
     candidates = prompt_passages(evidence)
     plan = fit_prompt(model, lambda ns, nh: build_evidence_messages(
         question, candidates[:ns], history[-nh:] if nh else []),
@@ -286,10 +291,10 @@ def answer_stream(library, model, question: str, *, k: int = 5,
         said = history[-plan.history_used:] if plan.history_used else []
         # The same passages with their line breaks: a heading or a page number is a line of its own
         lines = "\n".join(hits[e.hit].text[e.start:e.end] for e in read if 0 <= e.hit < len(hits))
-        confirmation = confirm(model, plan.messages,
+        confirmation = confirm(checker, plan.messages,
                                lambda q: build_evidence_messages(q, read, said), raw, question,
                                passage_text(read), cancel, page=lines,
-                               again=lambda: answer_again(model, question, read, said,
+                               again=lambda: answer_again(checker, question, read, said,
                                                           temperature, cancel))
         if confirmation is not None and not confirmation.confirmed:
             checked = not_the_answer(checked, confirmation.why, confirmation.kept)
@@ -317,7 +322,8 @@ def answer_stream(library, model, question: str, *, k: int = 5,
                  grounded=bool(evidence) and not checked.declined, cancelled=cancelled,
                  evidence=evidence, claims=checked.claims, raw_answer=raw,
                  fallback=checked.fallback, declined=checked.declined,
-                 confirmation=confirmation.to_json() if confirmation else {}, read=prefer)
+                 confirmation={**confirmation.to_json(), "checker": getattr(checker, "name", "")}
+                 if confirmation else {}, read=prefer)
     yield AnswerEvent("done", answer=ans)
     return ans
 

@@ -286,6 +286,9 @@ _DATE_WORDS = frozenset(MONTHS) - {"may"} | frozenset(
     "midnight".split())
 _OFTEN_WORDS = frozenset("once twice every daily weekly monthly yearly annually hourly nightly"
                          .split())
+# An age is a number of years (or months...): "the four books by John Chambers" is no answer to
+# "How old was John Chambers when...?" (our unanswerable ua-30, written by the 1.5B).
+_AGE = re.compile(r"\b(?:years?|months?|weeks?|days?|aged?)\b", re.I)
 
 
 def _words(text: str) -> set[str]:
@@ -312,6 +315,8 @@ def value_sentences(reply: str, question: str) -> set[str]:
         said = tokens(sentence)
         words = _words(sentence)
         value = bool(numbers(sentence) - given) or any(t in words_of_value for t in said)
+        if kind == "how old" and not _AGE.search(sentence):
+            value = False
         if value and focus <= words:
             kept.add(normalise_space(strip_citations(sentence)))
     return kept
