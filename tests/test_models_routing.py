@@ -249,3 +249,27 @@ def test_a_pair_writes_with_the_larger_model_and_checks_with_the_smaller(tmp_pat
         assert "checks its answer" not in why  # the writer checks its own
     finally:
         models.close()
+
+
+def test_hearths_pair_is_the_default_only_while_nothing_else_is_chosen(monkeypatch, tmp_path):
+    """Both pinned Qwen models installed and no model chosen: the pair. A model chosen in
+    Settings, or HEARTH_DEFAULT_MODEL (the suite pins SmolLM2), turns it off."""
+    from inference import answer_model
+    from inference.session import open_session, pair
+    from rag.base.settings import Settings
+
+    assert pair() is None  # HEARTH_DEFAULT_MODEL=bundled (tests/conftest.py)
+    model, router = open_session(Settings(n_ctx=512), data_dir=tmp_path)
+    try:
+        assert router is None and model.name == BUNDLED_NAME
+    finally:
+        model.close()
+    monkeypatch.delenv("HEARTH_DEFAULT_MODEL")
+    installed = None not in (answer_model.part_files(), answer_model.part_files(
+        answer_model.LARGE))
+    assert pair() == ([answer_model.ANSWER.name, answer_model.LARGE.name] if installed else None)
+    model, router = open_session(Settings(model="bundled", n_ctx=512), data_dir=tmp_path)
+    try:
+        assert router is None and model.name == BUNDLED_NAME
+    finally:
+        model.close()

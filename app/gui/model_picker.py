@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from app.gui.model_catalog import ModelRow, human_params, human_size, known_rows
 from app.gui.ops import Operation
 
-BUNDLED_LABEL = "Default (bundled Qwen2.5-Coder-0.5B; SmolLM2-135M if Qwen is missing)"
+BUNDLED_LABEL = "Default (Qwen 1.5B writes, 0.5B checks; 0.5B alone if the 1.5B is missing or slow)"
 BUNDLED_NAME = "SmolLM2-135M-Instruct"  # inference.bundled.BUNDLED_NAME (not imported: light)
 AUTOMATIC_LABEL = "Automatic (route by difficulty)"
 COLUMNS = ["Model", "Source", "Size", "Quant", "Params", "Fit"]
