@@ -373,3 +373,38 @@ def test_the_model_reads_the_best_passages_within_a_character_budget():
     assert sum(len(e.quote) for e in chosen) <= PROMPT_CHARS
     huge = Evidence(1, "a.pdf", 1, "x " * 1000, 2.0)
     assert prompt_passages([huge, *ev[1:]], count=3) == [huge]  # the best passage is never dropped
+
+
+def test_a_name_joined_by_underscores_is_cited_to_the_passage_that_holds_it_whole(embedder):
+    """OPENBLAS_NUM_THREADS was cited to R-exts' page on OMP_NUM_THREADS (`hearth ask`, the two
+    real passages below): its parts "num" and "threads" stand there too, in other names. The
+    passage that backs a name holds it whole."""
+    from rag.answering.evidence import Evidence
+
+    blas = (
+            "openmp providing shared libraries libopenblas.so libopenblasp.so libopenblaso.so "
+            "respectively, each of which can be used as a shared BLAS. For the second and third "
+            "the number of threads is controlled by OPENBLAS_NUM_THREADS and OMP_NUM_THREADS (as "
+            "usual for OpenMP) respectively. These and their Debian equivalents contain a "
+            "complete LAPACK implementation. Note that building R on Linux against distributed "
+            "libraries may need ‘-devel’ or ‘-dev’ packages installed. For ‘ix86’ and ‘x86_64’ "
+            "CPUs most distributed libraries contain several alternatives for different CPU "
+            "microarchitectures with the choice being made at run time. Another descendant "
+            "project is BLIS (https://github.com/flame/blis).")
+    omp = (
+            "Chapter 1: Creating R packages 33 is common to use only a single thread below the "
+            "first level. The correctness of the detected number of ‘CPUs’ and the assumption "
+            "that the R process is entitled to use them all are both dubious assumptions. One way "
+            "to limit resources is to limit the overall number of threads available to OpenMP in "
+            "the R process: this can be done via environment variable OMP_THREAD_LIMIT, where "
+            "implemented.39 Alternatively, the number of threads per region can be limited by the "
+            "environment variable OMP_NUM_THREADS or API call omp_set_num_ threads, or, better, "
+            "for the regions in your code as part of their specification. E.g. R uses40 #pragma "
+            "omp parallel for num_threads(nthreads) ...")
+    ev = [Evidence(1, "/docs/R-admin.pdf", 55, blas, 1.5), Evidence(2, "/docs/R-exts.pdf", 40,
+                                                                     omp, 1.2)]
+    q = "Which environment variable sets the number of threads OpenBLAS uses?"
+    checked = verify("OPENBLAS_NUM_THREADS", ev, q, embedder)
+    assert checked.claims[0].supported and checked.claims[0].sources == [1], checked.claims
+    invented = verify("OPENBLAS_THREAD_COUNT", ev, q, embedder)
+    assert not any(c.supported for c in invented.claims)

@@ -43,6 +43,10 @@ _DECLINE = re.compile(
     re.I)
 _POLARITY = re.compile(r"\b(?:yes|no|not|never|cannot|can't|don't|doesn't|isn't|aren't|won't)\b")
 _YES_NO = frozenset({"yes", "no"})  # an answer's "Yes," is backed by what follows it, not by a "yes"
+# A name joined by underscores (OPENBLAS_NUM_THREADS, omp_set_num_threads) is one name: its
+# parts ("num", "threads") stand in other names too (OMP_NUM_THREADS), so the passage that backs
+# it must hold it whole.
+_UNDERSCORED = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
 # Words that only say what kind of thing a name is: "use the tracemem function" is backed by a
 # page saying "Calling tracemem on an object...", which never says "function". They count
 # only when nothing else in the sentence is new.
@@ -190,6 +194,7 @@ def support(sentence: str, passage: str, sim: float, question_terms: set[str],
     overlap = sum(t in have or number_value(t) in stated for t in terms) / len(terms)
     flat = normalise_space(passage)
     ids = [i for i in identifiers(sentence) if i not in question_terms]
+    ids += _UNDERSCORED.findall(sentence)
     if ids and not all(normalise_space(i) in flat or number_value(i) in stated for i in ids):
         overlap *= 0.5  # a number or name the passage doesn't have: likely invented
     new = quantities(sentence) - question_quantities
